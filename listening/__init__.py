@@ -1,0 +1,73 @@
+"""Listening: a read-only 1-on-1 meeting finder for Microsoft 365.
+
+``create_app`` reads like a table of contents: settings, stores, identity,
+security, views, commands. Nothing is created at import time.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import fields, replace
+
+
+def create_app(config: dict | None = None):
+    """Build the Flask app. ``config``: lower-case keys override Settings fields
+    (listening/config.py); upper-case keys go to Flask's config as they are."""
+    from flask import Flask
+
+    from listening import cli, config as config_mod, db, logs, microsoft, queue, security
+    from listening.views import register_blueprints
+
+    config = dict(config or {})
+    setting_names = {f.name for f in fields(config_mod.Settings)}
+    overrides = {k: config.pop(k) for k in list(config) if k in setting_names}
+    settings = config_mod.from_env(**overrides)
+    settings.check()
+    settings = _resolve_stores(settings)
+
+    app = Flask(__name__, template_folder="../templates", static_folder="../static",
+                instance_path=str(settings.instance_path))
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key or _dev_secret(settings),
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        MAX_CONTENT_LENGTH=5 * 1024 * 1024,  # the largest upload (a directory CSV)
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
+    )
+    app.config.update(config)
+
+    logs.init_app(app)
+    db.init_app(app)
+    queue.init_app(app)
+    microsoft.init_app(app)
+    security.init_app(app)
+    register_blueprints(app)
+    cli.init_app(app)
+    return app
+
+
+def _resolve_stores(settings):
+    """No DATABASE_URL / REDIS_URL: start the embedded servers under instance/."""
+    if settings.database_url and settings.redis_url:
+        return settings
+    from listening import embedded
+
+    return replace(
+        settings,
+        database_url=settings.database_url or embedded.postgres_url(settings.instance_path),
+        redis_url=settings.redis_url or embedded.valkey_url(settings.instance_path),
+    )
+
+
+def _dev_secret(settings) -> str:
+    """Outside production a missing SECRET_KEY is generated once and kept under instance/."""
+    path = settings.instance_path / "secret_key"
+    if not path.exists():
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,54 @@
+"""Logging with the request or job id on every line, and never a secret.
+
+Entry points set ``context_id`` (a request id here, the RQ job id in jobs/).
+"""
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+
+from flask import g, request
+
+context_id: contextvars.ContextVar[str] = contextvars.ContextVar("log_context_id", default="-")
+
+# Belt and braces: a bearer token or an OAuth secret that slips into a message is masked.
+_SECRET = re.compile(
+    r"(?i)(bearer\s+|(?:access|refresh|id)_token['\"=:\s]+|client_secret['\"=:\s]+|code['\"=:\s]+)"
+    r"[A-Za-z0-9._~+/=-]{8,}")
+
+
+class ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.context_id = context_id.get()
+        if isinstance(record.msg, str) and not record.args:
+            record.msg = _SECRET.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def configure(level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if any(isinstance(f, ContextFilter) for h in root.handlers for f in h.filters):
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(context_id)s] %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def init_app(app) -> None:
+    configure(app.config["SETTINGS"].log_level)
+
+    @app.before_request
+    def _request_id():
+        incoming = request.headers.get("X-Request-Id", "")
+        rid = incoming if re.fullmatch(r"[A-Za-z0-9-]{8,64}", incoming) else uuid.uuid4().hex
+        g.request_id = rid
+        context_id.set(rid)
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "-")
+        return response

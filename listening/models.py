@@ -1,0 +1,114 @@
+"""SQLAlchemy 2 typed models. Queries live in store.py; nothing here commits.
+
+Every table but organizations carries ``org_id`` so that every query can be
+scoped to the caller's organization without a join.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger, Boolean, DateTime, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    UniqueConstraint, func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _enum(cls, name):
+    # Store the readable value, not the member name, and let PostgreSQL check it.
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+
+
+class Role(str, enum.Enum):
+    employee = "employee"
+    manager = "manager"
+    hr_admin = "hr_admin"
+
+
+class ConnectionState(str, enum.Enum):
+    linked = "linked"
+    needs_reconnect = "needs_reconnect"
+    error = "error"
+    disabled = "disabled"
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Settings (issue 7 gives HR admins a page for them); defaults are the product's.
+    sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    window_past_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    window_future_days: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    calendar_scope: Mapped[str] = mapped_column(String(40), default="Calendars.Read",
+                                                server_default="Calendars.Read")
+    retention_calendar_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    retention_audit_days: Mapped[int] = mapped_column(Integer, default=730, server_default="730")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Person(Base):
+    __tablename__ = "people"
+    __table_args__ = (
+        UniqueConstraint("org_id", "email", name="people_org_email_key"),
+        UniqueConstraint("org_id", "oid", name="people_org_oid_key"),
+        Index("people_manager_idx", "manager_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    oid: Mapped[str | None] = mapped_column(String(64))
+    # Nullable only so that erasure (issue 7) can clear personal fields.
+    email: Mapped[str | None] = mapped_column(String(320))
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role, "person_role"), default=Role.employee)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+
+    manager: Mapped[Person | None] = relationship(remote_side="Person.id", lazy="raise")
+
+    @property
+    def label(self) -> str:
+        """What pages show: the name, or a pseudonym once erased."""
+        return self.display_name or self.email or f"person #{self.id}"
+
+
+class AuditEvent(Base):
+    """Append-only: a trigger refuses UPDATE and DELETE (see migrations)."""
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("org_id", "seq", name="audit_org_seq_key"),
+        Index("audit_org_time_idx", "org_id", "occurred_at", "id"),
+        Index("audit_org_action_idx", "org_id", "action", "id"),
+        Index("audit_org_actor_idx", "org_id", "actor_id", "id"),
+        Index("audit_org_subject_idx", "org_id", "subject_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(64))
+    # People are named by internal id only, so erasure never rewrites an entry.
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    ip: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    details: Mapped[dict] = mapped_column(JSONB, default=dict)
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)

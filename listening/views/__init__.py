@@ -1,0 +1,24 @@
+"""Thin blueprints: validate input, call one service, commit once, render or redirect."""
+from __future__ import annotations
+
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+def register_blueprints(app) -> None:
+    from listening.views import admin, auth, health, pages
+
+    for module in (auth, pages, admin, health):
+        app.register_blueprint(module.bp)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        return render_template("message.html", title="Form expired",
+                               message="This form was missing its security token or it expired. "
+                                       "Go back, reload the page and try again."), 400
+
+    @app.errorhandler(HTTPException)
+    def _http(error):
+        return render_template("message.html", title=f"{error.code} {error.name}",
+                               message=error.description), error.code

@@ -1,0 +1,83 @@
+"""Sign-in with Microsoft (OpenID Connect: PKCE, state, nonce) and sign-out."""
+from __future__ import annotations
+
+import logging
+import secrets
+
+from authlib.integrations.base_client.errors import OAuthError
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from joserfc.errors import JoseError
+from requests import RequestException
+
+from listening import audit, db, microsoft, store
+from listening.audit import Action
+from listening.urls import safe_next
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+log = logging.getLogger(__name__)
+
+
+@bp.get("/sign-in")
+def start():
+    session["next"] = safe_next(request.args.get("next"))
+    return microsoft.client("signin").authorize_redirect(
+        url_for("auth.callback", _external=True), prompt="select_account")
+
+
+def _refuse(reason: str, message: str, org_id: int | None = None, status: int = 403):
+    """No session; audited when we know whose organization it concerns, logged always."""
+    log.warning("sign-in refused: %s", reason)
+    session.clear()
+    if org_id is not None:
+        sess = db.session()
+        audit.record(sess, Action.sign_in_refused, None, None, {"reason": reason}, org_id=org_id)
+        sess.commit()
+    return render_template("message.html", title="You are not signed in", message=message), status
+
+
+@bp.get("/callback")
+def callback():
+    if request.args.get("error"):
+        cancelled = request.args.get("error_subcode") == "cancel"
+        return _refuse("cancelled" if cancelled else request.args["error"][:64],
+                       "Sign-in was cancelled." if cancelled else
+                       "Microsoft did not sign you in. Try again, or ask your HR admin.", status=400)
+    client = microsoft.client("signin")
+    try:
+        token = client.authorize_access_token(claims_options=microsoft.issuer_options(client))
+    except (OAuthError, JoseError, ValueError, RequestException) as exc:
+        return _refuse(f"invalid response: {type(exc).__name__}",
+                       "The sign-in response was not valid (expired, replayed or tampered with). "
+                       "Start again from the sign-in page.", status=400)
+    claims = token.get("userinfo") or {}
+    sess = db.session()
+    org = store.organization_by_tenant(sess, claims["tid"])
+    if org is None:
+        return _refuse("tenant has no organization here",
+                       "Your organization does not use Listening yet. Ask your HR admin.")
+    person = store.person_for_sign_in(sess, org.id, claims["oid"],
+                                      [claims.get("email"), claims.get("preferred_username")])
+    if person is None or not person.active:
+        return _refuse("not in the directory",
+                       "You are not in your organization's Listening directory. Ask your HR admin "
+                       "to add you.", org_id=org.id)
+    person.oid = claims["oid"]
+    next_url = session.get("next")
+    # A fresh session at every sign-in: nothing from before survives (session fixation).
+    session.clear()
+    session.permanent = True
+    session.update(person_id=person.id, org_id=org.id, sid=secrets.token_urlsafe(16))
+    audit.record(sess, Action.sign_in, person, person)
+    sess.commit()
+    return redirect(next_url or url_for("pages.home"))
+
+
+@bp.post("/sign-out")
+def sign_out():
+    person = g.get("person")
+    if person is not None:
+        sess = db.session()
+        audit.record(sess, Action.sign_out, person, person)
+        sess.commit()
+    session.clear()
+    return redirect(url_for("pages.signed_out"))

@@ -1,0 +1,40 @@
+"""Alembic environment: online migrations against the app's database."""
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from listening.db import normalise_url
+from listening.models import Base
+
+config = context.config
+
+
+def _url() -> str:
+    url = config.attributes.get("url")
+    if url:
+        return url
+    # Run directly as `alembic upgrade head`: resolve the URL the way the app does.
+    from listening import create_app
+
+    return create_app().config["DATABASE_URL"]
+
+
+def run_migrations_online() -> None:
+    connectable = config.attributes.get("connection")
+    if connectable is not None:
+        context.configure(connection=connectable, target_metadata=Base.metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(normalise_url(_url()), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=Base.metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run them against a database")
+run_migrations_online()

