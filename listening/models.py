@@ -112,3 +112,82 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSONB, default=dict)
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Connection(Base):
+    """A manager's linked Outlook calendar. Tokens are AES-GCM ciphertexts (listening/crypto.py)."""
+    __tablename__ = "connections"
+    __table_args__ = (
+        UniqueConstraint("person_id", name="connections_person_key"),
+        Index("connections_due_idx", "next_sync_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    state: Mapped[ConnectionState] = mapped_column(_enum(ConnectionState, "connection_state"),
+                                                   default=ConnectionState.linked)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    # Linked as whom (Microsoft's view of the account), and what it granted.
+    ms_tenant_id: Mapped[str | None] = mapped_column(String(64))
+    ms_oid: Mapped[str | None] = mapped_column(String(64))
+    account_email: Mapped[str | None] = mapped_column(String(320))
+    scopes: Mapped[str | None] = mapped_column(Text)
+    access_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    admin_consent_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sync_outcome: Mapped[str | None] = mapped_column(String(40))
+    next_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failure_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+
+
+class CalendarItem(Base):
+    """A trimmed, encrypted copy of one Graph event, beside the plain columns queries need."""
+    __tablename__ = "calendar_items"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "provider_event_id", name="calendar_items_event_key"),
+        Index("calendar_items_series_idx", "connection_id", "series_id"),
+        Index("calendar_items_start_idx", "connection_id", "start_utc"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    provider_event_id: Mapped[str] = mapped_column(Text)
+    series_id: Mapped[str | None] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(String(20))
+    start_utc: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_utc: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    is_cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    change_key: Mapped[str | None] = mapped_column(Text)
+    provider_data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OneOnOneStatus(str, enum.Enum):
+    ok = "ok"
+    needs_attention = "needs_attention"
+
+
+class OneOnOne(Base):
+    """The series a manager attached as their 1-on-1 with one report (one per pair)."""
+    __tablename__ = "one_on_ones"
+    __table_args__ = (UniqueConstraint("manager_id", "report_id", name="one_on_ones_pair_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    manager_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    report_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    series_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[OneOnOneStatus] = mapped_column(_enum(OneOnOneStatus, "one_on_one_status"),
+                                                   default=OneOnOneStatus.ok)
+    attention_reason: Mapped[str | None] = mapped_column(Text)
+    replacement_series_id: Mapped[str | None] = mapped_column(Text)
+    attached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
