@@ -14,7 +14,7 @@ def create_app(config: dict | None = None):
     (listening/config.py); upper-case keys go to Flask's config as they are."""
     from flask import Flask
 
-    from listening import cli, config as config_mod, db, logs, microsoft, queue, security
+    from listening import cli, config as config_mod, crypto, db, logs, microsoft, queue, security
     from listening.views import register_blueprints
 
     config = dict(config or {})
@@ -42,6 +42,7 @@ def create_app(config: dict | None = None):
 
     logs.init_app(app)
     db.init_app(app)
+    crypto.init_app(app)
     queue.init_app(app)
     microsoft.init_app(app)
     security.init_app(app)
