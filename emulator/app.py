@@ -70,10 +70,10 @@ def create_app(seed: str = "demo", anchor: date | None = None, control: bool = F
                refresh_inactivity: int = REFRESH_INACTIVITY, code_ttl: int = CODE_TTL,
                mailbox_concurrency: int | None = 4, world_factory: Callable | None = None,
                **seed_opts) -> Flask:
-    """Build the emulator. `seed_opts` go to build_world (e.g. people=, events= for "scale")."""
+    """Build the emulator. `seed_opts` go to build_world (e.g. people=, events= for "scale");
+    anchor None lets the seed pick its default (the Monday of this week)."""
     app = Flask(__name__)
     app.json.sort_keys = False
-    anchor = anchor or date.today()
     factory = world_factory or load_build_world()
 
     def build():
@@ -88,8 +88,8 @@ def create_app(seed: str = "demo", anchor: date | None = None, control: bool = F
         code_ttl=code_ttl, mailbox_concurrency=mailbox_concurrency,
         default_concurrency=mailbox_concurrency)
     app.extensions["emulator"] = st
-    app.config.update(EMULATOR_SEED=seed, EMULATOR_ANCHOR=anchor.isoformat(),
-                      EMULATOR_CONTROL=control)
+    app.config.update(EMULATOR_SEED=seed, EMULATOR_CONTROL=control,
+                      EMULATOR_ANCHOR=str(getattr(st.world, "anchor", anchor)))
 
     from . import graph_api, identity, token_endpoint  # noqa: F401  (routes register on import)
     app.register_blueprint(identity.bp)
