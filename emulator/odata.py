@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 import re
 from datetime import datetime, timezone
@@ -25,6 +26,7 @@ sensitivity seriesMasterId showAs start subject transactionId type webLink""".sp
 UNSELECTABLE = {"createdDateTime", "lastModifiedDateTime"}  # graph-facts §1: not via $select
 BODY_FIELDS = ("body", "bodyPreview")
 _TAG = re.compile(r"<[^>]+>")
+_HEAD = re.compile(r"<head.*?</head>|<style.*?</style>", re.S | re.I)
 
 
 def parse_instant(name: str, value: str) -> datetime:
@@ -129,8 +131,14 @@ def shape(event: dict, fields: list[str] | None, basic_only: bool, tz: tuple | N
             if name in out and out[name]:
                 out[name] = convert(out[name], tz, bool(event.get("isAllDay")))
     if text_body and isinstance(out.get("body"), dict) and out["body"].get("contentType") == "html":
-        out["body"] = {"contentType": "text", "content": _TAG.sub("", out["body"]["content"]).strip()}
+        out["body"] = {"contentType": "text", "content": html_to_text(out["body"]["content"])}
     return out
+
+
+def html_to_text(content: str) -> str:
+    """Roughly what outlook.body-content-type="text" gives: the visible text."""
+    text = _TAG.sub("", _HEAD.sub("", content))
+    return html.unescape(re.sub(r"(\r?\n){3,}", "\r\n\r\n", text)).strip()
 
 
 def convert(value: dict, tz: tuple, all_day: bool) -> dict:
