@@ -1,0 +1,190 @@
+"""Sign-in with Microsoft through the emulator over loopback: success and every refusal."""
+import pytest
+from sqlalchemy import func, select
+
+from listening.models import AuditEvent, Person, Role
+from tests.support import factories as f
+from tests.support.browserless import MicrosoftBrowser, local_path, sign_in
+
+CONTOSO = "8c3a5e2d-4b1f-4e7a-9d6c-2f0b7a1e5c93"
+MANAGER = "daniel.okafor@contoso.com"
+
+
+@pytest.fixture
+def contoso(session):
+    org = f.org(session, tenant_id=CONTOSO, name="Contoso")
+    manager = f.person(session, org, email=MANAGER, role=Role.manager, name="Daniel Okafor")
+    session.commit()
+    return org, manager
+
+
+def audit_actions(session):
+    session.expire_all()
+    return [a for a in session.scalars(select(AuditEvent.action).order_by(AuditEvent.id))]
+
+
+def test_first_sign_in_binds_the_oid_and_opens_a_session(client, session, emu, contoso):
+    org, manager = contoso
+    response = sign_in(client, emu.url, MANAGER)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    session.refresh(manager)
+    users = {u["email"]: u for u in emu.users()}
+    assert manager.oid == users[MANAGER]["oid"]
+    assert "Daniel Okafor" in client.get("/one-on-ones").get_data(as_text=True)
+    assert audit_actions(session) == ["auth:sign_in"]
+    with client.session_transaction() as s:
+        assert s["person_id"] == manager.id and "next" not in s
+
+
+def test_a_second_sign_in_finds_the_person_by_oid_even_after_an_email_change(client, session, emu, contoso):
+    org, manager = contoso
+    sign_in(client, emu.url, MANAGER)
+    session.refresh(manager)
+    manager.email = "renamed@contoso.com"
+    session.commit()
+    client.post("/auth/sign-out", data={"csrf_token": f.csrf_token(client, "/one-on-ones")})
+    response = sign_in(client, emu.url, MANAGER)
+    assert response.status_code == 302
+    with client.session_transaction() as s:
+        assert s["person_id"] == manager.id
+
+
+def test_alias_binds_when_primary_email_differs(client, session, emu):
+    org = f.org(session, tenant_id=CONTOSO)
+    person = f.person(session, org, email="d.okafor@corp.example", aliases=[MANAGER])
+    session.commit()
+    assert sign_in(client, emu.url, MANAGER).status_code == 302
+    session.refresh(person)
+    assert person.oid is not None
+
+
+def test_someone_not_in_the_directory_is_refused_and_audited(client, session, emu, contoso):
+    response = sign_in(client, emu.url, "ravi.patel@contoso.com")
+    assert response.status_code == 403
+    assert "Ask your HR admin" in response.get_data(as_text=True)
+    assert audit_actions(session) == ["auth:sign_in_refused"]
+    assert session.scalar(select(func.count()).select_from(Person)) == 1
+    with client.session_transaction() as s:
+        assert "person_id" not in s
+
+
+def test_a_tenant_without_an_organization_is_refused_and_nothing_is_created(client, session, emu):
+    response = sign_in(client, emu.url, MANAGER)
+    assert response.status_code == 403
+    assert "does not use Listening yet" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Person)) == 0
+
+
+def test_deactivated_person_is_refused(client, session, emu, contoso):
+    _, manager = contoso
+    manager.active = False
+    session.commit()
+    assert sign_in(client, emu.url, MANAGER).status_code == 403
+
+
+def test_wrong_or_missing_state_is_refused(client, session, emu, contoso):
+    start = client.get("/auth/sign-in")
+    back = MicrosoftBrowser(emu.url).authorize(start.headers["Location"], MANAGER)
+    forged = local_path(back).replace("state=", "state=forged")
+    assert client.get(forged).status_code == 400
+    no_state = "&".join(p for p in local_path(back).split("&") if not p.startswith("state="))
+    assert client.get(no_state).status_code == 400
+    with client.session_transaction() as s:
+        assert "person_id" not in s
+
+
+def test_a_replayed_callback_is_refused(client, session, emu, contoso):
+    start = client.get("/auth/sign-in")
+    back = local_path(MicrosoftBrowser(emu.url).authorize(start.headers["Location"], MANAGER))
+    assert client.get(back).status_code == 302
+    client.post("/auth/sign-out", data={"csrf_token": f.csrf_token(client, "/one-on-ones")})
+    assert client.get(back).status_code == 400
+    with client.session_transaction() as s:
+        assert "person_id" not in s
+
+
+def test_replayed_code_with_fresh_state_is_refused_by_microsoft(client, session, emu, contoso):
+    """The code is single-use at the token endpoint (AADSTS54005), whatever our state says."""
+    first = client.get("/auth/sign-in")
+    back = local_path(MicrosoftBrowser(emu.url).authorize(first.headers["Location"], MANAGER))
+    code = [p for p in back.split("?")[1].split("&") if p.startswith("code=")][0]
+    assert client.get(back).status_code == 302
+    client.post("/auth/sign-out", data={"csrf_token": f.csrf_token(client, "/one-on-ones")})
+    second = client.get("/auth/sign-in")
+    state = [p for p in second.headers["Location"].split("?")[1].split("&") if p.startswith("state=")][0]
+    assert client.get(f"/auth/callback?{code}&{state}").status_code == 400
+
+
+def test_a_tampered_id_token_is_refused(app, client, session, emu, contoso, monkeypatch):
+    from listening import microsoft
+
+    signin = microsoft.client("signin")
+    real_fetch = signin.fetch_access_token
+
+    def tamper(**kwargs):
+        token = real_fetch(**kwargs)
+        header, payload, signature = token["id_token"].split(".")
+        token["id_token"] = ".".join([header, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")])
+        return token
+
+    monkeypatch.setattr(signin, "fetch_access_token", tamper)
+    assert sign_in(client, emu.url, MANAGER).status_code == 400
+    with client.session_transaction() as s:
+        assert "person_id" not in s
+
+
+def test_issuer_must_match_the_tokens_own_tenant(app):
+    from listening import microsoft
+
+    with app.app_context():
+        options = microsoft.issuer_options(microsoft.client("signin"))
+    valid = options["iss"]["validate"]
+    other = "f4b2c7e1-0d3a-4a58-b6e9-71c5d2a8e04f"
+    base = app.config["SETTINGS"].ms_authority
+    assert valid({"tid": CONTOSO}, f"{base}/{CONTOSO}/v2.0")
+    assert not valid({"tid": CONTOSO}, f"{base}/{other}/v2.0")
+    assert not valid({"tid": "not-a-guid"}, f"{base}/not-a-guid/v2.0")
+    assert not valid({"tid": CONTOSO}, f"https://evil.example/{CONTOSO}/v2.0")
+
+
+def test_cancelled_sign_in_shows_a_message_and_no_session(client, emu, contoso):
+    start = client.get("/auth/sign-in")
+    # prompt=consent makes the consent page show even where consent was given before.
+    url = start.headers["Location"].replace("prompt=select_account", "prompt=consent")
+    back = MicrosoftBrowser(emu.url).authorize(url, MANAGER, consent="cancel")
+    assert "error_subcode=cancel" in back
+    response = client.get(local_path(back))
+    assert response.status_code == 400 and "cancelled" in response.get_data(as_text=True)
+    with client.session_transaction() as s:
+        assert "person_id" not in s
+
+
+def test_session_is_rotated_at_sign_in(client, session, emu, contoso):
+    with client.session_transaction() as s:
+        s["planted"] = "by an attacker"
+    sign_in(client, emu.url, MANAGER)
+    with client.session_transaction() as s:
+        assert "planted" not in s and s.get("sid")
+
+
+def test_sign_out_clears_the_session_and_is_audited(client, session, emu, contoso):
+    sign_in(client, emu.url, MANAGER)
+    token = f.csrf_token(client, "/one-on-ones")
+    assert client.post("/auth/sign-out", data={"csrf_token": token}).status_code == 302
+    assert client.get("/one-on-ones").status_code == 302
+    assert audit_actions(session) == ["auth:sign_in", "auth:sign_out"]
+
+
+def test_sign_out_needs_a_csrf_token(client, session, emu, contoso):
+    sign_in(client, emu.url, MANAGER)
+    assert client.post("/auth/sign-out").status_code == 400
+    assert client.get("/one-on-ones").status_code == 200
+
+
+def test_off_site_next_is_ignored(client, session, emu, contoso):
+    client.get("/auth/sign-in?next=//evil.example/x")
+    with client.session_transaction() as s:
+        assert s.get("next") is None
+    client.get("/auth/sign-in?next=/one-on-ones")
+    with client.session_transaction() as s:
+        assert s.get("next") == "/one-on-ones"
