@@ -35,6 +35,13 @@ def _clean(request):
         request.getfixturevalue("emulator").reset()
 
 
+@pytest.fixture
+def fresh_world(emulator):
+    """For tests that edit calendars: rebuild the seed afterwards."""
+    yield
+    emulator.reset(world=True)
+
+
 @pytest.fixture(scope="session")
 def people(emulator) -> list[dict]:
     return emulator.users()
