@@ -147,7 +147,7 @@ def apply_fault(spec: dict) -> dict:
         tid = tenant_id(spec.get("tenant"))
         st.admin_consent_overrides[tid] = bool(spec.get("required", True))
         if spec.get("required", True):
-            st.tokens.admin_consents.pop(tid, None)
+            forget_tenant_consents(tid)
     elif kind == "delta_reset":
         mode = str(spec.get("mode", "410"))
         if mode not in ("410", "syncStateNotFound"):
@@ -156,6 +156,18 @@ def apply_fault(spec: dict) -> dict:
     else:
         raise ControlError(f"unknown fault type {kind!r}")
     return dict(spec)
+
+
+def forget_tenant_consents(tid: str) -> None:
+    """admin_consent_required starts from a tenant that never consented: the next sign-in
+    meets AADSTS90094 even for people who consented before."""
+    st = state()
+    with st.tokens.lock:
+        st.tokens.admin_consents.pop(tid, None)
+        for oid, client in list(st.tokens.consents):
+            user = st.world.users.get(oid)
+            if user is not None and user.tenant_id == tid:
+                del st.tokens.consents[(oid, client)]
 
 
 @bp.post("/clock")
