@@ -1,0 +1,1 @@
+"""Microsoft identity platform and Graph emulator for the Listening project."""
