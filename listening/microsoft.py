@@ -10,6 +10,10 @@ import re
 from authlib.integrations.flask_client import OAuth
 
 SIGN_IN_SCOPES = "openid profile email"
+# Linking Outlook: a refresh token, the person's profile, and ONE read-only calendar scope.
+# openid + profile give an id_token with tid and oid, to check the account is the person's own.
+LINK_BASE_SCOPES = ("openid", "profile", "offline_access", "User.Read")
+CALENDAR_SCOPES = ("Calendars.Read", "Calendars.ReadBasic")  # never a write scope
 _GUID = re.compile(r"^[0-9a-fA-F-]{36}$")
 
 oauth = OAuth()
@@ -19,19 +23,37 @@ def init_app(app) -> None:
     settings = app.config["SETTINGS"]
     metadata_url = f"{settings.ms_authority}/{settings.ms_tenant}/v2.0/.well-known/openid-configuration"
     oauth.init_app(app)
+    # PKCE on top of the secret; every call to the identity platform is bounded
+    # (authlib's requests session takes "default_timeout"; a plain "timeout" is ignored).
+    common = {"code_challenge_method": "S256", "default_timeout": settings.http_timeout,
+              "token_endpoint_auth_method": "client_secret_post"}
     oauth.register(
         "signin", client_id=settings.ms_client_id, client_secret=settings.ms_client_secret,
-        server_metadata_url=metadata_url,
-        # PKCE on top of the secret; every call to the identity platform is bounded.
-        client_kwargs={"scope": SIGN_IN_SCOPES, "code_challenge_method": "S256",
-                       "timeout": settings.http_timeout,
-                       "token_endpoint_auth_method": "client_secret_post"},
+        server_metadata_url=metadata_url, client_kwargs={"scope": SIGN_IN_SCOPES, **common},
+    )
+    # Incremental consent for the calendar; the scope is chosen per organization at each
+    # authorize request (link_scopes), so the registration carries none.
+    oauth.register(
+        "outlook", client_id=settings.ms_client_id, client_secret=settings.ms_client_secret,
+        server_metadata_url=metadata_url, client_kwargs=dict(common),
     )
     app.extensions["listening_oauth"] = oauth
 
 
 def client(name: str):
     return oauth.create_client(name)
+
+
+def link_scopes(calendar_scope: str) -> str:
+    """What "Link Outlook" asks for; an organization setting outside CALENDAR_SCOPES is refused."""
+    if calendar_scope not in CALENDAR_SCOPES:
+        raise ValueError(f"calendar scope {calendar_scope!r} is not one of {CALENDAR_SCOPES}")
+    return " ".join((*LINK_BASE_SCOPES, calendar_scope))
+
+
+def refresh_scopes(calendar_scope: str) -> str:
+    """A refresh asks for the Graph scopes again (the same or fewer, graph-facts §8)."""
+    return " ".join(s for s in link_scopes(calendar_scope).split() if s not in ("openid", "profile"))
 
 
 def issuer_options(oauth_client) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, url_for
 
-from listening import db, store
+from listening import db, linking, store
 from listening.models import Role
 from listening.security import requires
 
@@ -30,4 +30,5 @@ def signed_out():
 def one_on_ones():
     sess = db.session()
     reports = store.direct_reports(sess, g.person.org_id, g.person.id)
-    return render_template("one_on_ones.html", reports=reports)
+    connection = linking.connection_of(sess, g.person) if g.person.role is Role.manager else None
+    return render_template("one_on_ones.html", reports=reports, connection=connection)

@@ -57,3 +57,29 @@ def sign_in(client, emulator_url: str, email: str, browser: MicrosoftBrowser | N
     assert start.status_code == 302, start.status_code
     back = (browser or MicrosoftBrowser(emulator_url)).authorize(start.headers["Location"], email)
     return client.get(local_path(back))
+
+
+def start_link(client, next_url: str | None = None) -> str:
+    """Press "Link Outlook" on the 1-on-1s page (with its CSRF token); the /authorize URL."""
+    from tests.support.factories import csrf_token
+
+    form = {"csrf_token": csrf_token(client, "/one-on-ones")}
+    if next_url is not None:
+        form["next"] = next_url
+    response = client.post("/outlook/link", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response.headers["Location"]
+
+
+def consent_as(authorize_url: str, emulator_url: str, email: str, consent: str = "accept",
+               browser: MicrosoftBrowser | None = None) -> str:
+    """Sign in to the emulator as EMAIL and accept (or "cancel") the consent page; returns
+    the app-side path and query Microsoft redirects to, for Flask's test client."""
+    return local_path((browser or MicrosoftBrowser(emulator_url)).authorize(authorize_url, email, consent))
+
+
+def link_outlook(client, emulator_url: str, email: str, consent: str = "accept",
+                 next_url: str | None = None, browser: MicrosoftBrowser | None = None):
+    """The whole "Link Outlook" dance for a signed-in manager; the app's response to the callback."""
+    back = consent_as(start_link(client, next_url), emulator_url, email, consent, browser)
+    return client.get(back)

@@ -1,0 +1,209 @@
+"""Link Outlook: incremental consent (PKCE, state, nonce), admin consent, check and unlink.
+
+Thin views over listening/linking.py: validate the request, call one use case,
+commit once, then redirect or render.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from urllib.parse import urlencode
+
+from authlib.integrations.base_client.errors import OAuthError
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+                   session, url_for)
+from joserfc.errors import JoseError
+from requests import RequestException
+
+from listening import db, linking, microsoft, store
+from listening.models import Organization, Role
+from listening.security import requires
+from listening.urls import safe_next
+
+bp = Blueprint("outlook", __name__)
+log = logging.getLogger(__name__)
+ADMIN_STATE_KEY = "outlook_admin_consent"
+ADMIN_STATE_SECONDS = 3600
+
+
+def _organization(sess) -> Organization:
+    org = sess.get(Organization, g.person.org_id)
+    if org is None:
+        abort(404)
+    return org
+
+
+def _message(title: str, message: str, status: int = 200, link: str | None = None):
+    return render_template("message.html", title=title, message=message, link=link), status
+
+
+def _refused(exc: linking.LinkRefused, status: int = 403):
+    db.session().commit()  # the refusal's audit entry
+    log.info("outlook link refused: %s", exc.reason)
+    return _message("Outlook was not linked", exc.message, status)
+
+
+@bp.post("/outlook/link")
+@requires(Role.manager)
+def link():
+    """Start (or redo) the consent; the form's CSRF token is checked by CSRFProtect."""
+    org = _organization(db.session())
+    try:
+        scope = microsoft.link_scopes(org.calendar_scope)
+    except ValueError:
+        abort(409, description="Your organization's calendar setting is not one Listening can use. "
+                               "Ask your HR admin.")
+    session["outlook_next"] = safe_next(request.form.get("next"))
+    hint = {"login_hint": g.person.email} if g.person.email else {}
+    return microsoft.client("outlook").authorize_redirect(
+        url_for("outlook.callback", _external=True), scope=scope, **hint)
+
+
+@bp.get("/outlook/callback")
+@requires(Role.manager)
+def callback():
+    sess, person = db.session(), g.person
+    org = _organization(sess)
+    client = microsoft.client("outlook")
+    state = request.args.get("state") or ""
+    # Checked before anything else, errors included: a forged redirect changes nothing.
+    if not state or client.framework.get_state_data(session, state) is None:
+        return _refused(linking.refuse(
+            sess, person, "invalid state",
+            "This answer from Microsoft does not belong to a link you started here, or it "
+            "expired. Nothing was linked. Start again from the 1-on-1s page."), 400)
+    if request.args.get("error"):
+        client.framework.clear_state_data(session, state)
+        return _redirect_error(sess, person, org)
+    try:
+        token = client.authorize_access_token(claims_options=microsoft.issuer_options(client))
+    except (OAuthError, JoseError, ValueError, RequestException) as exc:
+        return _refused(linking.refuse(
+            sess, person, f"invalid response: {getattr(exc, 'error', None) or type(exc).__name__}"[:64],
+            "Microsoft's answer could not be used (expired, already used or tampered with). "
+            "Nothing was linked. Start again from the 1-on-1s page."), 400)
+    try:
+        connection = linking.complete_link(sess, person, org, token)
+    except linking.LinkRefused as exc:
+        return _refused(exc)
+    sess.commit()
+    flash(f"Outlook is linked as {connection.account_email or 'your Microsoft account'}.")
+    return redirect(session.pop("outlook_next", None) or url_for("pages.one_on_ones"))
+
+
+def _redirect_error(sess, person, org):
+    error = request.args.get("error", "")[:64]
+    code = linking.admin_consent_code(error, request.args.get("error_description", ""))
+    if code is not None:
+        linking.note_admin_consent_needed(sess, person, code)
+        sess.commit()
+        return render_template("outlook_admin_consent.html", code=code, org=org,
+                               admin_link=admin_consent_url(org)), 403
+    if request.args.get("error_subcode") == "cancel" or error == "access_denied":
+        return _refused(linking.refuse(sess, person, "cancelled",
+                                       "You cancelled linking Outlook; nothing was saved."), 400)
+    return _refused(linking.refuse(sess, person, f"microsoft error: {error}",
+                                   "Microsoft did not link your calendar. Try again later, or "
+                                   "ask your HR admin."), 400)
+
+
+# --- admin consent -----------------------------------------------------------------------------
+def admin_consent_url(org: Organization) -> str:
+    """What the manager forwards to an administrator: our page, which starts Microsoft's
+    /adminconsent with a state kept in the administrator's own browser session."""
+    return url_for("outlook.admin_consent_start", tenant_id=org.tenant_id, _external=True)
+
+
+@bp.get("/outlook/approve/<tenant_id>")
+def admin_consent_start(tenant_id: str):
+    org = store.organization_by_tenant(db.session(), tenant_id)
+    if org is None:
+        abort(404)
+    settings = current_app.config["SETTINGS"]
+    try:
+        scope = microsoft.link_scopes(org.calendar_scope)
+    except ValueError:
+        abort(409, description="This organization's calendar setting is not one Listening can use.")
+    state = secrets.token_urlsafe(24)
+    session[ADMIN_STATE_KEY] = {"state": state, "org_id": org.id, "exp": time.time() + ADMIN_STATE_SECONDS}
+    graph = " ".join(s if s in ("openid", "profile", "offline_access") else "https://graph.microsoft.com/" + s
+                     for s in scope.split())
+    query = urlencode({"client_id": settings.ms_client_id, "scope": graph, "state": state,
+                       "redirect_uri": url_for("outlook.admin_consent_callback", _external=True)})
+    # Admin consent must name the tenant (never /common, graph-facts §8).
+    return redirect(f"{settings.ms_authority}/{org.tenant_id}/v2.0/adminconsent?{query}")
+
+
+@bp.get("/outlook/adminconsent/callback")
+def admin_consent_callback():
+    expected = session.pop(ADMIN_STATE_KEY, None) or {}
+    given = request.args.get("state") or ""
+    if (not expected or expected.get("exp", 0) < time.time()
+            or not hmac.compare_digest(str(expected.get("state")), given)):
+        return _message("Approval not recorded", "This answer from Microsoft does not belong to an "
+                        "approval started here, or it expired. Open the approval link again.", 400)
+    sess = db.session()
+    org = sess.get(Organization, expected["org_id"])
+    if org is None:
+        abort(404)
+    error = request.args.get("error")
+    granted = request.args.get("admin_consent", "").lower() == "true" and not error
+    # `tenant` in this redirect can be forged: it is only compared, never trusted.
+    linking.record_admin_consent_return(sess, org, granted=granted, error=error,
+                                        reported_tenant=request.args.get("tenant"))
+    sess.commit()
+    if not granted:
+        return _message("Approval not given", "Microsoft reports that the organization-wide "
+                        "approval was not given. Nothing changed.", 400)
+    return _message("Thank you", f"Microsoft reports that Listening may now read calendars in "
+                    f"{org.name}. People who were waiting can now link Outlook from their "
+                    "1-on-1s page.")
+
+
+@bp.get("/admin/consent-waiting")
+@requires(Role.hr_admin)
+def consent_waiting():
+    sess = db.session()
+    org = _organization(sess)
+    return render_template("admin_consent_waiting.html", org=org, admin_link=admin_consent_url(org),
+                           waiting=linking.waiting_for_admin_consent(sess, org.id))
+
+
+# --- check and unlink --------------------------------------------------------------------------
+def _own_connection(sess, connection_id: int):
+    connection = linking.owned_connection(sess, g.person, connection_id)
+    if connection is None:
+        abort(404, description="No such connection.")
+    return connection
+
+
+@bp.post("/outlook/connections/<int:connection_id>/check")
+@requires(Role.manager)
+def check(connection_id: int):
+    sess = db.session()
+    settings = current_app.config["SETTINGS"]
+    result = linking.check_connection(sess, _own_connection(sess, connection_id), g.person,
+                                      graph_url=settings.graph_url, timeout=settings.http_timeout)
+    sess.commit()
+    flash(result.message)
+    return redirect(url_for("pages.one_on_ones"))
+
+
+@bp.post("/outlook/connections/<int:connection_id>/unlink")
+@requires(Role.manager)
+def unlink(connection_id: int):
+    sess = db.session()
+    result = linking.unlink(sess, _own_connection(sess, connection_id), g.person)
+    sess.commit()
+    return render_template("outlook_unlinked.html", result=result)
+
+
+def _signed_in_admin_consent_url() -> str:
+    return admin_consent_url(_organization(db.session()))
+
+
+@bp.app_context_processor
+def _panel_helpers():
+    return {"outlook_admin_consent_url": _signed_in_admin_consent_url}
