@@ -5,7 +5,8 @@
         requests.get(emu.url + "/v1.0/me", headers={"Authorization": "Bearer " + token["access_token"]})
 
 `tls=True` serves https with a throwaway self-signed certificate (MSAL only accepts https
-authorities); pass `emu.ca_bundle` as `verify=` to clients.
+authorities); pass `emu.ca_bundle` as `verify=` to clients (and set trust_env=False on a
+requests.Session, or REQUESTS_CA_BUNDLE from the environment wins over it).
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ class RunningEmulator:
         self.app, self.url, self.ca_bundle = app, url, ca_bundle
         self.http = requests.Session()
         self.http.verify = ca_bundle or True
+        # Loopback only: no proxies, and REQUESTS_CA_BUNDLE must not override our certificate.
+        self.http.trust_env = False
 
     @property
     def state(self):
@@ -106,7 +109,7 @@ def running_emulator(seed: str = "demo", tls: bool = False, **create_app_kwargs)
         server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=ssl_context,
                              request_handler=QuietHandler)
         scheme = "https" if tls else "http"
-        thread = threading.Thread(target=server.serve_forever, daemon=True,
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True,
                                   name="emulator-server")
         thread.start()
         try:
