@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from flask import current_app
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
 QUEUE_SYNC = "sync"
 QUEUE_MAINTENANCE = "maintenance"
+# A job in one of these states still stands for "this work is pending or running".
+_LIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
 def init_app(app) -> None:
@@ -26,3 +30,31 @@ def queue(name: str, app=None) -> Queue:
     app = app or current_app
     prefix = app.config["SETTINGS"].queue_prefix
     return Queue(prefix + name, connection=redis_conn(app))
+
+
+def enqueue_once(name: str, func: str, *args, job_id: str, retry: tuple[int, list[int]] | None = None,
+                 app=None, **options) -> Job | None:
+    """Enqueue ``func`` (a dotted path) under a deterministic id, unless a job of that id is
+    still queued, scheduled (waiting for a retry) or running: then None.
+
+    RQ's ``unique=True`` refuses any existing job hash, including a finished or
+    failed one kept for its result/failure TTL; such a leftover is deleted and
+    the enqueue tried again, so a deterministic id never blocks the next run.
+    """
+    app = app or current_app
+    q = queue(name, app)
+    full_id = app.config["SETTINGS"].queue_prefix + job_id
+    if retry is not None:
+        options["retry"] = Retry(max=retry[0], interval=list(retry[1]))
+    for _ in range(3):
+        try:
+            return q.enqueue(func, *args, job_id=full_id, unique=True, **options)
+        except DuplicateJobError:
+            try:
+                existing = Job.fetch(full_id, connection=q.connection)
+            except NoSuchJobError:
+                continue  # it expired in between: try again
+            if existing.get_status(refresh=False) in _LIVE:
+                return None
+            existing.delete()
+    return None
