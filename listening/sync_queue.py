@@ -38,3 +38,26 @@ def enqueue_sync(connection_id: int, *, trigger: str = "schedule", app=None) -> 
         failure_ttl=FAILURE_TTL, description=f"sync connection {int(connection_id)} ({trigger})",
         app=app)
     return job is not None
+
+
+def refusal_for_refresh(connection, org) -> str | None:
+    """Why "Refresh now" cannot queue a sync for this connection, in plain words; None if it can."""
+    from listening.models import ConnectionState
+
+    if not org.sync_enabled:
+        return "Calendar sync is turned off for your organization (ask your HR admin)."
+    if connection.state is ConnectionState.needs_reconnect:
+        return "Reconnect Outlook first: Microsoft no longer accepts the saved permission."
+    if connection.state is ConnectionState.disabled:
+        return "This Outlook connection is disabled."
+    return None
+
+
+def prepare_refresh(session, connection, person) -> None:
+    """A manager asked to try again: a connection in ``error`` (e.g. the mailbox was not
+    enabled) goes back to ``linked`` so the sync may run; the change is audited."""
+    from listening import tokens
+    from listening.models import ConnectionState
+
+    if connection.state is ConnectionState.error:
+        tokens.set_state(session, connection, ConnectionState.linked, None, actor=person)

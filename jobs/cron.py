@@ -1,0 +1,44 @@
+"""The periodic jobs, for ``rq cron -c jobs.rq_settings jobs.cron`` (the Procfile's clock).
+
+One declarative table: add a row, nothing else. Queue names get the
+deployment's prefix; cron expressions are in the clock host's local time
+(rq.cron), which is UTC on our servers. Each entry states its timeout and TTLs.
+A sweep that waited more than ~a minute is superseded by the next one, hence ttl=55.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rq import cron
+
+from jobs import runtime, sync
+from listening.queue import QUEUE_MAINTENANCE
+
+
+@dataclass(frozen=True)
+class Periodic:
+    func: object
+    cron: str
+    job_timeout: int
+    ttl: int
+    result_ttl: int = 3600
+    failure_ttl: int = 7 * 86400
+    queue: str = QUEUE_MAINTENANCE
+
+
+SCHEDULE = (
+    # Queue a sync for every connection that is due (each org sets its own interval).
+    Periodic(sync.enqueue_due_syncs, cron="* * * * *", job_timeout=120, ttl=55, result_ttl=600),
+    # Retention (HR admin, issue 7): the daily purge goes here, with `from jobs import retention`:
+    # Periodic(retention.purge_expired, cron="17 3 * * *", job_timeout=3600, ttl=3600),
+)
+
+
+def register_all(prefix: str) -> None:
+    for entry in SCHEDULE:
+        cron.register(entry.func, queue_name=prefix + entry.queue, cron=entry.cron,
+                      job_timeout=entry.job_timeout, ttl=entry.ttl, result_ttl=entry.result_ttl,
+                      failure_ttl=entry.failure_ttl)
+
+
+register_all(runtime.app().config["SETTINGS"].queue_prefix)

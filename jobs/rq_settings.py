@@ -1,0 +1,15 @@
+"""Settings module for the RQ command line (``-c jobs.rq_settings``), shared by worker and cron.
+
+    rq worker --with-scheduler -c jobs.rq_settings     # queues from QUEUES below
+    rq cron -c jobs.rq_settings jobs.cron
+
+REDIS_URL and the queue names come from the app's own settings (the same
+environment variables as the web process, with the embedded Valkey when
+REDIS_URL is unset), so worker, clock and web can never disagree. Importing
+this module builds the app once for the worker process (jobs/runtime.py).
+"""
+from jobs import runtime
+
+_app = runtime.app()
+REDIS_URL = _app.config["REDIS_URL"]
+QUEUES = runtime.queue_names(_app)

@@ -1,0 +1,64 @@
+"""The app that jobs run in: built once per worker process, never at import of a job module.
+
+``rq worker -c jobs.rq_settings`` imports jobs/rq_settings.py in the worker's
+main process, which builds the app there; RQ forks a work-horse per job, and
+each horse inherits the built app (settings, key ring, engine with an empty
+pool) instead of building it again. After a fork the child drops any pooled
+database connections it inherited (SQLAlchemy's advice for multiprocessing).
+
+Tests and ``flask`` commands run jobs inside an app they already have: ``use(app)``.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+
+_app = None
+
+
+def app():
+    """The process's app, built on first use from the environment (listening/config.py)."""
+    global _app
+    if _app is None:
+        from listening import create_app
+
+        use(create_app())
+    return _app
+
+
+def use(flask_app) -> None:
+    """Run jobs of this process in ``flask_app`` (tests, commands); None forgets it."""
+    global _app
+    _app = flask_app
+
+
+def _forget_inherited_connections() -> None:
+    if _app is not None:
+        _app.extensions["db_engine"].dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
+@contextmanager
+def job_scope():
+    """The app, with the RQ job id on every log line for the duration of the job."""
+    from rq import get_current_job
+
+    from listening import logs
+
+    job = get_current_job()
+    token = logs.context_id.set(job.id if job is not None else "local-" + uuid.uuid4().hex[:8])
+    try:
+        yield app()
+    finally:
+        logs.context_id.reset(token)
+
+
+def queue_names(flask_app=None) -> list[str]:
+    """The queues a worker listens to, with this deployment's prefix, busiest first."""
+    from listening.queue import QUEUE_MAINTENANCE, QUEUE_SYNC
+
+    prefix = (flask_app or app()).config["SETTINGS"].queue_prefix
+    return [prefix + QUEUE_SYNC, prefix + QUEUE_MAINTENANCE]

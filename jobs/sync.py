@@ -1,0 +1,46 @@
+"""Calendar sync jobs: one connection's sync, and the every-minute sweep that queues due ones."""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from jobs import runtime
+from listening import db, sync, sync_queue, sync_store
+from listening.sync_policy import Outcome
+
+log = logging.getLogger(__name__)
+SWEEP_LIMIT = 5000  # connections queued per sweep; the rest wait for the next minute
+
+
+class SyncFailed(RuntimeError):
+    """Raised by a job whose sync failed in a way worth retrying (RQ ``Retry`` re-runs it)."""
+
+
+def sync_connection(connection_id: int, trigger: str = "schedule") -> dict:
+    """Sync one connection in one transaction (listening/sync.py). Returns the report's counts.
+
+    Transient and unexpected failures raise ``SyncFailed`` after the connection
+    has recorded them, so RQ retries the job (intervals: sync_queue.RETRY) and
+    the failure is visible in RQ's failed registry with a clear message. A
+    permanent failure (mailbox not enabled, reconnect needed) is an outcome, not
+    an exception: retrying cannot help, the connection's state says why.
+    """
+    with runtime.job_scope() as app:
+        report = sync.run(app, connection_id, trigger=trigger)
+    if report.outcome in (Outcome.transient, Outcome.failed):
+        raise SyncFailed(f"sync of connection {connection_id} failed ({report.outcome.value}): "
+                         f"{report.detail}; nothing was written") from report.error
+    return report.public()
+
+
+def enqueue_due_syncs() -> dict:
+    """Queue a sync for every linked connection whose next sync is due (run by rq cron)."""
+    with runtime.job_scope() as app:
+        with db.unit_of_work(app) as session:
+            due = sync_store.due_connection_ids(session, datetime.now(UTC), SWEEP_LIMIT)
+        # After the (read-only) unit of work: nothing is enqueued from inside a transaction.
+        queued = sum(sync_queue.enqueue_sync(cid, trigger="schedule", app=app) for cid in due)
+    if due:
+        log.info("sweep: %s connections due, %s queued (the rest are already queued or running)",
+                 len(due), queued)
+    return {"due": len(due), "queued": queued}
