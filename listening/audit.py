@@ -30,6 +30,7 @@ class Action(str, enum.Enum):
     link = "connection:link"
     link_refused = "connection:link_refused"
     admin_consent_required = "connection:admin_consent_required"
+    admin_consent_returned = "connection:admin_consent_returned"
     refresh_failed = "connection:refresh_failed"
     state_changed = "connection:state_changed"
     check = "connection:check"
@@ -43,6 +44,7 @@ class Action(str, enum.Enum):
     audit_viewed = "audit:viewed"
     audit_exported = "audit:exported"
     audit_purged = "audit:purged"
+    audit_verified = "audit:verified"
     person_exported = "person:exported"
     person_erased = "person:erased"
     retention_purged = "calendar:retention_purged"
@@ -79,6 +81,12 @@ def _person_id(person) -> int | None:
     return person if person is None or isinstance(person, int) else person.id
 
 
+def lock_chain(session: Session, org_id: int) -> None:
+    """Serialise writers of one organization's chain until this transaction ends;
+    the lock is transaction-scoped, so it cannot leak."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:k1, :k2)"), {"k1": 7_000_001, "k2": org_id})
+
+
 def record(session: Session, action: Action, actor, subject, details: dict | None = None,
            *, org_id: int | None = None) -> AuditEvent:
     """Append one entry to the organization's chain, inside the caller's transaction.
@@ -87,9 +95,7 @@ def record(session: Session, action: Action, actor, subject, details: dict | Non
     needed only when neither is a Person (e.g. a refused sign-in).
     """
     org_id = org_id or next(p.org_id for p in (actor, subject) if hasattr(p, "org_id"))
-    # Serialise writers of one organization's chain until this transaction ends;
-    # the lock is transaction-scoped, so it cannot leak.
-    session.execute(text("SELECT pg_advisory_xact_lock(:k1, :k2)"), {"k1": 7_000_001, "k2": org_id})
+    lock_chain(session, org_id)
     last = session.execute(
         select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.org_id == org_id)
         .order_by(AuditEvent.seq.desc()).limit(1)
@@ -114,6 +120,7 @@ class Verdict:
     checked: int
     broken_at_seq: int | None = None
     problem: str | None = None
+    first_seq: int | None = None  # > 1 once the retention purge has removed older entries
 
 
 _CHAIN_COLUMNS = (AuditEvent.org_id, AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.action,
@@ -121,9 +128,31 @@ _CHAIN_COLUMNS = (AuditEvent.org_id, AuditEvent.seq, AuditEvent.occurred_at, Aud
                   AuditEvent.details, AuditEvent.prev_hash, AuditEvent.hash)
 
 
+def purge_details(first_seq: int, through_seq: int, last_hash: bytes, removed: int, before: datetime) -> dict:
+    """What an ``audit_purged`` entry says; ``verify`` anchors the shortened chain on it."""
+    return {"removed": removed, "first_seq": first_seq, "through_seq": through_seq,
+            "last_hash": last_hash.hex(), "older_than": before.astimezone(UTC).isoformat()}
+
+
+def _anchor_problem(session: Session, org_id: int, first) -> str | None:
+    """The chain's first entry must start from the genesis hash, or from the last hash
+    removed by a purge that a (hash-covered) audit_purged entry accounts for."""
+    if first.seq == 1:
+        return None if first.prev_hash == GENESIS else "the first entry does not start the chain"
+    accounted = session.scalar(
+        select(AuditEvent.seq).where(
+            AuditEvent.org_id == org_id, AuditEvent.action == Action.audit_purged.value,
+            AuditEvent.details["through_seq"].as_integer() == first.seq - 1,
+            AuditEvent.details["last_hash"].as_string() == first.prev_hash.hex())
+        .limit(1))
+    if accounted is None:
+        return f"entries 1..{first.seq - 1} are missing and no retention purge accounts for them"
+    return None
+
+
 def verify(session: Session, org_id: int, batch: int = 5000) -> Verdict:
-    """Walk the chain in order; the first entry's prev_hash is the anchor (purges move it)."""
-    prev, expected_seq, checked, after = None, None, 0, 0
+    """Walk the chain in order: anchored at genesis or at a recorded purge, gap-free, unaltered."""
+    prev, expected_seq, checked, after, first_seq = None, None, 0, 0, None
     while True:
         # Plain rows, not ORM objects: a million entries must not fill the identity map.
         rows = session.execute(
@@ -131,15 +160,27 @@ def verify(session: Session, org_id: int, batch: int = 5000) -> Verdict:
             .order_by(AuditEvent.seq).limit(batch)
         ).all()
         if not rows:
-            return Verdict(True, checked)
+            return Verdict(True, checked, first_seq=first_seq)
         for entry in rows:
-            if expected_seq is not None and entry.seq != expected_seq:
-                return Verdict(False, checked, entry.seq, f"entries {expected_seq}..{entry.seq - 1} are missing")
-            if prev is not None and entry.prev_hash != prev:
-                return Verdict(False, checked, entry.seq, "does not follow the previous entry")
-            if chain_hash(entry.prev_hash, entry) != entry.hash:
-                return Verdict(False, checked, entry.seq, "was altered after it was written")
+            if first_seq is None:
+                first_seq = entry.seq
+                problem = _anchor_problem(session, org_id, entry)
+                if problem:
+                    return Verdict(False, checked, entry.seq, problem, first_seq)
+            problem = _link_problem(entry, prev, expected_seq)
+            if problem:
+                return Verdict(False, checked, entry.seq, problem, first_seq)
             prev, expected_seq, checked, after = entry.hash, entry.seq + 1, checked + 1, entry.seq
+
+
+def _link_problem(entry, prev: bytes | None, expected_seq: int | None) -> str | None:
+    if expected_seq is not None and entry.seq != expected_seq:
+        return f"entries {expected_seq}..{entry.seq - 1} are missing"
+    if prev is not None and entry.prev_hash != prev:
+        return "does not follow the previous entry"
+    if chain_hash(entry.prev_hash, entry) != entry.hash:
+        return "was altered after it was written"
+    return None
 
 
 def count(session: Session, org_id: int) -> int:

@@ -90,5 +90,11 @@ def directory_import(file: Path, tenant_id: str):
 
 
 def init_app(app) -> None:
-    for group in (db_cli, org_cli, directory_cli):
+    from listening.cli_audit import audit_cli, retention_cli
+    from listening.cli_keys import keys_cli
+
+    for group in (db_cli, org_cli, directory_cli, audit_cli, retention_cli, keys_cli):
         app.cli.add_command(group)
+    from listening import cli_sync
+
+    cli_sync.init_app(app)
