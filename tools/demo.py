@@ -110,9 +110,9 @@ def main() -> int:
         procs += [
             start("web", [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{args.port}", "--workers", "2",
                           "--threads", "4", "--access-logfile", "-", "wsgi:app"], env),
-            start("worker", [str(bin_dir / "rq"), "worker", "--with-scheduler", "--url", env["REDIS_URL"],
-                             "sync", "maintenance"], env),
-            start("clock", [str(bin_dir / "rq"), "cron", "--url", env["REDIS_URL"], "jobs.cron"], env),
+            # The same commands as the Procfile's worker and clock.
+            start("worker", [str(bin_dir / "rq"), "worker", "--with-scheduler", "-c", "jobs.rq_settings"], env),
+            start("clock", [str(bin_dir / "rq"), "cron", "-c", "jobs.rq_settings", "jobs.cron"], env),
         ]
         wait_for(f"http://localhost:{args.port}/healthz", 60)
         print_welcome(args.port, users)
