@@ -7,9 +7,9 @@ from werkzeug.exceptions import HTTPException
 
 
 def register_blueprints(app) -> None:
-    from listening.views import admin, auth, health, hr, outlook, pages, sync
+    from listening.views import admin, auth, health, hr, one_on_ones, outlook, pages, sync
 
-    for module in (auth, pages, admin, hr, outlook, sync, health):
+    for module in (auth, pages, one_on_ones, admin, hr, outlook, sync, health):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(CSRFError)

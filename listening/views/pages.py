@@ -1,10 +1,13 @@
 """The pages people land on: home (by role), the 1-on-1s page, signed out."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, g, redirect, render_template, url_for
 
-from listening import db, linking, store
+from listening import db
 from listening.models import Role
+from listening.one_on_ones import manager_page, my_manager
 from listening.security import requires
 
 bp = Blueprint("pages", __name__)
@@ -28,7 +31,9 @@ def signed_out():
 @bp.get("/one-on-ones")
 @requires(Role.manager, Role.employee, Role.hr_admin)
 def one_on_ones():
-    sess = db.session()
-    reports = store.direct_reports(sess, g.person.org_id, g.person.id)
-    connection = linking.connection_of(sess, g.person) if g.person.role is Role.manager else None
-    return render_template("one_on_ones.html", reports=reports, connection=connection)
+    """Managers: their reports' candidates, attached 1-on-1s and why-not rows; everyone with a
+    manager: which series is their 1-on-1 (read-only)."""
+    sess, now = db.session(), datetime.now(UTC)
+    page = manager_page(sess, g.person, now) if g.person.role is Role.manager else None
+    return render_template("one_on_ones.html", page=page, mine=my_manager(sess, g.person, now),
+                           connection=page.connection if page else None)
