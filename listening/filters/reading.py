@@ -54,8 +54,8 @@ def read_events(events: list) -> tuple[list[Group], list[Malformed]]:
     groups: list[Group] = []
     series: dict[str, Group] = {}
     malformed: list[Malformed] = []
-    for position, value in _survivors(events):
-        entry = _classify(position, value)
+    for position, ident, value in _survivors(events):
+        entry = _classify(position, ident, value)
         if isinstance(entry, Malformed):
             malformed.append(entry)
         elif entry.type == SINGLE:
@@ -67,26 +67,22 @@ def read_events(events: list) -> tuple[list[Group], list[Malformed]]:
     return groups, malformed
 
 
-def _survivors(events: list) -> list[tuple[int, Any]]:
-    """Entries left once repeats and deletions are applied, in input order.
+def _survivors(events: list) -> list[tuple[int, str | None, Any]]:
+    """(position, id, entry) left once repeats and deletions are applied, in input order.
 
     Spec: events with the same non-empty string id are one event, the last one
     wins; a surviving entry with an ``@removed`` member deletes the event and is
     reported nowhere (a wrong-typed ``@removed`` counts as missing, so only an
     object, as Graph's delta sends it, deletes)."""
-    last: dict[str, int] = {}
-    for position, value in enumerate(events):
-        ident = _event_id(value)
-        if ident is not None:
-            last[ident] = position
+    idents = [_event_id(value) for value in events]
+    last = {ident: position for position, ident in enumerate(idents) if ident is not None}
     kept = []
-    for position, value in enumerate(events):
-        ident = _event_id(value)
+    for position, (ident, value) in enumerate(zip(idents, events)):
         if ident is not None and last[ident] != position:
             continue
         if isinstance(value, dict) and isinstance(value.get("@removed"), dict):
             continue
-        kept.append((position, value))
+        kept.append((position, ident, value))
     return kept
 
 
@@ -98,11 +94,10 @@ def _event_id(value: Any) -> str | None:
     return None
 
 
-def _classify(position: int, value: Any) -> Entry | Malformed:
+def _classify(position: int, ident: str | None, value: Any) -> Entry | Malformed:
     """Spec "Reading events": the malformed conditions, else a well-formed entry."""
     if not isinstance(value, dict):
         return Malformed(position, None, NOT_AN_OBJECT)
-    ident = _event_id(value)
     if ident is None:
         return Malformed(position, None, NO_ID)
     kind = value.get("type")

@@ -24,13 +24,14 @@ from tzlocal.windows_tz import win_tz as WINDOWS_ZONES
 from .model import FilterInputError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_EPOCH_ORDINAL = EPOCH.toordinal()
+_EPOCH_WALL = datetime(1970, 1, 1)
+_SECOND = timedelta(seconds=1)
 # Instants a start may take: those that print as YYYY-MM-DDTHH:MM:SSZ.
-MIN_INSTANT = (datetime(1, 1, 1, tzinfo=timezone.utc) - EPOCH) // timedelta(seconds=1)
-MAX_INSTANT = (datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc) - EPOCH) // timedelta(seconds=1)
+MIN_INSTANT = (datetime(1, 1, 1, tzinfo=timezone.utc) - EPOCH) // _SECOND
+MAX_INSTANT = (datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc) - EPOCH) // _SECOND
 
 # [0-9], not \d: \d also matches other scripts' digits, which the spec's form excludes.
-_LOCAL = r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
+_LOCAL = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
 _LOCAL_RE = re.compile(_LOCAL)
 _NOW_RE = re.compile(_LOCAL + r"(?:(Z)|([+-])([0-9]{2})(?::?([0-9]{2}))?)")
 
@@ -42,21 +43,22 @@ def parse_now(text: Any) -> datetime:
     """``now`` as an aware datetime: date and time with ``Z`` or an offset
     (``+01:00``, ``+0100`` or ``+01``); a fraction of a second is dropped."""
     match = _NOW_RE.fullmatch(text) if isinstance(text, str) else None
-    if match is None or _local_seconds(match.groups()[:6]) is None:
+    local = _wall_clock(text[:19]) if match else None
+    if local is None:
         raise FilterInputError("now is not a readable instant (ISO 8601 with Z or an offset)")
-    zulu, sign, hours, minutes = match.groups()[6:]
+    zulu, sign, hours, minutes = match.groups()
     hours, minutes = (0, 0) if zulu else (int(hours), int(minutes or 0))
     if hours > 23 or minutes > 59:
         raise FilterInputError("now has an offset out of range")
     offset = timedelta(hours=hours, minutes=minutes) * (-1 if sign == "-" else 1)
-    return datetime(*map(int, match.groups()[:6]), tzinfo=timezone(offset))
+    return local.replace(tzinfo=timezone(offset))
 
 
 def instant_of(moment: datetime) -> int:
     """An aware datetime as an instant (for in-process callers); its fraction is ignored."""
     if not isinstance(moment, datetime) or moment.utcoffset() is None:
         raise FilterInputError("now must be a datetime with a time zone")
-    return (moment.replace(microsecond=0) - EPOCH) // timedelta(seconds=1)
+    return (moment.replace(microsecond=0) - EPOCH) // _SECOND
 
 
 def to_datetime(instant: int) -> datetime:
@@ -72,14 +74,15 @@ def read_start(start: Any) -> int | None:
         return None
     text = start.get("dateTime")
     match = _LOCAL_RE.fullmatch(text) if isinstance(text, str) else None
-    local = _local_seconds(match.groups()) if match else None
+    local = _wall_clock(text[:19]) if match else None
     if local is None:
         return None
+    instant = (local - _EPOCH_WALL) // _SECOND
     zone = zone_named(start.get("timeZone"))
     if zone is not None:
-        local -= _offset_seconds(zone, match.groups())
+        instant -= local.replace(tzinfo=zone).utcoffset() // _SECOND  # fold=0
     # Outside years 1-9999 UTC a start cannot be printed as next_start: unreadable.
-    return local if MIN_INSTANT <= local <= MAX_INSTANT else None
+    return instant if MIN_INSTANT <= instant <= MAX_INSTANT else None
 
 
 def zone_named(name: Any) -> tzinfo | None:
@@ -104,18 +107,10 @@ def _load_zone(key: str) -> tzinfo:
         return ZoneInfo.from_file(data, key=key)
 
 
-def _local_seconds(fields: tuple) -> int | None:
-    """Wall-clock fields as seconds since the epoch's wall clock; None if no such date."""
+def _wall_clock(text: str) -> datetime | None:
+    """``YYYY-MM-DDTHH:MM:SS`` (already matched) as a naive datetime; None when
+    no such date or time exists (30 February, hour 24, second 60)."""
     try:
-        day = datetime(*map(int, fields[:3]))
+        return datetime.fromisoformat(text)
     except ValueError:
         return None
-    hour, minute, second = map(int, fields[3:6])
-    if hour > 23 or minute > 59 or second > 59:
-        return None
-    return (day.toordinal() - _EPOCH_ORDINAL) * 86400 + hour * 3600 + minute * 60 + second
-
-
-def _offset_seconds(zone: tzinfo, fields: tuple) -> int:
-    local = datetime(*map(int, fields[:6]), tzinfo=zone)  # fold=0: the offset before a change
-    return local.utcoffset() // timedelta(seconds=1)
