@@ -98,11 +98,10 @@ def meeting_body(kind: str, subject: str, organizer: str, rnd: random.Random,
 
 
 _TAG = re.compile(r"<style.*?</style>|<[^>]+>", re.S)
-_SPACE = re.compile(r"[ \t]+")
 
 
 def preview(body_html: str) -> str:
     """Plain text of the body, first 255 characters, as bodyPreview is."""
-    text = html.unescape(_TAG.sub("", body_html)).replace("\r\n", "\n")
-    lines = [_SPACE.sub(" ", line).strip() for line in text.split("\n")]
+    text = html.unescape(_TAG.sub("", body_html))
+    lines = (" ".join(line.split()) for line in text.splitlines())
     return "\r\n".join(line for line in lines if line)[:255]

@@ -114,7 +114,7 @@ class Meeting:
         first = self.pattern_times(self.start.date())[0]
         last = cal.last_date(self.recurrence)
         end = self.pattern_times(last)[1] + timedelta(days=1) if last else None
-        for ov in self.overrides.values():
+        for ov in list(self.overrides.values()):
             first = min(first, ov.start)
             end = end and max(end, ov.end)
         return first, end
@@ -136,7 +136,7 @@ class Meeting:
             s, e = self.pattern_times(day)
             if s < end and e > start:
                 found.append(Instance(day, s, e, None))
-        for day, ov in self.overrides.items():   # moved ones may come from anywhere
+        for day, ov in list(self.overrides.items()):   # moved ones may come from anywhere
             if day not in self.cancelled and ov.start < end and ov.end > start:
                 found.append(Instance(day, ov.start, ov.end, ov))
         found.sort(key=lambda i: i.start)

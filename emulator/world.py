@@ -62,8 +62,9 @@ class Mailbox:
         start, end = utc(start), utc(end)
         key = (start, end, self.version)
         if self._view_cache[0] != key:
+            # list(): an edit on another thread may add a copy while we iterate.
             found = [events.render(copy, inst)
-                     for copy in self.copies.values()
+                     for copy in list(self.copies.values())
                      for inst in copy.meeting.instances(start, end)]
             found.sort(key=_sort_key)
             self._view_cache = (key, found)
