@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from listening import audit
 from listening.audit import Action
-from listening.models import AuditEvent, CalendarItem, Organization
+from listening.models import AuditEvent, CalendarItem, Connection, Organization
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,12 @@ class Report:
 
 
 def purge_calendar(session: Session, org: Organization, now: datetime) -> int:
-    """Delete items outside the sync window, and copies not refreshed within the retention.
+    """Delete items outside the sync window, and every item of a connection whose copy has
+    not been refreshed by a successful sync within the calendar retention.
 
+    Sync leaves items that ended before the window for this job (listening/sync.py).
     Series masters carry their first occurrence's times, which may lie long before
-    the window while the series is still current; only staleness removes them.
+    the window while the series is current; only staleness removes them.
     """
     past = now - timedelta(days=org.window_past_days)
     future = now + timedelta(days=org.window_future_days)
@@ -39,9 +41,13 @@ def purge_calendar(session: Session, org: Organization, now: datetime) -> int:
         CalendarItem.event_type != "seriesMaster",
         or_(func.coalesce(CalendarItem.end_utc, CalendarItem.start_utc) < past,
             CalendarItem.start_utc > future))
+    # updated_at is not "last seen": sync skips unchanged events, so staleness is the connection's.
+    stale_connections = select(Connection.id).where(
+        Connection.org_id == org.id, or_(Connection.last_sync_at.is_(None), Connection.last_sync_at < stale))
     removed = session.execute(
         delete(CalendarItem).where(CalendarItem.org_id == org.id,
-                                   or_(outside_window, CalendarItem.updated_at < stale))).rowcount
+                                   or_(outside_window, CalendarItem.connection_id.in_(stale_connections)))
+    ).rowcount
     if removed:
         audit.record(session, Action.retention_purged, None, None,
                      {"calendar_items": removed, "window_past_days": org.window_past_days,
