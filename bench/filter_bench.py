@@ -41,7 +41,8 @@ CLASS_ID = "040000008200E00074C5B7101A82E008"
 def event(rng, eid, kind, start, people, organizer, **extra) -> dict:
     """One Graph event object with the fields calendarView returns."""
     uid_tail = extra.pop("uid_tail", f"{rng.getrandbits(128):032X}")
-    date = f"{start.year:04X}{start.month:02X}{start.day:02X}" if kind != "singleInstance" else "0" * 8
+    date = f"{start.year:04X}{start.month:02X}{start.day:02X}"
+    date = "0" * 8 if kind == "singleInstance" else date
     return {
         "@odata.etag": f'W/"{rng.getrandbits(64):016x}"', "id": eid,
         "createdDateTime": "2026-11-20T09:30:00.0000000Z",
@@ -111,7 +112,8 @@ def _one_on_one(rng, sid, first):
 
 
 def _team(rng, sid, first):
-    people = [(a, "required", "accepted") for a in rng.sample(REPORTS + PEERS, rng.randrange(3, 20))]
+    invited = rng.sample(REPORTS + PEERS, rng.randrange(3, 20))
+    people = [(a, "required", "accepted") for a in invited]
     people.append(("room1@" + DOMAIN, "resource", "accepted"))
     return series(rng, sid, first, 7, 12, people, MANAGER, subject="Team sync")
 

@@ -44,7 +44,8 @@ def ev(eid: str, day: int = 15, series: str = "S", **fields) -> dict:
         "id": eid, "type": "occurrence", "seriesMasterId": series,
         "start": {"dateTime": f"2027-03-{day:02d}T10:00:00.0000000", "timeZone": "UTC"},
         "isCancelled": False, "isAllDay": False, "sensitivity": "normal",
-        "subject": f"{series} 1:1", "iCalUId": goid(day, tail=series.encode().hex().upper().ljust(32, "0")),
+        "subject": f"{series} 1:1",
+        "iCalUId": goid(day, tail=series.encode().hex().upper().ljust(32, "0")),
         "responseStatus": {"response": "organizer", "time": "0001-01-01T00:00:00Z"},
         "organizer": {"emailAddress": {"name": "Rosa Delgado", "address": ROSA}},
         "attendees": [attendee(FEMI)],
@@ -548,8 +549,9 @@ def test_every_windows_zone_maps_to_a_packaged_tz_name():
 
 
 def test_starts_outside_the_printable_years_are_unreadable():
-    assert read_start({"dateTime": "0001-01-01T00:00:00", "timeZone": "Tokyo Standard Time"}) is None
-    assert read_start({"dateTime": "9999-12-31T23:00:00", "timeZone": "Pacific Standard Time"}) is None
+    tokyo, pacific = "Tokyo Standard Time", "Pacific Standard Time"
+    assert read_start({"dateTime": "0001-01-01T00:00:00", "timeZone": tokyo}) is None
+    assert read_start({"dateTime": "9999-12-31T23:00:00", "timeZone": pacific}) is None
     assert read_start({"dateTime": "0000-01-01T00:00:00", "timeZone": "UTC"}) is None
     assert read_start({"dateTime": "9999-12-31T23:59:59", "timeZone": "UTC"}) is not None
 

@@ -47,7 +47,8 @@ def test_the_output_is_the_same_json_whatever_the_characters():
     event = {"id": "\ud800é", "type": "singleInstance", "isCancelled": True}
     done = cli(json.dumps({**GOOD, "events": [event]}))
     assert done.returncode == 0
-    assert json.loads(done.stdout)["rejected"] == [{"series_id": "\ud800é", "reason": "not_recurring"}]
+    assert json.loads(done.stdout)["rejected"] == [
+        {"series_id": "\ud800é", "reason": "not_recurring"}]
 
 
 @pytest.mark.parametrize("changes", [
