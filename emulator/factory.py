@@ -19,13 +19,13 @@ def new_meeting(world, organizer, attendees: list[Attendee], subject: str,
     key = world.next_key()
     seed = f"{world.seed}:{key}"
     url = ids.join_url(seed, organizer.tenant_id, organizer.oid) if online else None
-    body = bodies.meeting_body(kind, subject, organizer.name, random.Random(seed), url or "",
-                               organizer.tenant_id, organizer.oid, online)
+    body, preview = bodies.meeting_body(kind, subject, organizer.name, random.Random(seed),
+                                        url or "", organizer.tenant_id, organizer.oid, online)
     return Meeting(
         key=key, goid=goid.build(created, goid.data_for(seed)), subject=subject,
         organizer=Attendee(organizer.email, organizer.name, response="organizer"),
         attendees=attendees, time_zone=time_zone or organizer.time_zone, start=start,
-        duration=duration, created=created, body=body, preview=bodies.preview(body),
+        duration=duration, created=created, body=body, preview=preview,
         recurrence=recurrence, join_url=url, **fields)
 
 

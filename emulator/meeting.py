@@ -152,6 +152,24 @@ class Meeting:
         self.touch(when, series_wide=False)
         return ov
 
+    def count_instances(self, start: datetime, end: datetime) -> int:
+        """len(instances(start, end)), without converting every date (scale seed)."""
+        if not self.is_series or self.overrides or self.duration >= timedelta(days=1):
+            return len(self.instances(start, end))
+        # Dates two days inside the window overlap it whatever the zone offset.
+        safe_lo, safe_hi = (start + timedelta(days=2)).date(), (end - timedelta(days=2)).date()
+        lo, hi = (start - timedelta(days=2)).date(), (end + timedelta(days=2)).date()
+        count = 0
+        for day in cal.occurrence_dates(self.recurrence, lo, hi):
+            if day in self.cancelled:
+                continue
+            if safe_lo <= day <= safe_hi:
+                count += 1
+            else:
+                s, e = self.pattern_times(day)
+                count += s < end and e > start
+        return count
+
     def first_instance(self) -> Instance | None:
         """The master's own start/end: its first pattern occurrence."""
         day = next(cal.occurrence_dates(self.recurrence, date.min, date.max), None)

@@ -74,7 +74,7 @@ def _one_on_one(world, lead, report, budget, start, end, i) -> None:
     m = _weekly(world, lead, [attendee(report, "accepted", start)],
                 f"{lead.name.split()[0]} / {report.name.split()[0]} 1:1", first,
                 time(9 + i % 8, 30), 30, "one_on_one")
-    count = len(m.instances(start, end))
+    count = m.count_instances(start, end)
     if budget[lead.oid] >= count and budget[report.oid] >= count:
         world.add_meeting(m)
         budget[lead.oid] -= count
@@ -93,7 +93,7 @@ def _fill(world, user, budget, start, end, rnd) -> None:
         m = _weekly(world, user, [guest], f"Customer sync #{n}", first,
                     time(7 + rnd.randrange(11), rnd.choice((0, 15, 30, 45))), 30, "review")
         world.add_meeting(m)
-        budget[user.oid] -= len(m.instances(start, end))
+        budget[user.oid] -= m.count_instances(start, end)
     span_hours = int((end - start).total_seconds() // 3600) - 48
     for k in range(budget[user.oid]):
         at = start + timedelta(hours=24 + rnd.randrange(span_hours))

@@ -1,12 +1,13 @@
 """Recurrence expansion, time zones, Global Object IDs and item ids (pure parts)."""
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from emulator import bodies, goid, ids
 from emulator import calendar as cal
-from emulator import goid, ids
 from emulator.world import Tenant, User, World
 
 D = date.fromisoformat
@@ -172,3 +173,28 @@ def test_view_window_is_half_open_and_skips_far_series_quickly():
     assert [e["start"]["dateTime"][:16] for e in box.view(start, start + timedelta(days=1))] \
         == ["2026-01-02T17:00"]
     assert box.view(start - timedelta(minutes=30), start) == []
+
+
+@pytest.mark.parametrize("kind, online", [("one_on_one", True), ("team", False)])
+def test_body_preview_is_the_text_of_the_html(kind, online):
+    for seed in range(10):
+        body, preview = bodies.meeting_body(kind, "s", "Dan Oak", random.Random(seed),
+                                            "https://t.example/j", "tid", "oid", online)
+        assert 3000 < len(body) if online else 1000 < len(body)
+        assert bodies.preview(body) == preview and len(preview) == 255
+
+
+@pytest.mark.parametrize("zone", ["Tokyo Standard Time", "Pacific Standard Time", "UTC"])
+def test_count_instances_agrees_with_instances(zone):
+    world, boss, report = tiny_world()
+    local = cal.zone(zone)
+    for hour in (0, 7, 16, 23):
+        world.create_meeting(boss.email, [report.email], f"at {hour}",
+                             datetime(2026, 9, 1, hour, tzinfo=local),
+                             datetime(2026, 9, 1, hour, 45, tzinfo=local), time_zone=zone,
+                             recurrence=cal.recurrence("daily", D("2026-09-01"), time_zone=zone))
+    start = datetime(2026, 10, 1, 3, tzinfo=timezone.utc)
+    for copy in world.mailbox(boss.oid).copies.values():
+        m = copy.meeting
+        assert m.count_instances(start, start + timedelta(days=9)) == \
+            len(m.instances(start, start + timedelta(days=9)))
