@@ -26,7 +26,8 @@ def judge(now: datetime, manager: Person, reports: Iterable[Person],
     copies = _copies(verdicts)
     candidates, rejected = [], [_malformed(entry) for entry in malformed]
     for verdict in verdicts:
-        others = copies.get(verdict.group.series_id, ())
+        # A singleInstance may share a copied series' id: only passing series are copies.
+        others = copies.get(verdict.group.series_id, ()) if verdict.reason is None else ()
         if verdict.reason is None and not others:
             candidates.append(_candidate(verdict, directory))
         else:

@@ -365,6 +365,13 @@ def test_single_instances_and_malformed_entries_never_make_copies():
         "A": "candidate", "one": "not_recurring"}
 
 
+def test_a_one_off_sharing_a_copied_series_id_keeps_its_own_record():
+    events = (with_uid("A", goid(1)) + with_uid("B", goid(2), attendees=[attendee(HANNAH)])
+              + [ev("A", type="singleInstance", seriesMasterId=None)])
+    got = [(r.series_id, r.reason, r.copies) for r in run(events).rejected]
+    assert got == [("A", "copied", ("B",)), ("A", "not_recurring", ()), ("B", "copied", ("A",))]
+
+
 def test_three_copies_each_name_the_others():
     events = (with_uid("A", goid(1)) + with_uid("B", goid(2), attendees=[attendee(HANNAH)])
               + with_uid("C", goid(3), attendees=[attendee(FEMI), attendee(HANNAH)]))
