@@ -88,8 +88,9 @@ class Meeting:
         self.__dict__.pop("span", None)   # overrides or the range may have moved
 
     def pattern_times(self, day: date) -> tuple[datetime, datetime]:
-        local = datetime.combine(day, self.start.time())
-        return cal.to_utc(local, self.tz), cal.to_utc(local + self.duration, self.tz)
+        # The start is local wall-clock time (so DST is right); the length is absolute.
+        start = cal.to_utc(datetime.combine(day, self.start.time()), self.tz)
+        return start, start + self.duration
 
     def instance(self, day: date) -> Instance | None:
         """The live instance originally on `day`, or None."""
