@@ -225,10 +225,9 @@ def test_scale_gives_every_mailbox_exactly_m_events(people, events):
         assert len(world.mailbox(oid).view(*window(ANCHOR))) == events
 
 
-def test_scale_twenty_thousand_builds_fast():
-    began = time.perf_counter()
+def test_scale_twenty_thousand_event_mailbox():
+    # How fast it builds is measured by bench/emulator_bench.py, never asserted here.
     world = build_world("scale", ANCHOR, people=1, events=20_000)
-    built = time.perf_counter() - began
     view = world.mailbox(next(iter(world.users))).view(*window(ANCHOR))
-    assert built < 5 and len(view) == 20_000
+    assert len(view) == 20_000
     assert Counter(e["type"] for e in view)["occurrence"] > 15_000
