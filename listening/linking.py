@@ -18,7 +18,6 @@ from listening.models import (
     CalendarItem, Connection, ConnectionState, OneOnOne, OneOnOneStatus, Organization, Person,
 )
 
-GRAPH_PREFIX = "https://graph.microsoft.com/"
 WRITE_SCOPES = frozenset({"Calendars.ReadWrite", "Calendars.ReadWrite.Shared", "Mail.Send"})
 WAITING = "Waiting for your organization's administrator to approve Listening's access to calendars."
 UNLINKED_1ON1 = "Outlook was unlinked; link it again so this 1-on-1 stays up to date."
@@ -58,11 +57,6 @@ def waiting_for_admin_consent(session, org_id: int) -> list[tuple[Person, Connec
     return [(p, c) for p, c in rows]
 
 
-def granted_scopes(scope: str | None) -> list[str]:
-    """Short scope names of a token response's ``scope`` (Graph ones come as full URIs)."""
-    return [s[len(GRAPH_PREFIX):] if s.startswith(GRAPH_PREFIX) else s for s in (scope or "").split()]
-
-
 # --- link --------------------------------------------------------------------------------------
 def refuse(session, person: Person, reason: str, message: str, **details) -> LinkRefused:
     """Audit a refused link and return the exception for the caller to raise."""
@@ -78,6 +72,10 @@ def complete_link(session, person: Person, org: Organization, token: dict) -> Co
     not the person's own, or Microsoft gave no lasting access or no calendar access.
     """
     claims = token.get("userinfo") or {}
+    if not claims:
+        raise refuse(session, person, "no id_token",
+                     "Microsoft did not say which account you chose, so nothing was linked. "
+                     "Start again from the 1-on-1s page.")
     tid, oid = (claims.get("tid") or "").lower(), claims.get("oid")
     if not person.oid or tid != org.tenant_id.lower() or oid != person.oid:
         raise refuse(session, person, "account mismatch",
@@ -89,7 +87,7 @@ def complete_link(session, person: Person, org: Organization, token: dict) -> Co
                      "Microsoft did not give Listening lasting access to your calendar (the "
                      "\"Maintain access\" permission was not granted), so nothing was saved. "
                      "Link Outlook again and accept all the permissions listed.")
-    granted = granted_scopes(token.get("scope"))
+    granted = tokens.short_scopes(token.get("scope"))
     if org.calendar_scope not in granted:
         raise refuse(session, person, "calendar scope not granted",
                      "Microsoft did not grant access to your calendar, so nothing was saved.",
@@ -101,15 +99,13 @@ def _store_link(session, person: Person, claims: dict, token: dict, granted: lis
     connection = connection_of(session, person)
     relinked = connection is not None and connection.linked_at is not None
     if connection is None:
-        connection = Connection(org_id=person.org_id, person_id=person.id,
-                                state=ConnectionState.needs_reconnect, state_reason=None)
+        connection = Connection(org_id=person.org_id, person_id=person.id, state=ConnectionState.linked)
         session.add(connection)
         session.flush()
     now = datetime.now(UTC)
     connection.ms_tenant_id, connection.ms_oid = claims["tid"].lower(), claims["oid"]
     connection.account_email = claims.get("preferred_username") or claims.get("email")
     tokens.save_tokens(session, connection, token)
-    connection.scopes = " ".join(granted)
     connection.linked_at, connection.admin_consent_requested_at = now, None
     connection.failure_count, connection.next_sync_at = 0, now  # the scheduler picks it up now
     tokens.set_state(session, connection, ConnectionState.linked, None, actor=person)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # Refresh this long before Microsoft's expiry, so a token never dies mid-sync.
 EXPIRY_MARGIN = timedelta(minutes=5)
 _AADSTS = re.compile(r"AADSTS(\d+)")
+GRAPH_PREFIX = "https://graph.microsoft.com/"
 
 REVOKED = "Microsoft withdrew Listening's access to your calendar (for example after a password " \
           "change, or because you or an administrator removed it). Reconnect Outlook."
@@ -96,7 +97,12 @@ def save_tokens(session, connection: Connection, token_response: dict) -> None:
     expires_in = int(token_response.get("expires_in") or 3600)
     connection.access_expires_at = datetime.now(UTC) + timedelta(seconds=expires_in)
     if token_response.get("scope"):
-        connection.scopes = token_response["scope"]
+        connection.scopes = " ".join(short_scopes(token_response["scope"]))
+
+
+def short_scopes(scope: str | None) -> list[str]:
+    """Short names of a token response's ``scope`` (Graph ones come as full URIs, graph-facts §8)."""
+    return [s[len(GRAPH_PREFIX):] if s.startswith(GRAPH_PREFIX) else s for s in (scope or "").split()]
 
 
 def clear_tokens(connection: Connection) -> None:

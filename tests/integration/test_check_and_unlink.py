@@ -1,0 +1,100 @@
+"""The connection panel's buttons: Check connection (Graph /me) and Unlink, with relinking."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from listening import crypto
+from listening.models import CalendarItem, ConnectionState, OneOnOne, OneOnOneStatus, Role
+from tests.integration.outlook_helpers import company, connection_of, last_audit
+from tests.support import factories as f
+from tests.support.browserless import link_outlook
+
+
+def _post(client, path: str):
+    return client.post(path, data={"csrf_token": f.csrf_token(client, "/one-on-ones")})
+
+
+def _linked(client, session, emu):
+    c = company(session, emu)
+    f.sign_in_as(client, c.manager)
+    assert link_outlook(client, emu.url, c.manager_email).status_code == 302
+    return c, connection_of(session, c.manager)
+
+
+def test_check_connection_calls_me_with_the_stored_token(app, client, session, emu):
+    c, connection = _linked(client, session, emu)
+    response = _post(client, f"/outlook/connections/{connection.id}/check")
+    assert response.status_code == 302
+    page = client.get("/one-on-ones").get_data(as_text=True)
+    assert f"Connected: Microsoft answered as {c.manager.display_name}" in page
+    entry = last_audit(session, c.org.id, "connection:check")
+    assert entry.details == {"connection_id": connection.id, "ok": True} and entry.actor_id == c.manager.id
+
+
+def test_check_connection_survives_an_expired_token(app, client, session, emu):
+    c, connection = _linked(client, session, emu)
+    before = connection.access_token
+    emu.fault(type="expire_tokens", user=c.manager_email)
+    _post(client, f"/outlook/connections/{connection.id}/check")
+    assert "Connected: Microsoft answered" in client.get("/one-on-ones").get_data(as_text=True)
+    assert connection_of(session, c.manager).access_token != before  # refreshed after the 401
+
+
+def test_check_connection_after_a_revoked_grant_asks_to_reconnect_then_relink_works(app, client, session, emu):
+    c, connection = _linked(client, session, emu)
+    emu.fault(type="revoke_grant", user=c.manager_email)
+    emu.fault(type="expire_tokens", user=c.manager_email)
+    _post(client, f"/outlook/connections/{connection.id}/check")
+    page = client.get("/one-on-ones").get_data(as_text=True)
+    assert "Microsoft withdrew Listening&#39;s access" in page
+    assert 'id="connection-state">needs reconnect<' in page and "Reconnect" in page
+    assert connection_of(session, c.manager).state is ConnectionState.needs_reconnect
+    assert last_audit(session, c.org.id, "connection:check").details["ok"] is False
+    assert last_audit(session, c.org.id, "connection:state_changed").details["to"] == "needs_reconnect"
+
+    assert link_outlook(client, emu.url, c.manager_email).status_code == 302
+    again = connection_of(session, c.manager)
+    assert again.id == connection.id and again.state is ConnectionState.linked and again.state_reason is None
+    assert last_audit(session, c.org.id, "connection:link").details["relinked"] is True
+
+
+def _item(session, app, connection, event_id: str) -> CalendarItem:
+    data = crypto.ring(app).encrypt(b'{"subject": "x"}', crypto.aad_for("event", connection.id, event_id))
+    item = CalendarItem(org_id=connection.org_id, connection_id=connection.id, provider_event_id=event_id,
+                        event_type="occurrence", provider_data=data)
+    session.add(item)
+    return item
+
+
+def test_unlink_deletes_tokens_and_calendar_items_and_says_how_to_revoke_consent(app, client, session, emu):
+    c, connection = _linked(client, session, emu)
+    report = f.person(session, c.org, manager=c.manager)
+    for n in range(3):
+        _item(session, app, connection, f"evt-{n}")
+    session.add(OneOnOne(org_id=c.org.id, manager_id=c.manager.id, report_id=report.id, series_id="s1"))
+    # Someone else's connection and items must survive.
+    other_client = app.test_client()
+    other = f.person(session, c.org, role=Role.manager, email=c.other_manager_email)
+    other.oid = next(u["oid"] for u in emu.users() if u["email"] == c.other_manager_email)
+    session.commit()
+    f.sign_in_as(other_client, other)
+    assert link_outlook(other_client, emu.url, c.other_manager_email).status_code == 302
+    kept = _item(session, app, connection_of(session, other), "evt-other")
+    session.commit()
+
+    response = _post(client, f"/outlook/connections/{connection.id}/unlink")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Outlook is unlinked" in page
+    assert "myaccount.microsoft.com" in page and "Apps &amp; permissions" in page
+    assert connection_of(session, c.manager) is None
+    assert session.scalar(select(func.count()).select_from(CalendarItem)) == 1
+    assert session.get(CalendarItem, kept.id) is not None
+    one = session.scalar(select(OneOnOne).where(OneOnOne.manager_id == c.manager.id))
+    assert one.status is OneOnOneStatus.needs_attention and "unlinked" in one.attention_reason
+    entry = last_audit(session, c.org.id, "connection:unlink")
+    assert entry.details["calendar_items_deleted"] == 3 and entry.details["one_on_ones_flagged"] == 1
+    assert entry.actor_id == entry.subject_id == c.manager.id
+    assert "Link Outlook" in client.get("/one-on-ones").get_data(as_text=True)
+    # Linking again starts afresh.
+    assert link_outlook(client, emu.url, c.manager_email).status_code == 302
+    assert connection_of(session, c.manager).state is ConnectionState.linked
