@@ -94,6 +94,7 @@ class AuditEvent(Base):
     __table_args__ = (
         UniqueConstraint("org_id", "seq", name="audit_org_seq_key"),
         Index("audit_org_time_idx", "org_id", "occurred_at", "id"),
+        Index("audit_org_id_idx", "org_id", "id"),  # migration 0003: unfiltered audit pages
         Index("audit_org_action_idx", "org_id", "action", "id"),
         Index("audit_org_actor_idx", "org_id", "actor_id", "id"),
         Index("audit_org_subject_idx", "org_id", "subject_id", "id"),

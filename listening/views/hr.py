@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from flask import (Blueprint, Response, abort, flash, g, redirect, render_template, request,
                    stream_with_context, url_for)
+from redis import RedisError
 
 from listening import audit, audit_log, crypto, db, org_settings, privacy, store
 from listening.audit import Action
@@ -59,11 +60,15 @@ def audit_page():
     names = audit_log.labels(sess, g.person.org_id, page.entries)
     people = store.people(sess, g.person.org_id)
     rows = [(e, audit_log.shown_time(e.occurred_at, tz)) for e in page.entries]
+    verified = audit_log.last_verdict(sess, g.person.org_id)
+    verified_by = audit_log.labels(sess, g.person.org_id, [verified]) if verified else {}
     audit.record(sess, Action.audit_viewed, g.person, None, {"filters": filters.query_args()})
     sess.commit()
     return render_template("hr_audit.html", rows=rows, names=names, filters=filters, page=page,
                            people=people, person_label=audit_log.person_label,
-                           actions=audit_log.ACTIONS, tz=tz.key)
+                           actions=audit_log.ACTIONS, tz=tz.key, verified=verified,
+                           verified_by=verified_by, verified_when=verified and audit_log.shown_time(
+                               verified.occurred_at, tz))
 
 
 @bp.get("/audit/<int:entry_id>")
@@ -85,11 +90,19 @@ def audit_entry(entry_id: int):
 @requires(Role.hr_admin)
 def audit_verify():
     sess = db.session()
-    verdict = audit.verify(sess, g.person.org_id)
-    broken = sess.scalar(audit_log.seq_query(g.person.org_id, verdict.broken_at_seq)) \
-        if verdict.broken_at_seq else None
-    audit.record(sess, Action.audit_verified, g.person, None,
-                 {"whole": verdict.whole, "checked": verdict.checked, "broken_at_seq": verdict.broken_at_seq})
+    org_id = g.person.org_id
+    if audit_log.chain_length(sess, org_id) > audit_log.INLINE_VERIFY_LIMIT:
+        try:
+            started = audit_log.enqueue_verify(org_id, g.person.id)
+        except RedisError:
+            abort(503, description="The verification could not be started (the job queue is unreachable). "
+                                   "Try again in a minute, or run 'flask audit verify'.")
+        flash("Verifying the chain in the background; its verdict appears here when it is done."
+              if started else "A verification of the chain is already running.")
+        return redirect(url_for("hr.audit_page"))
+    verdict = audit.verify(sess, org_id)
+    broken = sess.scalar(audit_log.seq_query(org_id, verdict.broken_at_seq)) if verdict.broken_at_seq else None
+    audit.record(sess, Action.audit_verified, g.person, None, audit_log.verdict_details(verdict))
     sess.commit()
     return render_template("hr_audit_verify.html", verdict=verdict, broken=broken)
 

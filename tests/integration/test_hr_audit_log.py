@@ -192,3 +192,36 @@ def test_entry_page_shows_details_and_hashes(client, session, world):
     f.sign_in_as(client, admin)
     page = client.get(f"/admin/audit/{entry.id}").get_data(as_text=True)
     assert entry.hash.hex() in page and "Calendars.Read" in page and "Bea Boss" in page
+
+
+def test_a_long_chain_is_verified_by_a_job_whose_verdict_the_page_shows(app, client, session, world, monkeypatch):
+    from rq import SimpleWorker
+
+    from jobs import runtime
+    from listening import audit_log, queue
+
+    org, admin, boss, _ = world
+    for _ in range(4):
+        audit.record(session, Action.sync, boss, None)
+    session.commit()
+    tamper(session, "UPDATE audit_events SET details = '{\"x\": 1}' WHERE org_id = :org AND seq = 3", org=org.id)
+    monkeypatch.setattr(audit_log, "INLINE_VERIFY_LIMIT", 2)
+    f.sign_in_as(client, admin)
+    token = f.csrf_token(client, "/admin/audit")
+    response = client.post("/admin/audit/verify", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert client.post("/admin/audit/verify", data={"csrf_token": token}).status_code == 302  # deduplicated
+    maintenance = queue.queue(queue.QUEUE_MAINTENANCE, app)
+    assert maintenance.job_ids == [app.config["SETTINGS"].queue_prefix + f"audit-verify-{org.id}"]
+    runtime.use(app)
+    try:
+        SimpleWorker([maintenance], connection=maintenance.connection).work(burst=True)
+    finally:
+        runtime.use(None)
+    verdict = audit_log.last_verdict(session, org.id)
+    assert (verdict.actor_id, verdict.details["whole"], verdict.details["broken_at_seq"]) == (admin.id, False, 3)
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "Verifying the chain in the background" in page  # the first request
+    assert "A verification of the chain is already running." in page  # the second, while queued
+    assert "the chain is broken at entry #3</strong>: was altered after it was written" in page
+    assert "Last verified" in page and "by Hana Admin" in page

@@ -130,3 +130,7 @@ def test_the_daily_job_reports_totals(app, session):
         runtime.use(None)
     assert first == {"organizations": 1, "calendar_items": 0, "audit_entries": 3}
     assert second == {"organizations": 1, "calendar_items": 0, "audit_entries": 0}
+    from listening import audit_log
+
+    verdict = audit_log.last_verdict(session, org.id)  # each run ends by verifying the chain
+    assert verdict.actor_id is None and verdict.details["whole"] is True and verdict.details["first_seq"] == 4
