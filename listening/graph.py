@@ -37,6 +37,7 @@ from listening.provider_data import SELECT
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000  # calendarView's maximum $top (graph-facts §1)
+MAX_WAIT = 120.0  # seconds one client may spend waiting on Retry-After/backoff before giving up
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
 RETRYABLE = frozenset((429, 500, 502, 503, 504))
 # Graph error codes that no retry will fix (graph-facts §6).
@@ -108,7 +109,7 @@ class GraphClient:
     """One mailbox's Graph calls with one access token. Not thread-safe; one per sync."""
 
     def __init__(self, graph_url: str, access_token: str, *, refresh: Callable[[], str] | None = None,
-                 timeout: float = 10.0, max_wait: float = 120.0, http: requests.Session | None = None,
+                 timeout: float = 10.0, max_wait: float = MAX_WAIT, http: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random):
         self.base = graph_url.rstrip("/")
         self._origin = _origin(self.base)
@@ -137,10 +138,10 @@ class GraphClient:
         while url:
             page_number += 1
             body = self._get_json(url, params, page_number)
-            yield body["value"]
             url, params = body.get("@odata.nextLink"), None
             if url is not None:
                 self._check_next_link(url, page_number)
+            yield body["value"]
 
     # --- one request, with its retries ---------------------------------------------------------
     def _get_json(self, url: str, params: dict | None, page_number: int) -> dict:

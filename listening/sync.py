@@ -222,7 +222,8 @@ def _sync_in_one_transaction(app, report: SyncReport, now: datetime, trigger: st
         window = window or window_for(org, now)
         token = _token_source(app, connection.id)
         with graph.GraphClient(settings.graph_url, token(False), refresh=lambda: token(True),
-                               timeout=settings.http_timeout) as client:
+                               timeout=settings.http_timeout,
+                               max_wait=settings.extra.get("graph_max_wait", graph.MAX_WAIT)) as client:
             try:
                 store_pages(session, connection, client.calendar_view(*window), window, now, report)
             finally:

@@ -1,0 +1,220 @@
+"""Arrange linked connections against the emulator, and read back what a sync stored."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from sqlalchemy import func, select, text
+
+from listening import crypto, tokens
+from listening.models import CalendarItem, Connection, ConnectionState, Role
+from tests.support import factories as f
+
+
+def manager_emails(emu, domain: str = "contoso.com") -> list[str]:
+    return [u["email"] for u in emu.users() if u["email"].endswith("@" + domain) and u["directReports"]]
+
+
+def linked(app, session, emu, email: str | None = None, org=None) -> Connection:
+    """A linked connection of a manager of the emulator's Contoso, with real minted tokens."""
+    users = {u["email"]: u for u in emu.users()}
+    email = email or manager_emails(emu)[0]
+    user = users[email]
+    org = org or f.org(session, tenant_id=user["tenant"], name="Contoso")
+    person = f.person(session, org, email=email, role=Role.manager, oid=user["oid"], name=user["name"])
+    connection = Connection(org_id=org.id, person_id=person.id, state=ConnectionState.linked,
+                            ms_tenant_id=user["tenant"], ms_oid=user["oid"], account_email=email,
+                            linked_at=datetime.now(UTC))
+    session.add(connection)
+    session.flush()
+    with app.app_context():
+        tokens.save_tokens(session, connection, emu.mint_token(email))
+    session.commit()
+    return connection
+
+
+def items(session, connection_id: int) -> list[CalendarItem]:
+    session.expire_all()
+    return list(session.scalars(select(CalendarItem).where(CalendarItem.connection_id == connection_id)
+                                .order_by(CalendarItem.provider_event_id)))
+
+
+def count(session, connection_id: int) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(CalendarItem)
+                          .where(CalendarItem.connection_id == connection_id))
+
+
+def snapshot(session, connection_id: int) -> dict[str, tuple]:
+    """Every stored row's identity and version, to compare before/after a failure."""
+    return {i.provider_event_id: (i.id, i.change_key, bytes(i.provider_data)) for i in items(session, connection_id)}
+
+
+def decrypted(app, item: CalendarItem) -> dict:
+    with app.app_context():
+        blob = crypto.ring().decrypt(item.provider_data, crypto.aad_for("event", item.connection_id,
+                                                                         item.provider_event_id))
+    return json.loads(blob)
+
+
+def table_writes(session) -> int:
+    """Rows inserted + updated + deleted in calendar_items so far (PostgreSQL's own counters)."""
+    session.commit()
+    session.execute(text("SELECT pg_stat_clear_snapshot()"))
+    row = session.execute(text(
+        "SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables "
+        "WHERE relname = 'calendar_items'")).scalar()
+    session.commit()
+    return int(row or 0)
+
+
+def connection(session, connection_id: int) -> Connection:
+    session.expire_all()
+    return session.get(Connection, connection_id)
+
+
+def row_versions(session, connection_id: int) -> dict[str, tuple[int, str]]:
+    """provider_event_id -> (row id, xmin): any UPDATE, DELETE or INSERT changes this map."""
+    session.commit()
+    rows = session.execute(text("SELECT provider_event_id, id, xmin::text FROM calendar_items "
+                                "WHERE connection_id = :c"), {"c": connection_id}).all()
+    session.commit()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+# --- an app wired to another emulator (the conftest's is the shared demo one) ---------------------
+def forget_oauth_clients() -> None:
+    """listening.microsoft keeps ONE authlib registry per process, and authlib caches each client
+    (with its authority's metadata) on first use; a second app on another emulator would refresh
+    tokens at the first one. Reported to the link engineer; until then tests that build such an
+    app drop the cached clients before and after."""
+    from listening import microsoft
+
+    microsoft.oauth._clients.clear()
+
+
+def make_app(database_url: str, redis_url: str, key_prefix: str, emulator, instance_path, **settings):
+    from listening import create_app
+
+    forget_oauth_clients()
+    return create_app({
+        "database_url": database_url, "redis_url": redis_url, "queue_prefix": key_prefix,
+        "ms_authority": emulator.url, "graph_url": settings.pop("graph_url", emulator.url + "/v1.0"),
+        "instance_path": instance_path, "secret_key": "test-secret",
+        "keys": "k1:" + "A" * 43 + "=", "TESTING": True, **settings,
+    })
+
+
+def clean_up(app, key_prefix: str) -> None:
+    """What the conftest's app fixture does after a test: empty tables, this run's Redis keys."""
+    from listening.models import Base
+
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with app.extensions["db_engine"].begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    app.extensions["db_engine"].dispose()
+    forget_oauth_clients()
+    redis = app.extensions["redis"]
+    keys = list(redis.scan_iter(f"*{key_prefix}*", count=1000))
+    if keys:
+        redis.delete(*keys)
+
+
+@pytest.fixture(scope="module")
+def big_emulator():
+    """Two mailboxes of 2,500 events each: three pages of calendarView at $top=1000."""
+    from emulator.testing import running_emulator
+
+    with running_emulator(seed="scale", people=2, events=2500) as emu:
+        yield emu
+
+
+@pytest.fixture
+def big_app(database_url, redis_url, key_prefix, big_emulator, tmp_path):
+    app = make_app(database_url, redis_url, key_prefix, big_emulator, tmp_path,
+                   extra={"graph_max_wait": 2.0})
+    yield app
+    clean_up(app, key_prefix)
+    big_emulator.reset(world=True, tokens=True)
+
+
+def scale_window(emu) -> tuple[datetime, datetime]:
+    """The window in which every scale mailbox holds exactly `events` events."""
+    from datetime import date
+
+    from emulator.seeds import window
+
+    return window(date.fromisoformat(emu.app.config["EMULATOR_ANCHOR"]))
+
+
+def wait_for(predicate, timeout: float = 20.0, step: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out waiting")
+
+
+# --- a misbehaving gateway in front of the emulator ----------------------------------------------
+class GraphProxy:
+    """Forwards Graph calls to the emulator over loopback and spoils one calendarView page,
+    the way a gateway that answers with an HTML error page or a truncated body would."""
+
+    def __init__(self, upstream: str, spoil_page: int, mode: str):
+        self.upstream, self.spoil_page, self.mode = upstream.rstrip("/"), spoil_page, mode
+        self.pages = 0
+        self.url = ""
+
+    def __call__(self, environ, start_response):
+        from werkzeug.wrappers import Request, Response
+
+        request = Request(environ)
+        upstream = requests.get(self.upstream + request.full_path.rstrip("?"), timeout=30,
+                                headers={k: v for k, v in request.headers.items()
+                                         if k.lower() in ("authorization", "prefer", "accept")})
+        body = upstream.content.replace(self.upstream.encode(), self.url.encode())
+        content_type = upstream.headers.get("Content-Type", "application/json")
+        if "calendarView" in request.path:
+            self.pages += 1
+            if self.pages == self.spoil_page:
+                body, content_type = self._spoil(body)
+        return Response(body, upstream.status_code, content_type=content_type)(environ, start_response)
+
+    def _spoil(self, body: bytes) -> tuple[bytes, str]:
+        if self.mode == "html":
+            return b"<html><body>502 Bad Gateway</body></html>", "text/html"
+        if self.mode == "truncated":
+            return body[: len(body) // 2], "application/json"
+        if self.mode == "no_value":
+            page = json.loads(body)
+            page["values"] = page.pop("value")
+            return json.dumps(page).encode(), "application/json"
+        if self.mode == "foreign_link":
+            page = json.loads(body)
+            page["@odata.nextLink"] = "http://198.51.100.7/v1.0/me/calendarView?$skip=1000"
+            return json.dumps(page).encode(), "application/json"
+        raise ValueError(self.mode)
+
+
+@contextmanager
+def graph_proxy(upstream: str, spoil_page: int, mode: str):
+    from werkzeug.serving import make_server
+
+    proxy = GraphProxy(upstream, spoil_page, mode)
+    server = make_server("127.0.0.1", 0, proxy, threaded=True)
+    proxy.url = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()
