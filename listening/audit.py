@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import enum
 import hashlib
+import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,14 +62,35 @@ class Origin:
 origin: contextvars.ContextVar[Origin] = contextvars.ContextVar("audit_origin", default=Origin())
 
 
+def _canonical_ip(ip) -> str | None:
+    """One spelling per address, however it was written (a request's "2001:DB8::1") or read
+    back (PostgreSQL's inet output, psycopg's ipaddress objects, Python's own str(), which
+    changed for IPv4-mapped addresses in 3.13): the fully expanded form."""
+    if ip is None:
+        return None
+    return ipaddress.ip_interface(str(ip)).ip.exploded
+
+
+def _whole_floats_as_ints(value):
+    """jsonb keeps numbers as numeric: 1e20 comes back as the integer 100000000000000000000
+    and 2.0 may come back as 2, so a whole float is hashed as the integer it equals."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_floats_as_ints(v) for v in value]
+    return value
+
+
 def canonical(entry: AuditEvent) -> bytes:
     """The bytes the hash covers: every meaningful column, in a fixed form."""
     body = {
         "org_id": entry.org_id, "seq": entry.seq, "action": entry.action,
         "occurred_at": entry.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor_id": entry.actor_id, "subject_id": entry.subject_id,
-        "ip": str(entry.ip) if entry.ip is not None else None,
-        "user_agent": entry.user_agent, "details": entry.details or {},
+        "ip": _canonical_ip(entry.ip),
+        "user_agent": entry.user_agent, "details": _whole_floats_as_ints(entry.details or {}),
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -114,3 +114,27 @@ def test_cli_verify_unknown_tenant_is_bad_input(app):
     result = app.test_cli_runner().invoke(args=["audit", "verify", "--org", "nope"])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == ["error: no organization for tenant nope"]
+
+
+def test_addresses_in_any_spelling_verify(session):
+    """PostgreSQL and Python print some addresses differently from how a request gives them."""
+    org = f.org(session)
+    for ip in ("2001:DB8::1", "::ffff:1.2.3.4", "fe80::1", "127.0.0.1", None):
+        token = audit.origin.set(audit.Origin(ip=ip, user_agent="x" * 500))
+        try:
+            audit.record(session, Action.sign_in_refused, None, None, {"reason": "test"}, org_id=org.id)
+        finally:
+            audit.origin.reset(token)
+    session.commit()
+    session.expunge_all()
+    assert audit.verify(session, org.id) == audit.Verdict(True, 5, first_seq=1)
+
+
+def test_numbers_that_jsonb_respells_verify(session):
+    org = f.org(session)
+    audit.record(session, Action.sync, None, None,
+                 {"big": 1e20, "whole": 2.0, "small": 1.5e-05, "nested": [{"x": 3.0e16}], "seconds": 0.1},
+                 org_id=org.id)
+    session.commit()
+    session.expunge_all()
+    assert audit.verify(session, org.id).whole
