@@ -158,8 +158,9 @@ def unlink(session, connection: Connection, actor: Person) -> Unlinked:
         update(OneOnOne).where(OneOnOne.org_id == connection.org_id,
                                OneOnOne.manager_id == connection.person_id)
         .values(status=OneOnOneStatus.needs_attention, attention_reason=UNLINKED_1ON1)).rowcount
+    # No address in the audit log: people are named there by internal id only (erasure).
     details = {"connection_id": connection.id, "calendar_items_deleted": items,
-               "one_on_ones_flagged": flagged, "account": connection.account_email}
+               "one_on_ones_flagged": flagged}
     session.delete(connection)  # the tokens go with the row
     session.flush()
     audit.record(session, Action.unlink, actor, connection.person_id, details,
