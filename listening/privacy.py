@@ -66,10 +66,14 @@ def _one_on_one_record(pair: OneOnOne) -> dict:
             "attached_at": _iso(pair.attached_at), "checked_at": _iso(pair.checked_at)}
 
 
-def _audit_record(entry: AuditEvent) -> dict:
+def _audit_record(entry: AuditEvent, person_id: int) -> dict:
+    """An entry about the person; the address and browser are the actor's, so they are
+    exported only when the person was the actor."""
+    own = entry.actor_id == person_id
     return {"seq": entry.seq, "occurred_at": _iso(entry.occurred_at), "action": entry.action,
             "actor_id": entry.actor_id, "subject_id": entry.subject_id,
-            "ip": str(entry.ip) if entry.ip is not None else None, "user_agent": entry.user_agent,
+            "ip": str(entry.ip) if own and entry.ip is not None else None,
+            "user_agent": entry.user_agent if own else None,
             "details": entry.details, "hash": entry.hash.hex()}
 
 
@@ -101,7 +105,7 @@ def export(session: Session, person: Person, ring: crypto.KeyRing, now: datetime
         "connection": _connection_record(conn),
         "calendar_items": [_calendar_record(item, ring) for item in items],
         "one_on_ones": [_one_on_one_record(pair) for pair in pairs],
-        "audit_entries": [_audit_record(entry) for entry in entries],
+        "audit_entries": [_audit_record(entry, person.id) for entry in entries],
     }
 
 

@@ -133,3 +133,17 @@ def test_an_admin_cannot_erase_themselves_or_erase_twice(client, session, world)
     assert client.post(f"/admin/people/{boss.id}/erase", data={"csrf_token": token, "confirm": "erase"}).status_code == 302
     response = client.post(f"/admin/people/{boss.id}/erase", data={"csrf_token": token, "confirm": "erase"})
     assert response.status_code == 409 and "already erased" in response.get_data(as_text=True)
+
+
+def test_the_export_holds_the_persons_own_addresses_not_their_admins(client, session, world):
+    org, admin, boss, _, _ = world
+    for who, ip in ((boss, "10.0.0.7"), (admin, "10.9.9.9")):
+        token = audit.origin.set(audit.Origin(ip=ip, user_agent=f"agent of {who.id}"))
+        audit.record(session, Action.check, who, boss)
+        audit.origin.reset(token)
+    session.commit()
+    token = f.csrf_token(client, f"/admin/people/{boss.id}")
+    document = client.post(f"/admin/people/{boss.id}/export", data={"csrf_token": token}).get_json()
+    checks = [(e["actor_id"], e["ip"], e["user_agent"]) for e in document["audit_entries"]
+              if e["action"] == "connection:check"]
+    assert checks == [(boss.id, "10.0.0.7", f"agent of {boss.id}"), (admin.id, None, None)]
