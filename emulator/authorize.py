@@ -28,6 +28,7 @@ def authorize(tenant):
         return fail(flow, *problem)
     flow["scopes"] = sc.parse(args.get("scope"))
     flow_id = new_flow(**flow)
+    flow = state().flows[flow_id]  # the stored flow: later steps (consent) must see what we add
     user = session_user()
     hint = (flow["login_hint"] or "").lower()
     needs_signin = (user is None or flow["prompt"] in ("login", "select_account")

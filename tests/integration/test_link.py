@@ -321,10 +321,6 @@ def test_the_admin_consent_return_needs_our_state_and_never_trusts_tenant(app, c
     assert client.get("/outlook/approve/00000000-0000-0000-0000-00000000dead").status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "emulator bug: after an SSO sign-in, /authorize shows the consent page but stores the flow "
-    "without its user (authorize.py keeps flow['user'] on a copy of the dict new_flow stored), "
-    "so 'Accept' is taken as cancel. Remove this marker once the emulator is fixed."))
 def test_sign_in_then_link_in_the_same_browser(app, client, session, emu):
     from tests.support.browserless import sign_in
 
