@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from authlib.integrations.flask_client import OAuth
+from flask import current_app
 
 SIGN_IN_SCOPES = "openid profile email"
 # Linking Outlook: a refresh token, the person's profile, and ONE read-only calendar scope.
@@ -16,13 +17,12 @@ LINK_BASE_SCOPES = ("openid", "profile", "offline_access", "User.Read")
 CALENDAR_SCOPES = ("Calendars.Read", "Calendars.ReadBasic")  # never a write scope
 _GUID = re.compile(r"^[0-9a-fA-F-]{36}$")
 
-oauth = OAuth()
-
 
 def init_app(app) -> None:
     settings = app.config["SETTINGS"]
     metadata_url = f"{settings.ms_authority}/{settings.ms_tenant}/v2.0/.well-known/openid-configuration"
-    oauth.init_app(app)
+    # One registry per app: clients (and their cached metadata) never leak between apps.
+    oauth = OAuth(app)
     # PKCE on top of the secret; every call to the identity platform is bounded
     # (authlib's requests session takes "default_timeout"; a plain "timeout" is ignored).
     common = {"code_challenge_method": "S256", "default_timeout": settings.http_timeout,
@@ -41,7 +41,7 @@ def init_app(app) -> None:
 
 
 def client(name: str):
-    return oauth.create_client(name)
+    return current_app.extensions["listening_oauth"].create_client(name)
 
 
 def link_scopes(calendar_scope: str) -> str:

@@ -118,7 +118,8 @@ def test_replayed_code_with_fresh_state_is_refused_by_microsoft(client, session,
 def test_a_tampered_id_token_is_refused(app, client, session, emu, contoso, monkeypatch):
     from listening import microsoft
 
-    signin = microsoft.client("signin")
+    with app.app_context():
+        signin = microsoft.client("signin")  # the app's own client object, as the view will get it
     real_fetch = signin.fetch_access_token
 
     def tamper(**kwargs):
