@@ -89,20 +89,9 @@ def row_versions(session, connection_id: int) -> dict[str, tuple[int, str]]:
 
 
 # --- an app wired to another emulator (the conftest's is the shared demo one) ---------------------
-def forget_oauth_clients() -> None:
-    """listening.microsoft keeps ONE authlib registry per process, and authlib caches each client
-    (with its authority's metadata) on first use; a second app on another emulator would refresh
-    tokens at the first one. Reported to the link engineer; until then tests that build such an
-    app drop the cached clients before and after."""
-    from listening import microsoft
-
-    microsoft.oauth._clients.clear()
-
-
 def make_app(database_url: str, redis_url: str, key_prefix: str, emulator, instance_path, **settings):
     from listening import create_app
 
-    forget_oauth_clients()
     return create_app({
         "database_url": database_url, "redis_url": redis_url, "queue_prefix": key_prefix,
         "ms_authority": emulator.url, "graph_url": settings.pop("graph_url", emulator.url + "/v1.0"),
@@ -119,7 +108,6 @@ def clean_up(app, key_prefix: str) -> None:
     with app.extensions["db_engine"].begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     app.extensions["db_engine"].dispose()
-    forget_oauth_clients()
     redis = app.extensions["redis"]
     keys = list(redis.scan_iter(f"*{key_prefix}*", count=1000))
     if keys:
@@ -138,7 +126,7 @@ def big_emulator():
 @pytest.fixture
 def big_app(database_url, redis_url, key_prefix, big_emulator, tmp_path):
     app = make_app(database_url, redis_url, key_prefix, big_emulator, tmp_path,
-                   extra={"graph_max_wait": 2.0})
+                   extra={"graph_max_wait": 2.0, "sync_retry": (2, [1])})
     yield app
     clean_up(app, key_prefix)
     big_emulator.reset(world=True, tokens=True)
@@ -168,7 +156,8 @@ class GraphProxy:
     """Forwards Graph calls to the emulator over loopback and spoils one calendarView page,
     the way a gateway that answers with an HTML error page or a truncated body would."""
 
-    def __init__(self, upstream: str, spoil_page: int, mode: str):
+    def __init__(self, upstream: str, spoil_page: int | None, mode: str):
+        """``spoil_page``: the n-th calendarView response this proxy serves; None: every one."""
         self.upstream, self.spoil_page, self.mode = upstream.rstrip("/"), spoil_page, mode
         self.pages = 0
         self.url = ""
@@ -184,7 +173,7 @@ class GraphProxy:
         content_type = upstream.headers.get("Content-Type", "application/json")
         if "calendarView" in request.path:
             self.pages += 1
-            if self.pages == self.spoil_page:
+            if self.spoil_page in (None, self.pages):
                 body, content_type = self._spoil(body)
         return Response(body, upstream.status_code, content_type=content_type)(environ, start_response)
 
@@ -205,7 +194,7 @@ class GraphProxy:
 
 
 @contextmanager
-def graph_proxy(upstream: str, spoil_page: int, mode: str):
+def graph_proxy(upstream: str, spoil_page: int | None, mode: str):
     from werkzeug.serving import make_server
 
     proxy = GraphProxy(upstream, spoil_page, mode)

