@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from listening import db, graph, sync
@@ -45,6 +46,7 @@ class OneLineErrors(click.Command):
 @click.option("--all", "everyone", is_flag=True, help="Every linked connection of every organization "
                                                       "that has sync turned on.")
 @click.option("--connection", "connection_id", metavar="ID", help="One connection, by id.")
+@with_appcontext
 def sync_command(everyone: bool, connection_id: str | None):
     """Sync calendars now, in this process (the worker does it on schedule)."""
     if everyone == (connection_id is not None):
@@ -98,6 +100,7 @@ def _summary(reports: list[sync.SyncReport]) -> str:
 @click.option("--graph-url", required=True, help="Graph's base URL, e.g. https://graph.microsoft.com/v1.0")
 @click.option("--start", help="Window start, ISO 8601 (default: 30 days ago).")
 @click.option("--end", help="Window end, ISO 8601 (default: 120 days ahead).")
+@with_appcontext
 def graph_fetch_command(token: str, graph_url: str, start: str | None, end: str | None):
     """Print the trimmed events the sync would keep, one JSON object per line, then a summary line."""
     window = _window(start, end)
