@@ -134,3 +134,14 @@ def test_the_daily_job_reports_totals(app, session):
 
     verdict = audit_log.last_verdict(session, org.id)  # each run ends by verifying the chain
     assert verdict.actor_id is None and verdict.details["whole"] is True and verdict.details["first_seq"] == 4
+
+
+def test_flask_retention_run_reports_per_organization(app, session):
+    org, now = f.org(session), datetime.now(UTC)
+    for days_ago in (800, 1):
+        append_at(session, org.id, Action.sync, now - days_ago * DAY)
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["retention", "run"])
+    assert result.exit_code == 0, result.output
+    assert f"organization {org.id}: removed 0 calendar items and 1 audit entries" in result.output
+    assert audit.verify(session, org.id).whole
