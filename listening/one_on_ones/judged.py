@@ -1,7 +1,7 @@
 """Run the filter over a manager's stored calendar, with the people it needs from the directory."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Iterable
 
@@ -60,14 +60,27 @@ def judge_calendar(session: Session, manager: Person, now: datetime, *,
     reports = [p for p in store.direct_reports(session, manager.org_id, manager.id) if p.email]
     if connection is None:
         return Judgement(manager, None, reports)
-    stored = load_recurring(session, connection, series_ids, ring)
+    stored = load_recurring(session, connection, now, series_ids, ring)
     try:
         result = filters.judge(now, filter_person(manager), [filter_person(p) for p in reports],
                                stored.events)
     except filters.FilterInputError:
         return Judgement(manager, connection, reports, unreadable=stored.unreadable,
                          problem=DIRECTORY_CONFLICT)
-    return Judgement(manager, connection, reports, result, stored.unreadable)
+    return Judgement(manager, connection, reports, with_every_occurrence(result, stored.live_starts),
+                     stored.unreadable)
+
+
+def with_every_occurrence(result: filters.Result, live: dict) -> filters.Result:
+    """Put back what the filter would have counted had it seen every occurrence (see calendar.py):
+    all live starts, their number, the first and the last."""
+    candidates = tuple(replace(c, starts=live[c.series_id], occurrences=len(live[c.series_id]))
+                       for c in result.candidates)
+    rejected = tuple(
+        replace(r, occurrences=len(live[r.series_id]), first_start=(live[r.series_id] or (None,))[0],
+                last_start=(live[r.series_id] or (None,))[-1]) if r.series_id in live and r.kind == "series"
+        else r for r in result.rejected)
+    return filters.Result(candidates, rejected)
 
 
 def directory_labels(session: Session, org_id: int, emails: Iterable[str]) -> dict[str, str]:

@@ -1,14 +1,13 @@
-"""Cadence in words, names in sentences, and which stored row the filter reads per series."""
+"""Cadence in words, names in sentences, and the skeleton of an occurrence the filter does not read."""
 from __future__ import annotations
 
-from collections import namedtuple
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from listening.filters import Participant, Rejected
 from listening.one_on_ones.cadence import cadence_in_words, local_time, upcoming, zone_of
-from listening.one_on_ones.calendar import _skeleton, representatives
+from listening.one_on_ones.calendar import pick, skeleton
 from listening.one_on_ones.wording import attention_reason, join_names, why_not
 
 T0 = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)  # a Monday
@@ -107,21 +106,37 @@ def test_attention_reasons_carry_no_meeting_content():
     assert "private" in attention_reason("private", "Ana", False)
 
 
-Row = namedtuple("Row", "provider_event_id series_id event_type start_utc is_cancelled")
-
-
-def test_the_representative_is_the_latest_live_occurrence_else_the_latest_of_any_kind():
-    rows = [Row("a1", "A", "occurrence", T0, False), Row("a2", "A", "exception", T0 + timedelta(days=7), False),
-            Row("a3", "A", "occurrence", T0 + timedelta(days=14), True),
-            Row("b1", "B", "occurrence", T0, True), Row("b2", "B", "occurrence", None, True),
-            Row("c1", "C", "occurrence", T0, False), Row("c0", "C", "occurrence", T0, False),
-            Row("M", None, "seriesMaster", T0, False),
-            Row("N", None, "seriesMaster", T0, False), Row("n1", "N", "occurrence", T0, True)]
-    assert representatives(rows) == {"A": "a2", "B": "b1", "C": "c1", "M": "M", "N": "n1"}
-
-
 def test_a_skeleton_holds_only_what_the_filter_reads_on_other_occurrences():
-    assert _skeleton(Row("a1", "A", "occurrence", T0, True)) == {
-        "id": "a1", "type": "occurrence", "isCancelled": True, "seriesMasterId": "A",
+    assert skeleton("a1", "A", "exception", T0) == {
+        "id": "a1", "type": "exception", "isCancelled": False, "seriesMasterId": "A",
         "start": {"dateTime": "2026-01-05T17:00:00", "timeZone": "UTC"}}
-    assert "start" not in _skeleton(Row("a1", "A", "occurrence", None, True))
+
+
+def _pick(*rows):
+    rep, live = pick(*zip(*rows))
+    return rep[0], [member[0] for member in live]
+
+
+D = timedelta(days=7)
+
+
+def test_pick_the_latest_live_occurrence_and_the_live_ones_in_start_then_code_point_order():
+    assert _pick(("a1", "occurrence", T0, False), ("a3", "occurrence", T0 + 2 * D, True),
+                 ("a2", "exception", T0 + D, False)) == ("a2", ["a1", "a2"])
+    # Equal starts: code-point order, where "B" < "a" ("CB" < "Ca" < "Cb").
+    assert _pick(("Cb", "occurrence", T0, False), ("CB", "occurrence", T0, False),
+                 ("Ca", "occurrence", T0, False)) == ("Cb", ["CB", "Ca", "Cb"])
+    # A live occurrence without a start is malformed: never live, never the representative.
+    assert _pick(("x1", "occurrence", None, False), ("x0", "occurrence", T0, True)) == ("x0", [])
+    assert _pick(("x9", "occurrence", None, False), ("x0", "occurrence", None, True)) == ("x0", [])
+
+
+def test_pick_with_no_live_occurrence_takes_the_latest_of_any_kind_a_missing_start_first():
+    assert _pick(("b1", "occurrence", T0, True), ("b0", "occurrence", T0 - D, True),
+                 ("b2", "occurrence", None, True)) == ("b1", [])
+
+
+def test_pick_a_master_only_stands_in_for_a_series_without_occurrences():
+    assert _pick(("M", "seriesMaster", T0, False)) == ("M", ["M"])
+    assert _pick(("M", "seriesMaster", T0, True)) == ("M", [])
+    assert _pick(("M", "seriesMaster", T0 + D, False), ("m1", "occurrence", T0, True)) == ("m1", [])
