@@ -6,8 +6,13 @@
 REDIS_URL and the queue names come from the app's own settings (the same
 environment variables as the web process, with the embedded Valkey when
 REDIS_URL is unset), so worker, clock and web can never disagree. Importing
-this module builds the app once for the worker process (jobs/runtime.py).
+this module builds the app and imports the job modules once for the worker
+process (jobs/runtime.py); RQ's forked work-horses inherit both.
 """
+# The job modules, imported once here so forked work-horses inherit them instead of
+# importing them again for every job.
+import jobs.retention  # noqa: F401
+import jobs.sync  # noqa: F401
 from jobs import runtime
 
 _app = runtime.app()

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import logging
 import random
-import time
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -110,13 +112,14 @@ class GraphClient:
 
     def __init__(self, graph_url: str, access_token: str, *, refresh: Callable[[], str] | None = None,
                  timeout: float = 10.0, max_wait: float = MAX_WAIT, http: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random):
+                 rng: Callable[[], float] = random.random):
         self.base = graph_url.rstrip("/")
         self._origin = _origin(self.base)
         self._token, self._refresh = access_token, refresh
         self.timeout, self.max_wait = timeout, max_wait
         self.http = http or requests.Session()
-        self._sleep, self._rng = sleep, rng
+        self._rng = rng
+        self._stop = threading.Event()
         self.requests = 0        # HTTP requests sent, retries included
         self.waited = 0.0        # seconds spent honouring Retry-After / backoff
 
@@ -130,18 +133,29 @@ class GraphClient:
         self.close()
 
     def calendar_view(self, start: datetime, end: datetime) -> Iterator[list[dict]]:
-        """Yield the events of [start, end) page by page, in Graph's order."""
-        url = self.base + "/me/calendarView"
+        """Yield the events of [start, end) page by page, in Graph's order.
+
+        While the caller works on one page, the next is already being fetched on a
+        helper thread (network and our CPU work overlap; at most two pages are ever
+        held). The thread runs in a copy of the caller's context, so a token refresh
+        it triggers sees the same app and log context.
+        """
         params = {"startDateTime": _iso(start), "endDateTime": _iso(end),
                   "$select": ",".join(SELECT), "$top": str(PAGE_SIZE)}
-        page_number = 0
-        while url:
-            page_number += 1
-            body = self._get_json(url, params, page_number)
-            url, params = body.get("@odata.nextLink"), None
-            if url is not None:
-                self._check_next_link(url, page_number)
-            yield body["value"]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-page") as pool:
+            pending = pool.submit(copy_context().run, self._get_json, self.base + "/me/calendarView", params, 1)
+            page_number = 1
+            try:
+                while pending is not None:
+                    body, pending = pending.result(), None
+                    url = body.get("@odata.nextLink")
+                    if url is not None:
+                        self._check_next_link(url, page_number)
+                        pending = pool.submit(copy_context().run, self._get_json, url, None, page_number + 1)
+                    yield body["value"]
+                    page_number += 1
+            finally:
+                self._stop.set()  # a read abandoned mid-way must not sit out a Retry-After
 
     # --- one request, with its retries ---------------------------------------------------------
     def _get_json(self, url: str, params: dict | None, page_number: int) -> dict:
@@ -189,7 +203,8 @@ class GraphClient:
                 f"Graph kept failing ({what}) beyond our {self.max_wait:g} s wait budget",
                 status=status, code=code, request_id=request_id)
         log.info("Graph %s; waiting %.2f s before retrying", what, delay)
-        self._sleep(delay)
+        if self._stop.wait(delay):
+            raise TransientGraphError("the read was abandoned while waiting to retry")
         self.waited += delay
 
     def _check_next_link(self, url: str, page_number: int) -> None:

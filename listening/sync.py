@@ -83,30 +83,36 @@ def store_pages(session: Session, connection: Connection, pages: Iterable[list[d
     held = sync_store.held_items(session, connection.id)
     seen: dict[str, str | None] = {}
     ring = crypto.ring()
-    for page in pages:
-        report.pages += 1
-        report.fetched += len(page)
-        rows: dict[str, dict] = {}
-        for event in page:
-            event_id, change_key = _identity(event, report.pages)
-            if event_id in seen and seen[event_id] == change_key:
-                continue  # the same version twice (Graph paging by $skip can repeat one)
-            seen[event_id] = change_key
-            known = held.get(event_id)
-            if known is not None and change_key is not None and known.change_key == change_key:
-                report.unchanged += 1
-                continue
-            rows[event_id] = _row(event, connection, ring, now, report.pages)
-        sync_store.upsert_items(session, list(rows.values()))
-        for event_id in rows:
-            if event_id in held:
-                report.updated += 1
-            else:
-                report.inserted += 1
+    with sync_store.Writer(session) as writer:
+        for page in pages:
+            report.pages += 1
+            report.fetched += len(page)
+            new, changed = _sort_page(page, held, seen, connection, ring, now, report)
+            writer.write(list(new.values()), list(changed.values()))
+            for event_id in new:
                 held[event_id] = sync_store.Held(seen[event_id], None)
     gone = [event_id for event_id, item in held.items()
             if event_id not in seen and not (item.end_utc is not None and item.end_utc <= window[0])]
     report.deleted = sync_store.delete_items(session, connection.id, gone)
+
+
+def _sort_page(page: list, held: dict, seen: dict, connection: Connection, ring: crypto.KeyRing,
+               now: datetime, report: SyncReport) -> tuple[dict, dict]:
+    """Rows for the page's new and changed events; unchanged ones are only counted."""
+    new: dict[str, tuple] = {}
+    changed: dict[str, tuple] = {}
+    for event in page:
+        event_id, change_key = _identity(event, report.pages)
+        if event_id in seen and seen[event_id] == change_key:
+            continue  # the same version twice (Graph paging by $skip can repeat one)
+        seen[event_id] = change_key
+        known = held.get(event_id)
+        if known is not None and change_key is not None and known.change_key == change_key:
+            report.unchanged += 1
+            continue
+        (new if known is None else changed)[event_id] = _row(event, connection, ring, now, report.pages)
+    report.inserted, report.updated = report.inserted + len(new), report.updated + len(changed)
+    return new, changed
 
 
 def _identity(event, page_number: int) -> tuple[str, str | None]:
@@ -117,7 +123,7 @@ def _identity(event, page_number: int) -> tuple[str, str | None]:
 
 
 def _row(event: dict, connection: Connection, ring: crypto.KeyRing, now: datetime,
-         page_number: int) -> dict:
+         page_number: int) -> tuple:
     kept = trim(event)
     try:
         start, end = utc_instant(kept.get("start")), utc_instant(kept.get("end"))
@@ -126,13 +132,10 @@ def _row(event: dict, connection: Connection, ring: crypto.KeyRing, now: datetim
                                            "is not a UTC date and time") from None
     plain = json.dumps(kept, separators=(",", ":"), ensure_ascii=False).encode()
     event_id = kept["id"]
-    return {
-        "org_id": connection.org_id, "connection_id": connection.id, "provider_event_id": event_id,
-        "series_id": kept.get("seriesMasterId"), "event_type": str(kept.get("type") or "singleInstance")[:20],
-        "start_utc": start, "end_utc": end, "is_cancelled": kept.get("isCancelled") is True,
-        "change_key": kept.get("changeKey"), "updated_at": now,
-        "provider_data": ring.encrypt(plain, crypto.aad_for("event", connection.id, event_id)),
-    }
+    # In sync_store.COLUMNS order.
+    return (connection.org_id, connection.id, event_id, kept.get("seriesMasterId"),
+            str(kept.get("type") or "singleInstance")[:20], start, end, kept.get("isCancelled") is True,
+            kept.get("changeKey"), ring.encrypt(plain, crypto.aad_for("event", connection.id, event_id)), now)
 
 
 # --- outcomes on the connection -------------------------------------------------------------------
