@@ -47,15 +47,18 @@ def _refuse(session: Session, manager: Person, operation: str, status: int, reas
     return Refused(status, reason, message)
 
 
-def _report_of(session: Session, manager: Person, operation: str, raw_id, series_id=None) -> Person:
-    """The person named by the form, who must report to ``manager`` now."""
+def _person_id(session: Session, manager: Person, operation: str, raw_id, series_id=None) -> int:
     try:
-        report_id = int(str(raw_id).strip())
+        return int(str(raw_id).strip())
     except (TypeError, ValueError):
         raise _refuse(session, manager, operation, 400, "bad_form",
                       "The form did not say whose 1-on-1 this is. Reload the page and try again.",
                       raw_id=raw_id, series_id=series_id) from None
-    report = store.person(session, manager.org_id, report_id)
+
+
+def _report_of(session: Session, manager: Person, operation: str, raw_id, series_id=None) -> Person:
+    """The person named by the form, who must report to ``manager`` now."""
+    report = store.person(session, manager.org_id, _person_id(session, manager, operation, raw_id, series_id))
     if report is None:
         raise _refuse(session, manager, operation, 404, "unknown_person", "There is no such person.",
                       raw_id=raw_id, series_id=series_id)
@@ -149,18 +152,12 @@ def _set(row: OneOnOne, series_id: str, now: datetime) -> None:
 
 def detach(session: Session, manager: Person, raw_report_id) -> Done:
     """Remove the 1-on-1 with that person (also one who no longer reports to the manager)."""
-    try:
-        report_id = int(str(raw_report_id).strip())
-    except (TypeError, ValueError):
-        raise _refuse(session, manager, "detach", 400, "bad_form",
-                      "The form did not say whose 1-on-1 this is. Reload the page and try again.",
-                      raw_id=raw_report_id) from None
+    report_id = _person_id(session, manager, "detach", raw_report_id)
     row = _pair(session, manager, report_id)
+    report = store.person(session, manager.org_id, report_id)
     if row is None:
-        report = store.person(session, manager.org_id, report_id)
         raise _refuse(session, manager, "detach", 404, "nothing_attached",
                       "No 1-on-1 with that person is attached.", report, raw_id=raw_report_id)
-    report = store.person(session, manager.org_id, report_id)
     details = {"one_on_one_id": row.id, "series_id": row.series_id}
     session.delete(row)
     session.flush()

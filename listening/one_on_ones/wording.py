@@ -60,7 +60,8 @@ def why_not(rejected: Rejected, names: Names) -> str:
         return _people_count(rejected, names)
     if reason == MANAGER_NOT_PARTICIPANT:
         who = join_names([names(p.email) for p in rejected.people])
-        return f"you are not one of its two people ({who}); it reached your calendar another way, e.g. through a group"
+        return (f"you are not one of its two people ({who}); it reached your calendar another way, "
+                "e.g. through a group")
     if reason == NOT_DIRECT_REPORT:
         others = [names(p.email) for p in rejected.people if p.role != "manager"]
         return f"{join_names(others) or 'the other person'} does not report to you in the directory"

@@ -143,6 +143,62 @@ def _fits(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.url
 
 
+def _sign_in_and_link(page, emu, base: str) -> None:
+    page.goto(base + "/")
+    _shot(page, "01-welcome")
+    page.click("text=Sign in with Microsoft")
+    assert page.url.startswith(emu.url)
+    _shot(page, "02-microsoft-sign-in")
+    _microsoft(page)
+    assert page.url == base + "/one-on-ones", page.url
+    assert page.locator("#outlook-connection button", has_text="Link Outlook").count() == 1
+    _shot(page, "04-signed-in")
+    _fits(page)
+    page.click("#outlook-connection button:has-text('Link Outlook')")
+    _microsoft(page)
+    assert "Outlook is linked as daniel.okafor@contoso.com" in page.inner_text("main")
+    _shot(page, "05-linked")
+
+
+def _refresh_and_see_candidates(page, app, base: str, james: int):
+    page.click("#refresh-now")
+    assert "being refreshed" in page.inner_text("main")
+    _run_queued_syncs(app)
+    page.goto(base + "/one-on-ones")
+    row = page.locator(f"#report-{james} table.candidates tr", has_text="James / Daniel weekly 1:1")
+    assert row.count() == 1 and "weekly" in row.inner_text() and "you" in row.inner_text()
+    _shot(page, "06-candidates")
+    _fits(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _shot(page, "06-candidates-wide")
+    page.set_viewport_size({"width": 390, "height": 844})
+    return row
+
+
+def _read_why_not(page) -> None:
+    why = page.locator("#why-not")
+    why.scroll_into_view_if_needed()
+    assert "a private recurring meeting" in why.inner_text()
+    assert "Wei / Daniel career conversation" not in page.content()
+    copied = why.locator("tr", has_text="Kenji / Daniel 1:1").first.inner_text()
+    assert "it is a copy of another series" in copied
+    why.screenshot(path=str(SHOTS / "07-why-not.png"))
+
+
+def _attach_and_detach(page, row, base: str, james: int) -> None:
+    row.locator("button", has_text="Attach").click()
+    assert page.url.startswith(base + "/one-on-ones")
+    assert "“James / Daniel weekly 1:1” is now your 1-on-1 with James Smith." in page.inner_text("main")
+    attached = page.locator(f"#report-{james} .attached")
+    assert attached.locator("ol.next-occurrences li").count() == 4
+    _shot(page, "08-attached")
+    _fits(page)
+    attached.locator("button", has_text="Detach").click()
+    assert "Your 1-on-1 with James Smith is detached" in page.inner_text("main")
+    assert page.locator(f"#report-{james} .attached").count() == 0
+    _shot(page, "09-detached")
+
+
 def test_manager_signs_in_links_outlook_attaches_and_detaches(served):
     from playwright.sync_api import sync_playwright
 
@@ -150,71 +206,23 @@ def test_manager_signs_in_links_outlook_attaches_and_detaches(served):
     from listening.models import AuditEvent, OneOnOne
 
     app, emu, base = served
-    ids = _directory(app, emu)
-    james = ids["james.smith@contoso.com"]
+    james = _directory(app, emu)["james.smith@contoso.com"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
         page = context.new_page()
         page.set_default_timeout(15000)
         try:
-            page.goto(base + "/")
-            _shot(page, "01-welcome")
-            page.click("text=Sign in with Microsoft")
-            assert page.url.startswith(emu.url)
-            _shot(page, "02-microsoft-sign-in")
-            _microsoft(page)
-            assert page.url == base + "/one-on-ones", page.url
-            assert page.locator("#outlook-connection button", has_text="Link Outlook").count() == 1
-            _shot(page, "04-signed-in")
-            _fits(page)
-
-            page.click("#outlook-connection button:has-text('Link Outlook')")
-            _microsoft(page)
-            assert "Outlook is linked as daniel.okafor@contoso.com" in page.inner_text("main")
-            _shot(page, "05-linked")
-
-            page.click("#refresh-now")
-            assert "being refreshed" in page.inner_text("main")
-            _run_queued_syncs(app)
-            page.goto(base + "/one-on-ones")
-            row = page.locator(f"#report-{james} table.candidates tr", has_text="James / Daniel weekly 1:1")
-            assert row.count() == 1 and "weekly" in row.inner_text() and "you" in row.inner_text()
-            _shot(page, "06-candidates")
-            _fits(page)
-            page.set_viewport_size({"width": 1280, "height": 900})
-            _shot(page, "06-candidates-wide")
-            page.set_viewport_size({"width": 390, "height": 844})
-
-            why = page.locator("#why-not")
-            why.scroll_into_view_if_needed()
-            assert "a private recurring meeting" in why.inner_text()
-            assert "Wei / Daniel career conversation" not in page.content()
-            copied = why.locator("tr", has_text="Kenji / Daniel 1:1").first.inner_text()
-            assert "it is a copy of another series" in copied
-            why.screenshot(path=str(SHOTS / "07-why-not.png"))
-
-            row.locator("button", has_text="Attach").click()
-            assert page.url.startswith(base + "/one-on-ones")
-            main = page.inner_text("main")
-            assert "“James / Daniel weekly 1:1” is now your 1-on-1 with James Smith." in main
-            attached = page.locator(f"#report-{james} .attached")
-            assert attached.locator("ol.next-occurrences li").count() == 4
-            _shot(page, "08-attached")
-            _fits(page)
-
-            attached.locator("button", has_text="Detach").click()
-            assert "Your 1-on-1 with James Smith is detached" in page.inner_text("main")
-            assert page.locator(f"#report-{james} .attached").count() == 0
-            _shot(page, "09-detached")
+            _sign_in_and_link(page, emu, base)
+            row = _refresh_and_see_candidates(page, app, base, james)
+            _read_why_not(page)
+            _attach_and_detach(page, row, base, james)
         finally:
             context.close()
             browser.close()
-
     with db.unit_of_work(app) as session:
         assert session.scalars(select(OneOnOne)).all() == []
-        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.org_id, AuditEvent.seq)))
-        org_id = session.scalar(select(AuditEvent.org_id).limit(1))
-        assert audit.verify(session, org_id).whole
+        actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+        assert audit.verify(session, session.scalar(select(AuditEvent.org_id).limit(1))).whole
     for action in ("auth:sign_in", "connection:link", "calendar:sync", "one_on_one:attach", "one_on_one:detach"):
         assert action in actions, action
