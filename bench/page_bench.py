@@ -164,12 +164,29 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
+def statements_per_load(app, client) -> int:
+    from sqlalchemy import event
+
+    seen = []
+    engine = app.extensions["db_engine"]
+
+    def count(*_):
+        seen.append(1)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        client.get("/one-on-ones")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
 def measure_pages(app, org_id: int, daniel_id: int, samples: int) -> list[float]:
     client = app.test_client()
     with client.session_transaction() as s:
         s["person_id"], s["org_id"] = daniel_id, org_id
     for _ in range(20):  # warm the pool, the templates and the caches; not counted
         assert client.get("/one-on-ones").status_code == 200
+    print(f"SQL statements per page load: {statements_per_load(app, client)}")
     timings, cpu = [], []
     for _ in range(samples):
         started, started_cpu = time.perf_counter(), time.process_time()
@@ -192,8 +209,8 @@ def profile_pages(app, org_id: int, daniel_id: int, loads: int) -> None:
     for _ in range(loads):
         client.get("/one-on-ones")
     profiler.disable()
-    print(f"\nprofile of {loads} page loads (cumulative, top 30):")
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    print(f"\nprofile of {loads} page loads (own time, top 30):")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
 
 
 def measure_parts(app, daniel_id: int, rounds: int = 50) -> dict[str, float]:

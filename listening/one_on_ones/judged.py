@@ -53,11 +53,14 @@ def filter_person(person: Person) -> filters.Person:
     return filters.Person(person.email or "", tuple(person.aliases or ()))
 
 
-def judge_calendar(session: Session, manager: Person, now: datetime, *,
-                   series_ids: Iterable[str] | None = None, ring=None) -> Judgement:
-    """Judge the manager's stored recurring events against their current direct reports."""
+def judge_calendar(session: Session, manager: Person, now: datetime, *, series_ids: Iterable[str] | None = None,
+                   reports: list[Person] | None = None, ring=None) -> Judgement:
+    """Judge the manager's stored recurring events against their current direct reports
+    (or against ``reports``, e.g. only the one person whose 1-on-1 is looked at)."""
     connection = linking.connection_of(session, manager)
-    reports = [p for p in store.direct_reports(session, manager.org_id, manager.id) if p.email]
+    if reports is None:
+        reports = store.direct_reports(session, manager.org_id, manager.id)
+    reports = [p for p in reports if p.email]
     if connection is None:
         return Judgement(manager, None, reports)
     stored = load_recurring(session, connection, now, series_ids, ring)

@@ -144,5 +144,6 @@ def my_manager(session: Session, person: Person, now: datetime) -> MyManager | N
     if row is None:
         return MyManager(manager, None)
     series = [row.series_id] + ([row.replacement_series_id] if row.replacement_series_id else [])
-    judgement = judge_calendar(session, manager, now, series_ids=series)
+    # Only this person's series and this person as the report: nothing else of the manager's is read.
+    judgement = judge_calendar(session, manager, now, series_ids=series, reports=[person])
     return MyManager(manager, attached_view(row, manager, judgement, person, now))
