@@ -141,11 +141,17 @@ def test_the_series_ended_and_a_stale_reason_is_replaced_not_repeated(app, sessi
     assert [d["reason"] for d in _attention_audits(session, dana)] == ["ended", "gone"]
 
 
-def test_the_employee_sees_the_attention_reason(app, client, session, dana):
-    _resync(app, session, dana, _edit(dana.events, "S-ana", sensitivity="private"))
+def test_the_employee_sees_that_it_needs_attention_in_words_meant_for_them(app, client, session, dana):
+    declined = [dict(e, changeKey=e["changeKey"] + "+", attendees=[
+        dict(a, status={"response": "declined"}) for a in e["attendees"]])
+        if e["seriesMasterId"] == "S-ana" else e for e in dana.events]
+    _resync(app, session, dana, declined)
+    assert _ana_pair(session, dana).attention_reason == "Ana Costa declined the meeting series."
     f.sign_in_as(client, dana.reports[0])
     page = client.get("/one-on-ones").get_data(as_text=True)
-    assert "was made private" in page and "Ana / Dana 1:1" not in page
+    mine = re.search(r'id="my-one-on-one".*?</section>', page, re.S).group(0)
+    assert "Needs attention:" in mine and "no longer qualifies as your 1-on-1" in mine
+    assert "declined the meeting series" not in page and "Dana Boss sees this" in mine
 
 
 def test_nothing_attached_or_no_connection_is_a_no_op(app, session, dana):
