@@ -263,8 +263,10 @@ def workers_round(cfg: dict, emu_url: str, connection_ids: list[int], workers: i
                MS_AUTHORITY=emu_url, GRAPH_URL=emu_url + "/v1.0", LISTENING_KEYS=KEYS,
                LISTENING_INSTANCE=cfg["tmp"], SECRET_KEY="bench", LOG_LEVEL="WARNING")
     started = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--burst", "-q", "-c", "jobs.rq_settings"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The Procfile's worker command, in burst mode.
+    command = [sys.executable, "-m", "rq.cli", "worker", "--burst", "-q", "--worker-class", "rq.SimpleWorker",
+               "-c", "jobs.rq_settings"]
+    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for _ in range(workers)]
     for proc in procs:
         proc.wait()

@@ -1,10 +1,13 @@
 """The app that jobs run in: built once per worker process, never at import of a job module.
 
-``rq worker -c jobs.rq_settings`` imports jobs/rq_settings.py in the worker's
-main process, which builds the app there; RQ forks a work-horse per job, and
-each horse inherits the built app (settings, key ring, engine with an empty
-pool) instead of building it again. After a fork the child drops any pooled
-database connections it inherited (SQLAlchemy's advice for multiprocessing).
+``rq worker --worker-class rq.SimpleWorker -c jobs.rq_settings`` (the Procfile)
+imports jobs/rq_settings.py in the worker process, which builds the app there;
+every job of that worker then runs in it, with its warm connection pool. Syncs
+are short and wait mostly on Graph, and forking a work-horse per job (RQ's
+default Worker) cost about 0.27 s each here against about 0.18 s for a whole
+500-event sync (bench/sync_bench.py). Should the forking Worker be used anyway,
+each horse inherits the built app and drops the pooled database connections it
+inherited (SQLAlchemy's advice for multiprocessing).
 
 Tests and ``flask`` commands run jobs inside an app they already have: ``use(app)``.
 """

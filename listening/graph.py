@@ -142,6 +142,7 @@ class GraphClient:
         """
         params = {"startDateTime": _iso(start), "endDateTime": _iso(end),
                   "$select": ",".join(SELECT), "$top": str(PAGE_SIZE)}
+        self._stop.clear()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-page") as pool:
             pending = pool.submit(copy_context().run, self._get_json, self.base + "/me/calendarView", params, 1)
             page_number = 1

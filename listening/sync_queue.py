@@ -6,7 +6,10 @@ and never imports jobs/.
 """
 from __future__ import annotations
 
-from listening import queue
+from flask import current_app
+
+from listening import queue, tokens
+from listening.models import ConnectionState
 
 SYNC_JOB = "jobs.sync.sync_connection"
 SWEEP_JOB = "jobs.sync.enqueue_due_syncs"
@@ -28,8 +31,6 @@ def sync_job_id(connection_id: int) -> str:
 def enqueue_sync(connection_id: int, *, trigger: str = "schedule", app=None) -> bool:
     """Queue a sync of one connection; False when one is already queued, waiting or running.
     Raises redis.RedisError when Redis is unreachable (callers say so; the sweep catches up)."""
-    from flask import current_app
-
     app = app or current_app
     retry = app.config["SETTINGS"].extra.get("sync_retry", RETRY)
     job = queue.enqueue_once(
@@ -42,8 +43,6 @@ def enqueue_sync(connection_id: int, *, trigger: str = "schedule", app=None) -> 
 
 def refusal_for_refresh(connection, org) -> str | None:
     """Why "Refresh now" cannot queue a sync for this connection, in plain words; None if it can."""
-    from listening.models import ConnectionState
-
     if not org.sync_enabled:
         return "Calendar sync is turned off for your organization (ask your HR admin)."
     if connection.state is ConnectionState.needs_reconnect:
@@ -56,8 +55,5 @@ def refusal_for_refresh(connection, org) -> str | None:
 def prepare_refresh(session, connection, person) -> None:
     """A manager asked to try again: a connection in ``error`` (e.g. the mailbox was not
     enabled) goes back to ``linked`` so the sync may run; the change is audited."""
-    from listening import tokens
-    from listening.models import ConnectionState
-
     if connection.state is ConnectionState.error:
         tokens.set_state(session, connection, ConnectionState.linked, None, actor=person)
