@@ -1,0 +1,260 @@
+"""The measured phases and the environment of bench/sync_bench.py (see its docstring).
+
+Each ``phase_*`` runs in a child process of its own and returns a dict of figures.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = "bench:" + "QkVOQ0hCRU5DSEJFTkNIQkVOQ0hCRU5DSEJFTkNIISE="
+
+
+# --- the measured phases (each runs in its own process) -------------------------------------------
+def _app(cfg: dict):
+    from listening import create_app
+
+    return create_app({"database_url": cfg["db"], "redis_url": cfg["redis"], "queue_prefix": cfg["prefix"],
+                       "ms_authority": cfg["emu"], "graph_url": cfg["emu"] + "/v1.0", "keys": KEYS,
+                       "instance_path": cfg["tmp"], "secret_key": "bench", "log_level": "WARNING"})
+
+
+def _window(cfg: dict):
+    from emulator.seeds import window
+
+    return window(date.fromisoformat(cfg["anchor"]))
+
+
+def phase_full(cfg: dict) -> dict:
+    """A full sync in a fresh process ("cold": first connections, statement caches), then,
+    after deleting what it stored, the same full sync again as a running worker does it."""
+    from sqlalchemy import text
+
+    from listening import sync
+
+    app = _app(cfg)
+    cold = sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))
+    with app.extensions["db_engine"].begin() as db:
+        db.execute(text("DELETE FROM calendar_items WHERE connection_id = :c"), {"c": cfg["connection_id"]})
+    report = sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))
+    return {"outcome": report.outcome.value, "seconds": report.seconds, "cold_seconds": cold.seconds,
+            "events": report.fetched, "requests": report.requests, "rows_written": report.rows_written}
+
+
+def phase_resync(cfg: dict) -> dict:
+    from sqlalchemy import text
+
+    from listening import sync
+
+    app = _app(cfg)
+    versions = text("SELECT id, xmin::text FROM calendar_items WHERE connection_id = :c ORDER BY id")
+    with app.extensions["db_engine"].connect() as db:
+        before = db.execute(versions, {"c": cfg["connection_id"]}).all()
+    report = sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))
+    with app.extensions["db_engine"].connect() as db:
+        after = db.execute(versions, {"c": cfg["connection_id"]}).all()
+    return {"outcome": report.outcome.value, "seconds": report.seconds, "events": report.fetched,
+            "requests": report.requests, "rows_written": len(set(before) ^ set(after)),
+            "reported_rows_written": report.rows_written}
+
+
+def phase_bare(cfg: dict) -> dict:
+    """The same pages with nothing but requests and json: the floor a sync cannot beat."""
+    import requests
+
+    from listening import graph
+
+    start, end = _window(cfg)
+    http, started, events, count = requests.Session(), time.perf_counter(), 0, 0
+    url = cfg["emu"] + "/v1.0/me/calendarView"
+    params = {"startDateTime": graph._iso(start), "endDateTime": graph._iso(end),
+              "$select": ",".join(graph.SELECT), "$top": "1000"}
+    headers = {"Authorization": "Bearer " + cfg["token"], "Prefer": graph.PREFER}
+    while url:
+        page = json.loads(http.get(url, params=params, headers=headers, timeout=60).content)
+        events, count, url, params = events + len(page["value"]), count + 1, page.get("@odata.nextLink"), None
+    return {"seconds": round(time.perf_counter() - started, 3), "events": events, "requests": count}
+
+
+def phase_sdk(cfg: dict) -> dict:
+    """msgraph-sdk's calendarView paging (its nextLink loop); ``top`` None = the SDK's default."""
+    import asyncio
+
+    from azure.core.credentials import AccessToken
+    from kiota_authentication_azure.azure_identity_authentication_provider import (
+        AzureIdentityAuthenticationProvider,
+    )
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (
+        CalendarViewRequestBuilder as Builder,
+    )
+
+    class Minted:
+        def get_token(self, *scopes, **kwargs):
+            return AccessToken(cfg["token"], int(time.time()) + 3000)
+
+    adapter = GraphRequestAdapter(AzureIdentityAuthenticationProvider(
+        Minted(), allowed_hosts=["127.0.0.1"], scopes=["https://graph.microsoft.com/.default"]))
+    adapter.base_url = cfg["emu"] + "/v1.0"
+    client = GraphServiceClient(request_adapter=adapter)
+    start, end = _window(cfg)
+    query = Builder.CalendarViewRequestBuilderGetQueryParameters(
+        start_date_time=start.strftime("%Y-%m-%dT%H:%M:%SZ"), end_date_time=end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        top=cfg["top"], select=cfg["select"])
+
+    async def read():
+        page = await client.me.calendar_view.get(
+            request_configuration=Builder.CalendarViewRequestBuilderGetRequestConfiguration(query_parameters=query))
+        events, requests_made = len(page.value), 1
+        while page.odata_next_link and events < cfg["limit"]:
+            page = await client.me.calendar_view.with_url(page.odata_next_link).get()
+            events, requests_made = events + len(page.value), requests_made + 1
+        return events, requests_made
+
+    started = time.perf_counter()
+    events, requests_made = asyncio.run(read())
+    return {"seconds": round(time.perf_counter() - started, 3), "events": events, "requests": requests_made}
+
+
+PHASES = {"full": phase_full, "resync": phase_resync, "bare": phase_bare, "sdk": phase_sdk}
+
+
+def _own_peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM). Not ru_maxrss: Linux carries that across
+    exec, so a child would report the size of the parent it was forked from."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# --- the environment: database, emulators, connections ----------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_emulator(people: int, events: int, anchor: str) -> tuple[subprocess.Popen, str]:
+    import requests
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "--seed", "scale", "--people", str(people),
+                             "--events", str(events), "--anchor", anchor, "--control", "--port", str(port),
+                             "--mailbox-concurrency", "0"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + "/_emulator/stats", timeout=2).raise_for_status()
+            return proc, url
+        except requests.RequestException:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the emulator did not start")
+
+
+def create_database(admin_url: str) -> str:
+    import psycopg
+    from alembic import command
+
+    from listening.cli import alembic_config
+
+    name = f"listening_bench_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    command.upgrade(alembic_config(url), "head")
+    return url
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def link_mailboxes(cfg: dict, emu_url: str, count: int | None = None) -> list[tuple[int, str]]:
+    """One organization with a linked manager per emulator mailbox: [(connection id, token)]."""
+    import requests
+
+    from listening import tokens
+    from listening.models import Connection, ConnectionState, Organization, Person, Role
+
+    app = _app(cfg | {"emu": emu_url})
+    users = requests.get(emu_url + "/_emulator/users", timeout=30).json()[:count]
+    out = []
+    with app.app_context():
+        from listening import db
+
+        with db.unit_of_work(app) as session:
+            org = Organization(tenant_id=f"{users[0]['tenant']}-{secrets.token_hex(3)}", name="Bench")
+            session.add(org)
+            session.flush()
+            for user in users:
+                person = Person(org_id=org.id, email=user["email"], oid=user["oid"], role=Role.manager,
+                                display_name=user["name"])
+                session.add(person)
+                session.flush()
+                connection = Connection(org_id=org.id, person_id=person.id, state=ConnectionState.linked,
+                                        account_email=user["email"])
+                session.add(connection)
+                session.flush()
+                minted = requests.post(emu_url + "/_emulator/tokens", json={"user": user["email"]}, timeout=30).json()
+                tokens.save_tokens(session, connection, minted)
+                out.append((connection.id, minted["access_token"]))
+    return out
+
+
+# --- 200 mailboxes through N real RQ workers ---------------------------------------------------------
+def workers_round(cfg: dict, emu_url: str, connection_ids: list[int], workers: int) -> dict:
+    """Queue a full sync of every mailbox, then time N ``rq worker --burst`` processes draining it."""
+    from sqlalchemy import text
+
+    from listening import sync_queue
+
+    app = _app(cfg | {"emu": emu_url})
+    with app.extensions["db_engine"].begin() as db:
+        db.execute(text("DELETE FROM calendar_items"))
+        db.execute(text("UPDATE connections SET next_sync_at = NULL, last_sync_outcome = NULL"))
+    with app.app_context():
+        for cid in connection_ids:
+            sync_queue.enqueue_sync(cid, trigger="bench")
+    env = dict(os.environ, DATABASE_URL=cfg["db"], REDIS_URL=cfg["redis"], QUEUE_PREFIX=cfg["prefix"],
+               MS_AUTHORITY=emu_url, GRAPH_URL=emu_url + "/v1.0", LISTENING_KEYS=KEYS,
+               LISTENING_INSTANCE=cfg["tmp"], SECRET_KEY="bench", LOG_LEVEL="WARNING")
+    started = time.perf_counter()
+    # The Procfile's worker command, in burst mode.
+    command = [sys.executable, "-m", "rq.cli", "worker", "--burst", "-q", "--worker-class", "rq.SimpleWorker",
+               "-c", "jobs.rq_settings"]
+    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(workers)]
+    for proc in procs:
+        proc.wait()
+    wall = time.perf_counter() - started
+    with app.extensions["db_engine"].connect() as db:
+        ok = db.execute(text("SELECT count(*) FROM connections WHERE last_sync_outcome = 'ok'")).scalar()
+        items = db.execute(text("SELECT count(*) FROM calendar_items")).scalar()
+    app.extensions["db_engine"].dispose()
+    return {"workers": workers, "seconds": round(wall, 2), "synced_ok": ok, "events_stored": items}
+
+
+def _clear_redis(cfg: dict) -> None:
+    import redis
+
+    conn = redis.Redis.from_url(cfg["redis"])
+    keys = list(conn.scan_iter(f"*{cfg['prefix']}*", count=1000))
+    if keys:
+        conn.delete(*keys)
