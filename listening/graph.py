@@ -26,7 +26,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import copy_context
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -120,10 +120,15 @@ class GraphClient:
         self.http = http or requests.Session()
         self._rng = rng
         self._stop = threading.Event()
+        self._pools: list[ThreadPoolExecutor] = []
         self.requests = 0        # HTTP requests sent, retries included
         self.waited = 0.0        # seconds spent honouring Retry-After / backoff
 
     def close(self) -> None:
+        """Stop any read still in progress (even one never iterated), then the HTTP session."""
+        self._stop.set()
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
         self.http.close()
 
     def __enter__(self) -> GraphClient:
@@ -133,30 +138,36 @@ class GraphClient:
         self.close()
 
     def calendar_view(self, start: datetime, end: datetime) -> Iterator[list[dict]]:
-        """Yield the events of [start, end) page by page, in Graph's order.
+        """The events of [start, end), page by page, in Graph's order.
 
-        While the caller works on one page, the next is already being fetched on a
-        helper thread (network and our CPU work overlap; at most two pages are ever
-        held). The thread runs in a copy of the caller's context, so a token refresh
-        it triggers sees the same app and log context.
+        The first request is sent at once (the caller may prepare meanwhile), and
+        while the caller works on one page the next is already being fetched on a
+        helper thread: network and our CPU work overlap, and at most two pages are
+        ever held. The thread runs in a copy of the caller's context, so a token
+        refresh it triggers sees the same app and log context.
         """
         params = {"startDateTime": _iso(start), "endDateTime": _iso(end),
                   "$select": ",".join(SELECT), "$top": str(PAGE_SIZE)}
         self._stop.clear()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-page") as pool:
-            pending = pool.submit(copy_context().run, self._get_json, self.base + "/me/calendarView", params, 1)
-            page_number = 1
-            try:
-                while pending is not None:
-                    body, pending = pending.result(), None
-                    url = body.get("@odata.nextLink")
-                    if url is not None:
-                        self._check_next_link(url, page_number)
-                        pending = pool.submit(copy_context().run, self._get_json, url, None, page_number + 1)
-                    yield body["value"]
-                    page_number += 1
-            finally:
-                self._stop.set()  # a read abandoned mid-way must not sit out a Retry-After
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-page")
+        self._pools.append(pool)
+        first = pool.submit(copy_context().run, self._get_json, self.base + "/me/calendarView", params, 1)
+        return self._pages(pool, first)
+
+    def _pages(self, pool: ThreadPoolExecutor, pending: Future) -> Iterator[list[dict]]:
+        page_number = 1
+        try:
+            while pending is not None:
+                body, pending = pending.result(), None
+                url = body.get("@odata.nextLink")
+                if url is not None:
+                    self._check_next_link(url, page_number)
+                    pending = pool.submit(copy_context().run, self._get_json, url, None, page_number + 1)
+                yield body["value"]
+                page_number += 1
+        finally:
+            self._stop.set()  # a read abandoned mid-way must not sit out a Retry-After
+            pool.shutdown(wait=True)
 
     # --- one request, with its retries ---------------------------------------------------------
     def _get_json(self, url: str, params: dict | None, page_number: int) -> dict:

@@ -32,6 +32,8 @@ from listening.provider_data import trim, utc_instant
 from listening.sync_policy import Outcome, after_failure, after_success
 
 log = logging.getLogger(__name__)
+# One encoder for every row: json.dumps with options builds a new one per call.
+_to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 @dataclass
@@ -90,9 +92,9 @@ def store_pages(session: Session, connection: Connection, pages: Iterable[list[d
             new, changed = _sort_page(page, held, seen, connection, ring, now, report)
             writer.write(list(new.values()), list(changed.values()))
             for event_id in new:
-                held[event_id] = sync_store.Held(seen[event_id], None)
-    gone = [event_id for event_id, item in held.items()
-            if event_id not in seen and not (item.end_utc is not None and item.end_utc <= window[0])]
+                held[event_id] = (seen[event_id], None)
+    gone = [event_id for event_id, (_, end) in held.items()
+            if event_id not in seen and not (end is not None and end <= window[0])]
     report.deleted = sync_store.delete_items(session, connection.id, gone)
 
 
@@ -107,7 +109,7 @@ def _sort_page(page: list, held: dict, seen: dict, connection: Connection, ring:
             continue  # the same version twice (Graph paging by $skip can repeat one)
         seen[event_id] = change_key
         known = held.get(event_id)
-        if known is not None and change_key is not None and known.change_key == change_key:
+        if known is not None and change_key is not None and known[0] == change_key:
             report.unchanged += 1
             continue
         (new if known is None else changed)[event_id] = _row(event, connection, ring, now, report.pages)
@@ -130,7 +132,7 @@ def _row(event: dict, connection: Connection, ring: crypto.KeyRing, now: datetim
     except (ValueError, TypeError, AttributeError):
         raise graph.MalformedResponseError(f"page {page_number} holds an event whose start or end "
                                            "is not a UTC date and time") from None
-    plain = json.dumps(kept, separators=(",", ":"), ensure_ascii=False).encode()
+    plain = _to_json(kept).encode()
     event_id = kept["id"]
     # In sync_store.COLUMNS order.
     return (connection.org_id, connection.id, event_id, kept.get("seriesMasterId"),

@@ -7,7 +7,6 @@ so an unchanged mailbox re-syncs without writing a single row.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, text
@@ -21,12 +20,6 @@ _UPDATED = ("series_id", "event_type", "start_utc", "end_utc", "is_cancelled", "
             "provider_data", "updated_at")
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
-    change_key: str | None
-    end_utc: datetime | None
-
-
 def try_lock(session: Session, connection_id: int) -> bool:
     """Hold the connection's sync lock until this transaction ends (False: another sync has it).
 
@@ -37,12 +30,13 @@ def try_lock(session: Session, connection_id: int) -> bool:
                                {"space": _LOCK_SPACE, "id": connection_id}))
 
 
-def held_items(session: Session, connection_id: int) -> dict[str, Held]:
-    """provider_event_id -> (change key, end) of every item stored for the connection."""
+def held_items(session: Session, connection_id: int) -> dict[str, tuple[str | None, datetime | None]]:
+    """provider_event_id -> (change key, end) of every item stored for the connection.
+    Plain tuples: 20,000 of them are built on every sync of a large mailbox."""
     rows = session.execute(
         select(CalendarItem.provider_event_id, CalendarItem.change_key, CalendarItem.end_utc)
         .where(CalendarItem.connection_id == connection_id))
-    return {row.provider_event_id: Held(row.change_key, row.end_utc) for row in rows}
+    return {event_id: (change_key, end) for event_id, change_key, end in rows}
 
 
 # The columns a sync writes, in the order rows are given to ``Writer.write``.
