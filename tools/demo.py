@@ -134,7 +134,9 @@ def main() -> int:
 
 
 def print_welcome(port: int, users: list[dict]) -> None:
-    managers = [u for u in users if role_of(u) == "manager" and u["email"].endswith("contoso.com")]
+    # The manager with the most reports shows the most: candidates for most, a why-not for the rest.
+    managers = sorted((u for u in users if role_of(u) == "manager"),
+                      key=lambda u: (-len(u.get("directReports") or []), u["email"]))
     admins = [u for u in users if role_of(u) == "hr_admin"]
     print("\n" + "=" * 72)
     print(f"Listening demo is running at  http://localhost:{port}/")
