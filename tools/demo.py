@@ -111,7 +111,8 @@ def main() -> int:
             start("web", [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{args.port}", "--workers", "2",
                           "--threads", "4", "--access-logfile", "-", "wsgi:app"], env),
             # The same commands as the Procfile's worker and clock.
-            start("worker", [str(bin_dir / "rq"), "worker", "--with-scheduler", "-c", "jobs.rq_settings"], env),
+            start("worker", [str(bin_dir / "rq"), "worker", "--with-scheduler",
+                             "--worker-class", "rq.SimpleWorker", "-c", "jobs.rq_settings"], env),
             start("clock", [str(bin_dir / "rq"), "cron", "-c", "jobs.rq_settings", "jobs.cron"], env),
         ]
         wait_for(f"http://localhost:{args.port}/healthz", 60)
