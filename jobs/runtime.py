@@ -22,7 +22,6 @@ _app = None
 
 def app():
     """The process's app, built on first use from the environment (listening/config.py)."""
-    global _app
     if _app is None:
         from listening import create_app
 

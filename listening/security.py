@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
 from listening import audit, db
-from listening.models import Person, Role
+from listening.models import Organization, Person, Role
 
 csrf = CSRFProtect()
 
@@ -58,3 +58,11 @@ def requires(*roles: Role):
             return view(*args, **kwargs)
         return wrapper
     return decorate
+
+
+def own_organization(sess) -> Organization:
+    """The signed-in person's organization (404 if it is gone): the root of every scoped query."""
+    org = sess.get(Organization, g.person.org_id)
+    if org is None:
+        abort(404)
+    return org

@@ -5,17 +5,11 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from listening import audit, db, directory, store
 from listening.audit import Action
-from listening.models import Organization, Role
-from listening.security import requires
+from listening.models import Role
+from listening.security import own_organization, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-
-def _organization(sess) -> Organization:
-    org = sess.get(Organization, g.person.org_id)
-    if org is None:
-        abort(404)
-    return org
 
 
 @bp.get("/directory")
@@ -25,14 +19,14 @@ def directory_page():
     people = store.people(sess, g.person.org_id)
     names = {p.id: p.label for p in people}
     return render_template("admin_directory.html", people=people, names=names,
-                           org=_organization(sess), problems=None)
+                           org=own_organization(sess), problems=None)
 
 
 @bp.post("/directory")
 @requires(Role.hr_admin)
 def directory_import():
     sess = db.session()
-    org = _organization(sess)
+    org = own_organization(sess)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         abort(400, description="Choose a CSV file to import.")

@@ -14,17 +14,11 @@ from redis import RedisError
 
 from listening import audit, audit_log, crypto, db, org_settings, privacy, store
 from listening.audit import Action
-from listening.models import Organization, Person, Role
-from listening.security import requires
+from listening.models import Person, Role
+from listening.security import own_organization, requires
 
 bp = Blueprint("hr", __name__, url_prefix="/admin")
 
-
-def _org(sess) -> Organization:
-    org = sess.get(Organization, g.person.org_id)
-    if org is None:
-        abort(404)
-    return org
 
 
 def _person(sess, person_id: int) -> Person:
@@ -130,7 +124,7 @@ def audit_export():
 @bp.get("/settings")
 @requires(Role.hr_admin)
 def settings_page():
-    org = _org(db.session())
+    org = own_organization(db.session())
     return render_template("hr_settings.html", org=org, values=org_settings.current(org),
                            problems={}, scopes=org_settings.SCOPES)
 
@@ -139,7 +133,7 @@ def settings_page():
 @requires(Role.hr_admin)
 def settings_save():
     sess = db.session()
-    org = _org(sess)
+    org = own_organization(sess)
     try:
         wanted = org_settings.parse(request.form)
     except org_settings.SettingsError as err:

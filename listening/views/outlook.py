@@ -19,7 +19,7 @@ from requests import RequestException
 
 from listening import db, linking, microsoft, store
 from listening.models import Organization, Role
-from listening.security import requires
+from listening.security import own_organization, requires
 from listening.urls import safe_next
 
 bp = Blueprint("outlook", __name__)
@@ -27,12 +27,6 @@ log = logging.getLogger(__name__)
 ADMIN_STATE_KEY = "outlook_admin_consent"
 ADMIN_STATE_SECONDS = 3600
 
-
-def _organization(sess) -> Organization:
-    org = sess.get(Organization, g.person.org_id)
-    if org is None:
-        abort(404)
-    return org
 
 
 def _message(title: str, message: str, status: int = 200, link: str | None = None):
@@ -49,7 +43,7 @@ def _refused(exc: linking.LinkRefused, status: int = 403):
 @requires(Role.manager)
 def link():
     """Start (or redo) the consent; the form's CSRF token is checked by CSRFProtect."""
-    org = _organization(db.session())
+    org = own_organization(db.session())
     try:
         scope = microsoft.link_scopes(org.calendar_scope)
     except ValueError:
@@ -65,7 +59,7 @@ def link():
 @requires(Role.manager)
 def callback():
     sess, person = db.session(), g.person
-    org = _organization(sess)
+    org = own_organization(sess)
     client = microsoft.client("outlook")
     state = request.args.get("state") or ""
     # Checked before anything else, errors included: a forged redirect changes nothing.
@@ -166,7 +160,7 @@ def admin_consent_callback():
 @requires(Role.hr_admin)
 def consent_waiting():
     sess = db.session()
-    org = _organization(sess)
+    org = own_organization(sess)
     return render_template("admin_consent_waiting.html", org=org, admin_link=admin_consent_url(org),
                            waiting=linking.waiting_for_admin_consent(sess, org.id))
 
@@ -201,7 +195,7 @@ def unlink(connection_id: int):
 
 
 def _signed_in_admin_consent_url() -> str:
-    return admin_consent_url(_organization(db.session()))
+    return admin_consent_url(own_organization(db.session()))
 
 
 @bp.app_context_processor

@@ -12,7 +12,10 @@ import requests
 
 from sqlalchemy import func, select, text
 
-from listening import crypto, tokens
+from rq import SimpleWorker
+from rq.job import Job
+
+from listening import crypto, queue, sync_queue, tokens
 from listening.models import CalendarItem, Connection, ConnectionState, Role
 from tests.support import factories as f
 
@@ -207,3 +210,14 @@ def graph_proxy(upstream: str, spoil_page: int | None, mode: str):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- running the queued jobs in-process ------------------------------------------------------
+def work(app, with_scheduler: bool = False) -> None:
+    queues = [queue.queue(name, app) for name in (queue.QUEUE_SYNC, queue.QUEUE_MAINTENANCE)]
+    SimpleWorker(queues, connection=queue.redis_conn(app)).work(burst=True, with_scheduler=with_scheduler)
+
+
+def job_of(app, connection_id: int) -> Job:
+    prefix = app.config["SETTINGS"].queue_prefix
+    return Job.fetch(prefix + sync_queue.sync_job_id(connection_id), connection=queue.redis_conn(app))

@@ -10,9 +10,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rq import SimpleWorker
 from rq.cron import CronScheduler
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
 from jobs import runtime
 from listening import logs, queue, sync_queue
@@ -34,26 +33,17 @@ def job_app(database_url, redis_url, key_prefix, emulator, tmp_path):
     emulator.reset()
 
 
-def work(app, with_scheduler: bool = False) -> None:
-    queues = [queue.queue(name, app) for name in (queue.QUEUE_SYNC, queue.QUEUE_MAINTENANCE)]
-    SimpleWorker(queues, connection=queue.redis_conn(app)).work(burst=True, with_scheduler=with_scheduler)
-
-
-def job_of(app, connection_id: int) -> Job:
-    prefix = app.config["SETTINGS"].queue_prefix
-    return Job.fetch(prefix + sync_queue.sync_job_id(connection_id), connection=queue.redis_conn(app))
-
 
 def test_one_sync_per_connection_is_queued_and_the_job_syncs(job_app, session, emulator):
     connection = h.linked(job_app, session, emulator)
     with job_app.app_context():
         assert sync_queue.enqueue_sync(connection.id) is True
         assert sync_queue.enqueue_sync(connection.id) is False  # already queued: RQ unique id
-    job = job_of(job_app, connection.id)
+    job = h.job_of(job_app, connection.id)
     assert job.timeout == sync_queue.JOB_TIMEOUT and job.ttl == sync_queue.TTL
     assert job.failure_ttl == sync_queue.FAILURE_TTL and job.retries_left == 2
-    work(job_app)
-    job = job_of(job_app, connection.id)
+    h.work(job_app)
+    job = h.job_of(job_app, connection.id)
     assert job.get_status() is JobStatus.FINISHED
     assert job.return_value()["outcome"] == "ok" and job.return_value()["inserted"] == h.count(session, connection.id)
     with job_app.app_context():  # a finished job of the same id does not block the next one
@@ -75,10 +65,10 @@ def test_job_log_lines_carry_the_job_id(job_app, session, emulator):
     try:
         with job_app.app_context():
             sync_queue.enqueue_sync(connection.id)
-        work(job_app)
+        h.work(job_app)
     finally:
         logging.getLogger().removeHandler(handler)
-    assert seen and set(seen) == {job_of(job_app, connection.id).id}
+    assert seen and set(seen) == {h.job_of(job_app, connection.id).id}
 
 
 def test_a_transient_failure_is_retried_by_rq_and_then_succeeds(job_app, session, emulator):
@@ -86,14 +76,14 @@ def test_a_transient_failure_is_retried_by_rq_and_then_succeeds(job_app, session
     emulator.fault(type="throttle", retry_after=0.4, endpoint="calendarView")
     with job_app.app_context():
         sync_queue.enqueue_sync(connection.id)
-    work(job_app)
-    job = job_of(job_app, connection.id)
+    h.work(job_app)
+    job = h.job_of(job_app, connection.id)
     assert job.get_status() is JobStatus.SCHEDULED and job.retries_left == 1
     assert h.connection(session, connection.id).failure_count == 1
     emulator.clear_faults()
     time.sleep(1.2)
-    work(job_app, with_scheduler=True)  # the scheduler puts the due retry back on the queue
-    assert job_of(job_app, connection.id).get_status() is JobStatus.FINISHED
+    h.work(job_app, with_scheduler=True)  # the scheduler puts the due retry back on the queue
+    assert h.job_of(job_app, connection.id).get_status() is JobStatus.FINISHED
     after = h.connection(session, connection.id)
     assert after.failure_count == 0 and after.last_sync_outcome == "ok" and h.count(session, connection.id) > 0
 
@@ -103,8 +93,8 @@ def test_a_permanent_failure_ends_the_job_without_retries(job_app, session, emul
     emulator.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
     with job_app.app_context():
         sync_queue.enqueue_sync(connection.id)
-    work(job_app)
-    job = job_of(job_app, connection.id)
+    h.work(job_app)
+    job = h.job_of(job_app, connection.id)
     assert job.get_status() is JobStatus.FINISHED and job.return_value()["outcome"] == "error"
     assert h.connection(session, connection.id).state is ConnectionState.error
 
@@ -119,8 +109,8 @@ def test_a_malformed_page_fails_the_job_with_a_clear_error_and_nothing_written(
             connection = h.linked(app, session, emulator)
             with app.app_context():
                 sync_queue.enqueue_sync(connection.id)
-            work(app)  # the first run, then its one immediate retry
-            job = job_of(app, connection.id)
+            h.work(app)  # the first run, then its one immediate retry
+            job = h.job_of(app, connection.id)
             assert job.get_status() is JobStatus.FAILED
             assert "page 1 of calendarView has no 'value' list; nothing was written" in job.latest_result().exc_string
             assert h.count(session, connection.id) == 0
@@ -145,7 +135,7 @@ def test_the_sweep_queues_only_due_linked_connections_of_orgs_with_sync_on(job_a
 
     assert enqueue_due_syncs() == {"due": 1, "queued": 1}
     assert enqueue_due_syncs() == {"due": 1, "queued": 0}  # still queued: not twice
-    work(job_app)
+    h.work(job_app)
     assert [h.count(session, i) > 0 for i in ids] == [True, False, False]
     assert h.connection(session, due.id).next_sync_at > datetime.now(UTC) + timedelta(minutes=59)
     org.sync_enabled = False
@@ -164,7 +154,7 @@ def test_the_cron_configuration_runs_the_sweep_every_minute_on_the_prefixed_queu
     assert sweep.job_options["job_timeout"] == 120 and sweep.job_options["ttl"] == 55
     connection = h.linked(job_app, session, emulator)
     sweep.enqueue(queue.redis_conn(job_app))  # what rq cron does each minute
-    work(job_app)
+    h.work(job_app)
     assert h.connection(session, connection.id).last_sync_outcome == "ok"
 
 

@@ -13,8 +13,7 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from rq import SimpleWorker
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 
 from jobs import runtime
@@ -24,15 +23,6 @@ from tests.integration.sync_helpers import big_app, big_emulator, scale_window  
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def work(app, with_scheduler: bool = False) -> None:
-    queues = [queue.queue(name, app) for name in (queue.QUEUE_SYNC, queue.QUEUE_MAINTENANCE)]
-    SimpleWorker(queues, connection=queue.redis_conn(app)).work(burst=True, with_scheduler=with_scheduler)
-
-
-def job_of(app, connection_id: int) -> Job:
-    prefix = app.config["SETTINGS"].queue_prefix
-    return Job.fetch(prefix + sync_queue.sync_job_id(connection_id), connection=queue.redis_conn(app))
 
 
 def free_port() -> int:
@@ -72,19 +62,19 @@ def test_a_worker_killed_mid_sync_leaves_the_previous_copy_and_the_next_run_comp
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
     assert h.row_versions(session, connection.id) == before  # the previous copy, whole
-    assert job_of(big_app, connection.id).get_status() is JobStatus.STARTED
+    assert h.job_of(big_app, connection.id).get_status() is JobStatus.STARTED
     # What RQ's maintenance does once the dead execution's heartbeat expires: the job still has
     # retries, so it is scheduled again (after 1 s with this app's retry setting).
     StartedJobRegistry(queue=queue.queue(queue.QUEUE_SYNC, big_app)).cleanup(timestamp=time.time() + 3600)
-    assert job_of(big_app, connection.id).get_status() is JobStatus.SCHEDULED
+    assert h.job_of(big_app, connection.id).get_status() is JobStatus.SCHEDULED
     big_emulator.clear_faults()
     time.sleep(1.2)
     runtime.use(big_app)
     try:
-        work(big_app, with_scheduler=True)
+        h.work(big_app, with_scheduler=True)
     finally:
         runtime.use(None)
-    assert job_of(big_app, connection.id).get_status() is JobStatus.FINISHED
+    assert h.job_of(big_app, connection.id).get_status() is JobStatus.FINISHED
     items = h.items(session, connection.id)
     assert len(items) == len({i.provider_event_id for i in items}) > 2000  # no duplicates
     data = h.decrypted(big_app, next(i for i in items if i.provider_event_id == changed))
@@ -126,11 +116,11 @@ def test_redis_restarting_between_enqueue_and_run(database_url, key_prefix, emul
             assert sync_queue.enqueue_sync(connection.id)
         servers.pop().stop()
         servers.append(start(keep_data))
-        work(app)  # the app's Redis client reconnects by itself
+        h.work(app)  # the app's Redis client reconnects by itself
         if not keep_data:  # the queued job is gone: the next minute's sweep queues it again
             assert h.count(session, connection.id) == 0
             queue.queue(queue.QUEUE_MAINTENANCE, app).enqueue(sync_queue.SWEEP_JOB)
-            work(app)
+            h.work(app)
         assert h.connection(session, connection.id).last_sync_outcome == "ok"
         assert h.count(session, connection.id) > 0
     finally:
@@ -193,15 +183,15 @@ def test_postgresql_refusing_connections_is_retried_by_rq(database_url, redis_ur
         connection = h.linked(app, session, emulator)  # arranged over the direct connection
         with app.app_context():
             sync_queue.enqueue_sync(connection.id)
-        work(app)  # PostgreSQL "down": connection refused
-        job = job_of(app, connection.id)
+        h.work(app)  # PostgreSQL "down": connection refused
+        job = h.job_of(app, connection.id)
         assert job.get_status() is JobStatus.SCHEDULED and job.retries_left == 2
         assert "failed (transient): the database was unreachable" in caplog.text
         assert h.count(session, connection.id) == 0
         late.open()
         time.sleep(1.2)
-        work(app, with_scheduler=True)
-        assert job_of(app, connection.id).get_status() is JobStatus.FINISHED
+        h.work(app, with_scheduler=True)
+        assert h.job_of(app, connection.id).get_status() is JobStatus.FINISHED
         assert h.connection(session, connection.id).last_sync_outcome == "ok" and h.count(session, connection.id) > 0
     finally:
         runtime.use(None)
