@@ -36,6 +36,8 @@ class Settings:
     # Key ring "kid:base64key,kid:base64key" (newest last); see listening/crypto.py.
     keys: str | None = None
     http_timeout: float = 10.0
+    # How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
+    trusted_proxies: int = 0
     queue_prefix: str = ""
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
@@ -54,18 +56,25 @@ class Settings:
         ) if not value]
         if self.ms_client_secret == DEMO_CLIENT_SECRET or self.ms_client_id == DEMO_CLIENT_ID:
             missing.append("MS_CLIENT_ID/MS_CLIENT_SECRET")
+        # Tokens and calendar data travel to these: never the emulator, never plain HTTP.
+        for name, url in (("MS_AUTHORITY", self.ms_authority), ("GRAPH_URL", self.graph_url)):
+            if url.startswith(DEMO_AUTHORITY) or not url.startswith("https://"):
+                missing.append(f"{name} (an https:// address, not the emulator)")
         if missing:
             raise ConfigError("production needs " + ", ".join(missing))
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
+def _number(env, name: str, default, kind=float, minimum=0):
+    raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        value = None
+    if value is None or value < minimum:
+        raise ConfigError(f"{name} must be a {kind.__name__} of at least {minimum}, got {raw!r}")
+    return value
 
 
 def from_env(environ: dict | None = None, **overrides) -> Settings:
@@ -84,7 +93,8 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         ms_client_secret=get("MS_CLIENT_SECRET", DEMO_CLIENT_SECRET),
         graph_url=get("GRAPH_URL", authority + "/v1.0").rstrip("/"),
         keys=get("LISTENING_KEYS"),
-        http_timeout=_float("HTTP_TIMEOUT", 10.0),
+        http_timeout=_number(env, "HTTP_TIMEOUT", 10.0, minimum=0.1),
+        trusted_proxies=_number(env, "TRUSTED_PROXIES", 0, kind=int),
         queue_prefix=get("QUEUE_PREFIX", ""),
         log_level=get("LOG_LEVEL", "INFO"),
     )
