@@ -14,7 +14,7 @@ def create_app(config: dict | None = None):
     (listening/config.py); upper-case keys go to Flask's config as they are."""
     from flask import Flask
 
-    from listening import cli, config as config_mod, crypto, db, logs, microsoft, queue, security
+    from listening import cli, config as config_mod, crypto, db, directory, logs, microsoft, queue, security
     from listening.views import register_blueprints
 
     config = dict(config or {})
@@ -35,10 +35,19 @@ def create_app(config: dict | None = None):
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
         PERMANENT_SESSION_LIFETIME=8 * 3600,
-        MAX_CONTENT_LENGTH=5 * 1024 * 1024,  # the largest upload (a directory CSV)
+        # The largest upload is a directory CSV; the margin is for the multipart framing, so a
+        # file just over the limit still reaches the page that explains it (directory.parse_csv).
+        MAX_CONTENT_LENGTH=directory.MAX_BYTES + 64 * 1024,
         WTF_CSRF_TIME_LIMIT=8 * 3600,
     )
     app.config.update(config)
+    if settings.trusted_proxies:
+        # Behind N proxies the client's address and the https scheme arrive in X-Forwarded-*;
+        # trusting more hops than really exist would let a client forge its audited IP.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     logs.init_app(app)
     db.init_app(app)

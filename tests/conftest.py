@@ -88,7 +88,13 @@ def emu(emulator):
 
 
 @pytest.fixture
-def app(database_url, redis_url, key_prefix, emulator, tmp_path):
+def app_overrides(request):
+    """Extra create_app settings for one test: parametrize it with ``indirect=True``."""
+    return getattr(request, "param", {})
+
+
+@pytest.fixture
+def app(database_url, redis_url, key_prefix, emulator, tmp_path, app_overrides):
     from listening import create_app
 
     app = create_app({
@@ -96,7 +102,7 @@ def app(database_url, redis_url, key_prefix, emulator, tmp_path):
         "ms_authority": emulator.url, "graph_url": emulator.url + "/v1.0",
         "instance_path": tmp_path, "secret_key": "test-secret",
         "keys": os.environ.get("TEST_KEYS", "k1:" + "A" * 43 + "="),
-        "TESTING": True,
+        "TESTING": True, **app_overrides,
     })
     yield app
     _truncate(app)
