@@ -75,9 +75,10 @@ def directory_import(file: Path, tenant_id: str):
     try:
         rows = directory.parse_csv(file.read_bytes())
     except directory.DirectoryError as err:
-        for problem in err.problems[1:]:
-            click.echo(f"  {problem}", err=True)
-        fail(f"{file}: {err.problems[0]}" + (f" (+{len(err.problems) - 1} more above)" if len(err.problems) > 1 else ""))
+        # The list of problems is the command's report (stdout); stderr gets the one-line verdict.
+        for problem in err.problems:
+            click.echo(f"{file}: {problem}")
+        fail(f"{file}: {len(err.problems)} problem(s), listed above; nothing was imported")
     with db.unit_of_work() as sess:
         org = store.organization_by_tenant(sess, tenant_id)
         if org is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 
 def register_blueprints(app) -> None:
@@ -17,6 +17,14 @@ def register_blueprints(app) -> None:
         return render_template("message.html", title="Form expired",
                                message="This form was missing its security token or it expired. "
                                        "Go back, reload the page and try again."), 400
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(error):
+        # Raised while reading the body, before any view: nothing was read, so nothing changed.
+        limit = app.config["MAX_CONTENT_LENGTH"] / 2**20
+        return render_template("message.html", title="File too large",
+                               message=f"The upload is larger than {limit:.0f} MB, the most Listening "
+                                       "accepts. Nothing was imported or changed."), 413
 
     @app.errorhandler(HTTPException)
     def _http(error):

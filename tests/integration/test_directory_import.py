@@ -44,10 +44,13 @@ def test_cli_import_refuses_a_bad_file_whole_with_exit_2(app, session, tmp_path)
     session.commit()
     runner = app.test_cli_runner()
     bad = tmp_path / "bad.csv"
-    bad.write_text(CSV + "cy@acme.test,Cy,nobody@acme.test,employee,\n")
+    bad.write_text(CSV + "cy@acme.test,Cy,nobody@acme.test,employee,\n"
+                   "dee@acme.test,Dee,,boss,\n")
     result = runner.invoke(args=["directory", "import", str(bad), "--org", org.tenant_id])
     assert result.exit_code == 2
-    assert "line 6: unknown manager nobody@acme.test" in result.output
+    assert "line 6: unknown manager nobody@acme.test" in result.stdout
+    assert "line 7: role" in result.stdout
+    assert result.stderr.splitlines() == [f"error: {bad}: 2 problem(s), listed above; nothing was imported"]
     assert session.scalar(select(func.count()).select_from(Person)) == 0
 
     good = tmp_path / "good.csv"
@@ -96,4 +99,35 @@ def test_upload_without_csrf_token_is_refused(client, session):
     response = client.post("/admin/directory", data={"file": (io.BytesIO(CSV.encode()), "x.csv")},
                            content_type="multipart/form-data")
     assert response.status_code == 400
+    assert session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+def test_upload_just_over_the_limit_gets_the_page_that_explains_it(client, session):
+    org = f.org(session)
+    admin = f.person(session, org, role=Role.hr_admin)
+    session.commit()
+    f.sign_in_as(client, admin)
+    token = f.csrf_token(client, "/admin/directory")
+    big = CSV.encode() + b"#" * (directory.MAX_BYTES - len(CSV) + 10)
+    response = client.post("/admin/directory", data={"csrf_token": token, "file": (io.BytesIO(big), "x.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "the limit is 5 MB" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalars(select(AuditEvent.action)).all() == ["directory:import_refused"]
+    assert session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+def test_upload_far_over_the_limit_is_refused_with_a_clear_413(client, session):
+    org = f.org(session)
+    admin = f.person(session, org, role=Role.hr_admin)
+    session.commit()
+    f.sign_in_as(client, admin)
+    token = f.csrf_token(client, "/admin/directory")
+    huge = io.BytesIO(b"a" * (directory.MAX_BYTES + 200 * 1024))
+    response = client.post("/admin/directory", data={"csrf_token": token, "file": (huge, "x.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "File too large" in page and "Nothing was imported" in page
     assert session.scalar(select(func.count()).select_from(Person)) == 1
