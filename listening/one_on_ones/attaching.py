@@ -89,8 +89,8 @@ def attach(session: Session, manager: Person, raw_report_id, series_id, now: dat
     existing = _pair(session, manager, report.id)
     if existing is not None and existing.series_id == series_id \
             and existing.status is OneOnOneStatus.ok:
-        return Done(f"“{candidate.subject or 'This meeting'}” is already your 1-on-1 with {report.label}.",
-                    existing)
+        # The message rides in the session cookie (flash): no calendar text goes there.
+        return Done(f"That meeting is already your 1-on-1 with {report.label}.", existing)
     if existing is not None and existing.series_id != series_id and not replace:
         raise _refuse(session, manager, operation, 409, "already_attached",
                       f"A meeting is already attached as your 1-on-1 with {report.label}; "
@@ -104,7 +104,7 @@ def attach(session: Session, manager: Person, raw_report_id, series_id, now: dat
     if previous is not None:
         details["previous_series_id"] = previous
     audit.record(session, Action.attach, manager, report, details)
-    return Done(f"“{candidate.subject or 'The meeting'}” is now your 1-on-1 with {report.label}.", row)
+    return Done(f"Attached: the meeting is now your 1-on-1 with {report.label}.", row)
 
 
 def _current_candidate(session, manager, report, operation, series_id, now):

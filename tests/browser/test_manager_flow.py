@@ -188,7 +188,7 @@ def _read_why_not(page) -> None:
 def _attach_and_detach(page, row, base: str, james: int) -> None:
     row.locator("button", has_text="Attach").click()
     assert page.url.startswith(base + "/one-on-ones")
-    assert "“James / Daniel weekly 1:1” is now your 1-on-1 with James Smith." in page.inner_text("main")
+    assert "Attached: the meeting is now your 1-on-1 with James Smith." in page.inner_text("main")
     attached = page.locator(f"#report-{james} .attached")
     assert attached.locator("ol.next-occurrences li").count() == 4
     _shot(page, "08-attached")

@@ -44,8 +44,11 @@ def test_attach_shows_next_occurrences_and_is_audited_without_the_subject(client
     response = h.post(client, "/one-on-ones/attach", report_id=ana.id, series_id="S-ana")
     assert response.status_code == 303 and response.headers["Location"].endswith(f"#report-{ana.id}")
     assert h.pairs(session, dana.org.id) == [(dana.manager.id, ana.id, "S-ana", "ok")]
+    flashed = json.dumps(client.application.session_interface.get_signing_serializer(
+        client.application).loads(client.get_cookie("session").value))
+    assert "Ana Costa" in flashed and "Ana / Dana" not in flashed  # no calendar text in the cookie
     page = client.get("/one-on-ones").get_data(as_text=True)
-    assert "“Ana / Dana 1:1” is now your 1-on-1 with Ana Costa." in page
+    assert "Attached: the meeting is now your 1-on-1 with Ana Costa." in page
     block = re.search(r'class="attached".*?</div>\s*</div>', page, re.S).group(0)
     assert "Next occurrences" in block and len(re.findall(r"<li>", block)) == 4
     [entry] = h.audits(session, dana.org.id, "one_on_one:attach")
