@@ -16,6 +16,17 @@ SIGN_IN_SCOPES = "openid profile email"
 LINK_BASE_SCOPES = ("openid", "profile", "offline_access", "User.Read")
 CALENDAR_SCOPES = ("Calendars.Read", "Calendars.ReadBasic")  # never a write scope
 _GUID = re.compile(r"^[0-9a-fA-F-]{36}$")
+_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+
+
+def redirect_error(raw: str | None) -> str:
+    """The ``error`` of a redirect from Microsoft, fit for logs and the audit log.
+
+    Anyone can open our callback with any ``error``: only the shape of an OAuth error
+    code (RFC 6749 §4.1.2.1, snake_case) passes; anything else is not repeated.
+    """
+    raw = raw or ""
+    return raw if _ERROR_CODE.fullmatch(raw) else "unrecognised error"
 
 
 def init_app(app) -> None:

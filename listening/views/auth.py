@@ -39,7 +39,7 @@ def _refuse(reason: str, message: str, org_id: int | None = None, status: int = 
 def callback():
     if request.args.get("error"):
         cancelled = request.args.get("error_subcode") == "cancel"
-        return _refuse("cancelled" if cancelled else request.args["error"][:64],
+        return _refuse("cancelled" if cancelled else microsoft.redirect_error(request.args["error"]),
                        "Sign-in was cancelled." if cancelled else
                        "Microsoft did not sign you in. Try again, or ask your HR admin.", status=400)
     client = microsoft.client("signin")

@@ -189,3 +189,16 @@ def test_off_site_next_is_ignored(client, session, emu, contoso):
     client.get("/auth/sign-in?next=/one-on-ones")
     with client.session_transaction() as s:
         assert s.get("next") == "/one-on-ones"
+
+
+@pytest.mark.parametrize("error, logged", [
+    ("server_error", "sign-in refused: server_error"),
+    ("x\nINFO forged log line", "sign-in refused: unrecognised error"),
+    ("<script>" * 20, "sign-in refused: unrecognised error"),
+])
+def test_a_redirect_error_is_logged_only_in_the_shape_of_an_oauth_code(client, caplog, error, logged):
+    """Anyone can open the callback: what they put in ``error`` never reaches the log as is."""
+    with caplog.at_level("WARNING", logger="listening.views.auth"):
+        response = client.get("/auth/callback", query_string={"error": error})
+    assert response.status_code == 400
+    assert [r.getMessage() for r in caplog.records] == [logged]
