@@ -40,6 +40,7 @@ def test_the_person_page_says_what_is_held(client, world):
     page = client.get(f"/admin/people/{boss.id}").get_data(as_text=True)
     assert "Bea Boss" in page and "linked as bea@contoso.example" in page
     assert "<td>2</td>" in page  # calendar items
+    assert "keeps the IP address and browser user agent" in page  # what erasure leaves, said up front
 
 
 def test_export_is_one_json_file_with_everything_but_tokens(client, session, world):
