@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -11,6 +12,9 @@ from tests.integration import one_on_ones_helpers as h
 from tests.support import factories as f
 
 W = h.weekly_from
+# Mondays at 17:00 UTC (09:00 in Los Angeles in winter, 10:00 in summer), four weeks back: anchored
+# to a Monday so that what the page shows does not depend on the day the suite runs.
+MONDAY = W(h.NOW) - timedelta(days=h.NOW.weekday())
 
 
 def _text(html: str) -> str:
@@ -35,8 +39,7 @@ def _page(client, person) -> str:
 def dana(app, session):
     t = h.team(session)
     m, (ana, bo, chen) = t.manager.email, (r.email for r in t.reports)
-    # Monday 17:00 UTC is 09:00 in Los Angeles all winter: the page shows the manager's zone.
-    first = W(h.NOW)
+    first = MONDAY  # the page shows its times in the manager's zone
     t.events = (
         h.series(m, [ana], "Ana / Dana 1:1", first, 12)
         + h.series(m, [bo], "Bo / Dana 1:1", W(h.NOW, 6), 8, timedelta(days=14), organizer=bo)
@@ -64,7 +67,9 @@ def test_candidates_per_report_with_cadence_next_occurrence_in_the_managers_zone
     html = _page(client, dana.manager)
     ana = _section(html, f"report-{dana.reports[0].id}")
     assert "“Ana / Dana 1:1” weekly" in ana
-    assert re.search(r"Mon \d+ \w{3} \d{4}, 09:00 you", ana), ana
+    next_start = next(s for s in (MONDAY + timedelta(weeks=i) for i in range(12)) if s >= h.NOW)
+    hour = next_start.astimezone(ZoneInfo("America/Los_Angeles")).hour  # 9 in winter, 10 in summer
+    assert re.search(rf"Mon \d+ \w{{3}} \d{{4}}, {hour:02d}:00 you", ana), ana
     # Organized from the manager's alias, with a room: still "you", still two people.
     assert "“Ana monthly career chat” monthly" in ana and ana.count("Attach") == 2
     bo = _section(html, f"report-{dana.reports[1].id}")
