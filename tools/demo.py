@@ -22,9 +22,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from listening import create_app, db, directory, store  # noqa: E402
+from listening import create_app, db, directory, embedded, store  # noqa: E402
 from listening.audit import Action, record  # noqa: E402
 from listening.cli import upgrade  # noqa: E402
+from listening.filters.times import TZ_NAMES, WINDOWS_ZONES  # noqa: E402
 from listening.models import Organization  # noqa: E402
 
 
@@ -49,11 +50,7 @@ def role_of(user: dict) -> str:
 def time_zone_of(user: dict) -> str:
     """The emulator speaks Windows zone names, as Outlook does; the directory keeps IANA names."""
     zone = user.get("timeZone") or "UTC"
-    try:
-        from listening.windows_zones import to_iana
-        return to_iana(zone) or "UTC"
-    except ImportError:
-        return zone if "/" in zone else "UTC"
+    return zone if zone in TZ_NAMES else WINDOWS_ZONES.get(zone, "UTC")
 
 
 def directory_csv(users: list[dict]) -> bytes:
@@ -96,6 +93,7 @@ def main() -> int:
 
     emulator_url = f"http://127.0.0.1:{args.emulator_port}"
     os.environ.setdefault("MS_AUTHORITY", emulator_url)
+    embedded_postgres = not os.environ.get("DATABASE_URL")
     app = create_app()
     upgrade(app)
     env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"], REDIS_URL=app.config["REDIS_URL"],
@@ -132,6 +130,9 @@ def main() -> int:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if embedded_postgres:
+            # Started here, so stopped here; the next demo starts it again from instance/pgdata.
+            embedded.stop_postgres(app.config["SETTINGS"].instance_path)
 
 
 def print_welcome(port: int, users: list[dict]) -> None:
