@@ -17,7 +17,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", default="demo", choices=("demo", "scale"))
     p.add_argument("--people", type=int, help="scale seed: number of people")
     p.add_argument("--events", type=int, help="scale seed: events per person")
-    p.add_argument("--anchor", type=date.fromisoformat, help="seed anchor date (default today)")
+    p.add_argument("--anchor", type=date.fromisoformat, help="seed anchor date (default: the Monday of this week)")
     p.add_argument("--control", action="store_true", help="enable the /_emulator control API")
     p.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     p.add_argument("--client-secret", default=DEFAULT_SECRET)
