@@ -9,15 +9,17 @@ import hmac
 import logging
 import secrets
 import time
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import OAuthError
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
                    session, url_for)
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from joserfc.errors import JoseError
 from requests import RequestException
 
-from listening import db, linking, microsoft, store
+from listening import db, linking, microsoft, tokens
 from listening.models import Organization, Role
 from listening.security import own_organization, requires
 from listening.urls import safe_next
@@ -26,7 +28,17 @@ bp = Blueprint("outlook", __name__)
 log = logging.getLogger(__name__)
 ADMIN_STATE_KEY = "outlook_admin_consent"
 ADMIN_STATE_SECONDS = 3600
-
+# An approval link waits in an administrator's inbox or ticket queue, holidays included, so a
+# few days is too short; past two weeks a copy is more likely forgotten or leaked than about to
+# be used, and the manager or HR admin gets a fresh one on their page in one click.
+ADMIN_LINK_MAX_AGE = timedelta(days=14)
+# Distinct from every other use of the app's secret (the session cookie), so a signature made
+# for one can never be replayed as the other.
+ADMIN_LINK_SALT = "admin-consent"
+ADMIN_LINK_INVALID = ("This approval link is not valid. Ask for a new one: whoever sent it to you "
+                      "can copy a fresh one from the 1-on-1s page.")
+ADMIN_LINK_EXPIRED = ("This approval link has expired; ask for a new one from the 1-on-1s page "
+                      "(whoever sent it to you can copy a fresh one there).")
 
 
 def _message(title: str, message: str, status: int = 200, link: str | None = None):
@@ -88,33 +100,80 @@ def callback():
 
 
 def _redirect_error(sess, person, org):
-    error = request.args.get("error", "")[:64]
+    error = microsoft.redirect_error(request.args.get("error"))
     code = linking.admin_consent_code(error, request.args.get("error_description", ""))
     if code is not None:
         linking.note_admin_consent_needed(sess, person, code)
         sess.commit()
         return render_template("outlook_admin_consent.html", code=code, org=org,
                                admin_link=admin_consent_url(org)), 403
-    if request.args.get("error_subcode") == "cancel" or error == "access_denied":
+    # Only the subcode says the person pressed Cancel; a bare access_denied can be a policy
+    # (e.g. AADSTS50105, not assigned to the app), which is not theirs to retry.
+    if request.args.get("error_subcode") == "cancel":
         return _refused(linking.refuse(sess, person, "cancelled",
                                        "You cancelled linking Outlook; nothing was saved."), 400)
     return _refused(linking.refuse(sess, person, f"microsoft error: {error}",
                                    "Microsoft did not link your calendar. Try again later, or "
-                                   "ask your HR admin."), 400)
+                                   "ask your HR admin.",
+                                   code=tokens.aadsts_code(request.args.get("error_description", ""))), 400)
 
 
 # --- admin consent -----------------------------------------------------------------------------
+def _approval_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=ADMIN_LINK_SALT)
+
+
+def approval_token(org_id: int, tenant_id: str) -> str:
+    """The signed, dated token of an organization's approval link (signed, not encrypted:
+    it holds nothing the administrator may not read)."""
+    return _approval_serializer().dumps({"org": org_id, "tenant": tenant_id.lower()})
+
+
 def admin_consent_url(org: Organization) -> str:
     """What the manager forwards to an administrator: our page, which starts Microsoft's
-    /adminconsent with a state kept in the administrator's own browser session."""
-    return url_for("outlook.admin_consent_start", tenant_id=org.tenant_id, _external=True)
+    /adminconsent with a state kept in the administrator's own browser session.
+
+    The administrator may not be a Listening user, so the link needs no sign-in; it carries a
+    signed token instead of the bare tenant id, so nobody can start an approval (or write its
+    audit entries) for an organization by guessing or knowing its tenant id.
+    """
+    return url_for("outlook.admin_consent_start", token=approval_token(org.id, org.tenant_id),
+                   _external=True)
 
 
-@bp.get("/outlook/approve/<tenant_id>")
-def admin_consent_start(tenant_id: str):
-    org = store.organization_by_tenant(db.session(), tenant_id)
+def _approval_link_org(sess, token: str) -> Organization | None:
+    """The organization a genuine, unexpired approval link was made for, else None.
+
+    Raises SignatureExpired for a link we signed that is older than ADMIN_LINK_MAX_AGE
+    (itsdangerous raises it only once the signature checked out). A forged or tampered token,
+    an old-style link and a link of a removed or re-tenanted organization are all just None,
+    so the answer tells a stranger nothing about which tenants are customers.
+    """
+    try:
+        payload = _approval_serializer().loads(token, max_age=int(ADMIN_LINK_MAX_AGE.total_seconds()))
+    except SignatureExpired:
+        raise  # a subclass of BadSignature, but the one answer that differs
+    except BadSignature:
+        return None
+    payload = payload if isinstance(payload, dict) else {}
+    org_id, tenant = payload.get("org"), payload.get("tenant")
+    if not isinstance(org_id, int) or not isinstance(tenant, str):
+        return None
+    org = sess.get(Organization, org_id)
+    if org is None or org.tenant_id.lower() != tenant.lower():
+        return None
+    return org
+
+
+@bp.get("/outlook/approve/<token>")
+def admin_consent_start(token: str):
+    try:
+        org = _approval_link_org(db.session(), token)
+    except SignatureExpired:
+        return _message("Approval link expired", ADMIN_LINK_EXPIRED, 410)
     if org is None:
-        abort(404)
+        log.info("admin consent link refused")  # never the token itself
+        return _message("Approval link not valid", ADMIN_LINK_INVALID, 404)
     settings = current_app.config["SETTINGS"]
     try:
         scope = microsoft.link_scopes(org.calendar_scope)
@@ -151,8 +210,9 @@ def admin_consent_callback():
     if not granted:
         return _message("Approval not given", "Microsoft reports that the organization-wide "
                         "approval was not given. Nothing changed.", 400)
-    return _message("Thank you", f"Microsoft reports that Listening may now read calendars in "
-                    f"{org.name}. People who were waiting can now link Outlook from their "
+    # Not the organization's name: this page is for whoever holds the link and the session.
+    return _message("Thank you", "Microsoft reports that Listening may now read calendars in your "
+                    "organization. People who were waiting can now link Outlook from their "
                     "1-on-1s page.")
 
 
@@ -200,4 +260,5 @@ def _signed_in_admin_consent_url() -> str:
 
 @bp.app_context_processor
 def _panel_helpers():
-    return {"outlook_admin_consent_url": _signed_in_admin_consent_url}
+    return {"outlook_admin_consent_url": _signed_in_admin_consent_url,
+            "admin_link_days": ADMIN_LINK_MAX_AGE.days}

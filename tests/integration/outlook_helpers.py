@@ -1,11 +1,18 @@
 """Arrange a Listening organization that mirrors one of the emulator's tenants."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
+from unittest import mock
+from urllib.parse import urlsplit
 
+import itsdangerous.timed
 from sqlalchemy import select
 
 from listening.models import AuditEvent, Connection, Organization, Person, Role
+from listening.views import outlook
 from tests.support import factories as f
 
 
@@ -49,3 +56,11 @@ def last_audit(session, org_id: int, action: str) -> AuditEvent:
     return session.scalar(select(AuditEvent).where(AuditEvent.org_id == org_id,
                                                    AuditEvent.action == action)
                           .order_by(AuditEvent.seq.desc()).limit(1))
+
+
+def approval_path(app, org: Organization, age: timedelta = timedelta(0)) -> str:
+    """The path of the organization's admin-consent approval link, as Listening showed it
+    ``age`` ago (only itsdangerous's clock is moved, and only while the link is signed)."""
+    then = SimpleNamespace(time=lambda: time.time() - age.total_seconds())
+    with mock.patch.object(itsdangerous.timed, "time", then), app.test_request_context():
+        return urlsplit(outlook.admin_consent_url(org)).path

@@ -1,6 +1,13 @@
 """The connection panel's buttons: Check connection (Graph /me) and Unlink, with relinking."""
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 from sqlalchemy import func, select
 
 from listening import crypto
@@ -56,6 +63,73 @@ def test_check_connection_after_a_revoked_grant_asks_to_reconnect_then_relink_wo
     again = connection_of(session, c.manager)
     assert again.id == connection.id and again.state is ConnectionState.linked and again.state_reason is None
     assert last_audit(session, c.org.id, "connection:link").details["relinked"] is True
+
+
+@contextmanager
+def _graph_answering(body: bytes, content_type: str):
+    """A stand-in for Graph on loopback whose every GET answers 200 with ``body``: the emulator
+    only ever answers JSON, and a proxy or gateway in front of Graph need not."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # keep the test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1.0", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b"<html><body>Service temporarily unavailable</body></html>", "text/html"),
+    (b"", "application/json"),
+    (b'["not", "an", "object"]', "application/json"),
+])
+def test_check_connection_with_an_unreadable_answer_from_graph_fails_plainly(
+        app, client, session, emu, monkeypatch, body, content_type):
+    c, connection = _linked(client, session, emu)
+    with _graph_answering(body, content_type) as (graph_url, seen):
+        monkeypatch.setitem(app.config, "SETTINGS", replace(app.config["SETTINGS"], graph_url=graph_url))
+        response = _post(client, f"/outlook/connections/{connection.id}/check")
+    assert response.status_code == 302 and seen == ["/v1.0/me"]
+    page = client.get("/one-on-ones").get_data(as_text=True)
+    assert "Microsoft Graph sent an answer Listening could not read. Try again later." in page
+    assert last_audit(session, c.org.id, "connection:check").details == {"connection_id": connection.id,
+                                                                          "ok": False}
+    assert connection_of(session, c.manager).state is ConnectionState.linked  # nothing for them to fix
+
+
+@pytest.mark.parametrize("field", ["access", "refresh"])
+def test_check_connection_with_a_stored_token_that_does_not_decrypt_fails_plainly(
+        app, client, session, emu, field):
+    c, connection = _linked(client, session, emu)
+    blob = bytearray(getattr(connection, f"{field}_token"))
+    blob[-1] ^= 0x01  # the GCM tag no longer matches: tampered with, or a key gone from the ring
+    setattr(connection, f"{field}_token", bytes(blob))
+    if field == "refresh":
+        connection.access_expires_at = datetime.now(UTC) - timedelta(minutes=1)  # so it is redeemed
+    session.commit()
+    response = _post(client, f"/outlook/connections/{connection.id}/check")
+    assert response.status_code == 302
+    page = client.get("/one-on-ones").get_data(as_text=True)
+    assert "Listening cannot read the saved permission for this connection." in page
+    assert "ciphertext" not in page and "authentication" not in page  # no exception text
+    assert last_audit(session, c.org.id, "connection:check").details == {"connection_id": connection.id,
+                                                                          "ok": False}
 
 
 def _item(session, app, connection, event_id: str) -> CalendarItem:

@@ -1,21 +1,32 @@
 """Link Outlook through the emulator's consent pages, and every attack the issue lists."""
 from __future__ import annotations
 
+import base64
+import json
+import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import text
 
 from listening import crypto
 from listening.models import ConnectionState, Role
-from tests.integration.outlook_helpers import actions, company, connection_of, last_audit
+from listening.views import outlook
+from tests.integration.outlook_helpers import (actions, approval_path, company, connection_of,
+                                               last_audit)
 from tests.support import factories as f
 from tests.support.browserless import MicrosoftBrowser, consent_as, link_outlook, start_link
 
 
 def _query(url: str) -> dict:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def _admin_link(page: str) -> str:
+    return re.search(r'id="admin-consent-link" href="([^"]+)"', page).group(1)
 
 
 def _tokens(app, connection) -> tuple[str, str]:
@@ -54,6 +65,7 @@ def test_a_manager_links_outlook_read_only_and_sees_linked_as(app, client, sessi
     entry = last_audit(session, c.org.id, "connection:link")
     assert entry.actor_id == c.manager.id and entry.details["relinked"] is False
     assert entry.user_agent and "Calendars.Read" in entry.details["scopes"]
+    assert str(entry.ip) == "127.0.0.1"  # the test client's address: who, when, from where
 
 
 def test_an_organization_on_calendars_readbasic_asks_only_for_that(app, client, session, emu):
@@ -261,6 +273,30 @@ def test_cancelling_at_microsoft_stores_nothing(app, client, session, emu):
     assert last_audit(session, c.org.id, "connection:link_refused").details["reason"] == "cancelled"
 
 
+@pytest.mark.parametrize("error, description, status, recorded", [
+    ("access_denied", "AADSTS90095: Admin consent is required for the permissions requested.", 403, 90095),
+    ("consent_required", "AADSTS65001: The user or administrator has not consented.", 403, 65001),
+    ("access_denied", "AADSTS50105: The signed in user is not assigned to a role.", 400, None),
+    ("bad\ncode<script>", "AADSTS90095: looks like consent, but the error is not an OAuth code", 400, None),
+])
+def test_every_admin_consent_code_leads_to_the_approval_page(app, client, session, emu, error,
+                                                             description, status, recorded):
+    c = company(session, emu)
+    f.sign_in_as(client, c.manager)
+    state = _query(start_link(client))["state"]
+    response = client.get("/outlook/callback", query_string={
+        "state": state, "error": error, "error_description": description})
+    assert response.status_code == status
+    if recorded:
+        assert f"AADSTS{recorded}" in response.get_data(as_text=True)
+        assert last_audit(session, c.org.id, "connection:admin_consent_required").details["code"] == recorded
+    else:
+        details = last_audit(session, c.org.id, "connection:link_refused").details
+        assert details["reason"] == ("microsoft error: access_denied" if error == "access_denied"
+                                     else "microsoft error: unrecognised error")
+        assert details["code"] == (50105 if error == "access_denied" else 90095)
+
+
 def test_admin_consent_required_then_granted_then_linked(app, client, session, emu):
     emu.fault(type="admin_consent_required", tenant="fabrikam.com")
     c = company(session, emu, domain="fabrikam.com")
@@ -270,8 +306,10 @@ def test_admin_consent_required_then_granted_then_linked(app, client, session, e
     response = link_outlook(client, emu.url, c.manager_email)
     page = response.get_data(as_text=True)
     assert response.status_code == 403 and "AADSTS90094" in page
-    approve = f"http://localhost/outlook/approve/{c.org.tenant_id}"
-    assert f'id="admin-consent-link" href="{approve}"' in page
+    approve = _admin_link(page)
+    # A signed token, not the guessable tenant id.
+    assert approve.startswith("http://localhost/outlook/approve/") and c.org.tenant_id not in approve
+    assert f"{outlook.ADMIN_LINK_MAX_AGE.days} days" in page
     connection = connection_of(session, c.manager)
     assert connection.admin_consent_requested_at is not None and connection.access_token is None
     assert connection.state is not ConnectionState.linked
@@ -281,12 +319,14 @@ def test_admin_consent_required_then_granted_then_linked(app, client, session, e
     hr_client = app.test_client()
     f.sign_in_as(hr_client, hr)
     waiting = hr_client.get("/admin/consent-waiting").get_data(as_text=True)
-    assert c.manager.label in waiting and approve in waiting
+    assert c.manager.label in waiting
+    assert _admin_link(waiting).startswith("http://localhost/outlook/approve/")
+    assert client.get(urlsplit(_admin_link(waiting)).path).status_code == 302  # the HR admin's works too
     assert client.get("/admin/consent-waiting").status_code == 403  # managers do not see it
 
     # An administrator (not a Listening user) opens the link in their own browser.
     admin_client = app.test_client()
-    start = admin_client.get(f"/outlook/approve/{c.org.tenant_id}")
+    start = admin_client.get(urlsplit(approve).path)
     assert start.status_code == 302
     target = start.headers["Location"]
     assert target.startswith(f"{emu.url}/{c.org.tenant_id}/v2.0/adminconsent?")
@@ -294,7 +334,9 @@ def test_admin_consent_required_then_granted_then_linked(app, client, session, e
     back = consent_as(target, emu.url, c.admin_email)
     assert _query(back)["admin_consent"] == "True"
     done = admin_client.get(back)
-    assert done.status_code == 200 and "may now read calendars" in done.get_data(as_text=True)
+    thanks = done.get_data(as_text=True)
+    assert done.status_code == 200 and "may now read calendars in your organization" in thanks
+    assert c.org.name not in thanks  # whoever holds the link learns no customer's name
     entry = last_audit(session, c.org.id, "connection:admin_consent_returned")
     assert entry.details == {"granted": True, "error": None, "tenant_matches": True}
 
@@ -308,17 +350,82 @@ def test_admin_consent_required_then_granted_then_linked(app, client, session, e
 def test_the_admin_consent_return_needs_our_state_and_never_trusts_tenant(app, client, session, emu):
     c = company(session, emu)
     assert client.get("/outlook/adminconsent/callback?admin_consent=True&tenant=x&state=s").status_code == 400
-    start = client.get(f"/outlook/approve/{c.org.tenant_id}")
+    start = client.get(approval_path(app, c.org))
     state = _query(start.headers["Location"])["state"]
     wrong = client.get(f"/outlook/adminconsent/callback?admin_consent=True&tenant=x&state={state}x")
     assert wrong.status_code == 400  # and the state is spent: the right one no longer works either
     assert client.get(f"/outlook/adminconsent/callback?admin_consent=True&state={state}").status_code == 400
-    start = client.get(f"/outlook/approve/{c.org.tenant_id}")
+    start = client.get(approval_path(app, c.org))
     state = _query(start.headers["Location"])["state"]
     forged = client.get(f"/outlook/adminconsent/callback?admin_consent=True&tenant=evil-tenant&state={state}")
     assert forged.status_code == 200
     assert last_audit(session, c.org.id, "connection:admin_consent_returned").details["tenant_matches"] is False
-    assert client.get("/outlook/approve/00000000-0000-0000-0000-00000000dead").status_code == 404
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def _refused_links(app, org, other) -> dict[str, str]:
+    """Approval links a stranger could make: none was signed by Listening for that organization."""
+    genuine = approval_path(app, org).rsplit("/", 1)[1]
+    _, stamp, signature = genuine.rsplit(".", 2)
+    with app.test_request_context():
+        unknown = outlook.approval_token(999_999, "00000000-0000-0000-0000-00000000dead")
+        mismatched = outlook.approval_token(org.id, other.tenant_id)
+    forged = URLSafeTimedSerializer("not-our-secret", salt="admin-consent").dumps(
+        {"org": org.id, "tenant": org.tenant_id})
+    return {
+        "old form, a customer's tenant": org.tenant_id,
+        "old form, an unknown tenant": "00000000-0000-0000-0000-00000000dead",
+        "signed with another key": forged,
+        "payload swapped to another organization":
+            f"{_b64({'org': other.id, 'tenant': other.tenant_id})}.{stamp}.{signature}",
+        "signature changed": genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB"),
+        "signed for an organization that does not exist": unknown,
+        "signed for one organization with another's tenant": mismatched,
+        "not a token at all": "x",
+    }
+
+
+def test_forged_unknown_or_tampered_approval_links_get_the_same_404_and_write_nothing(
+        app, client, session, emu):
+    c = company(session, emu)
+    other = f.org(session, name="Other customer")
+    session.commit()
+    bodies = set()
+    for name, token in _refused_links(app, c.org, other).items():
+        response = client.get(f"/outlook/approve/{token}")
+        assert response.status_code == 404, name
+        bodies.add(response.get_data(as_text=True))
+        with client.session_transaction() as s:
+            assert outlook.ADMIN_STATE_KEY not in s, name  # nothing was started
+        back = client.get("/outlook/adminconsent/callback?admin_consent=True&state=guessed")
+        assert back.status_code == 400, name
+    # One page for every case: a stranger cannot tell a customer's tenant from a made-up one.
+    assert len(bodies) == 1 and "not valid" in bodies.pop()
+    for org in (c.org, other):
+        assert "connection:admin_consent_returned" not in actions(session, org.id)
+    assert client.get(approval_path(app, c.org)).status_code == 302  # the genuine link still works
+
+
+def test_an_approval_link_still_works_a_day_before_it_expires(app, client, session, emu):
+    c = company(session, emu)
+    link = approval_path(app, c.org, age=outlook.ADMIN_LINK_MAX_AGE - timedelta(days=1))
+    assert client.get(link).status_code == 302
+
+
+def test_an_expired_approval_link_is_refused_and_writes_nothing(app, client, session, emu):
+    c = company(session, emu)
+    link = approval_path(app, c.org, age=outlook.ADMIN_LINK_MAX_AGE + timedelta(days=1))
+    response = client.get(link)
+    assert response.status_code == 410
+    assert "This approval link has expired; ask for a new one from the 1-on-1s page" in \
+        response.get_data(as_text=True)
+    with client.session_transaction() as s:
+        assert outlook.ADMIN_STATE_KEY not in s
+    assert client.get("/outlook/adminconsent/callback?admin_consent=True&state=x").status_code == 400
+    assert "connection:admin_consent_returned" not in actions(session, c.org.id)
 
 
 def test_sign_in_then_link_in_the_same_browser(app, client, session, emu):
