@@ -18,7 +18,9 @@ def purge_expired() -> dict:
     """Apply every organization's retention, then verify each (shortened) chain, so the
     audit page always shows a verdict at most a day old."""
     with runtime.job_scope() as app:
-        reports = retention.run(db.sessionmaker_for(app), datetime.now(UTC))
+        now = datetime.now(UTC)
+        reports = retention.run(db.sessionmaker_for(app), now)
+        refusals = retention.purge_sign_in_refusals(db.sessionmaker_for(app), now)
     for report in reports:
         audit_jobs.verify_chain(report.org_id)
     for report in reports:
@@ -27,4 +29,5 @@ def purge_expired() -> dict:
                      report.org_id, report.calendar_items, report.audit_entries)
     return {"organizations": len(reports),
             "calendar_items": sum(r.calendar_items for r in reports),
-            "audit_entries": sum(r.audit_entries for r in reports)}
+            "audit_entries": sum(r.audit_entries for r in reports),
+            "sign_in_refusal_buckets": refusals}

@@ -1,4 +1,4 @@
-"""``flask audit verify`` and ``flask retention run``.
+"""``flask audit verify``, ``flask audit refused-sign-ins`` and ``flask retention run``.
 
 ``audit verify`` exits 1 when a chain is broken (a finding, not bad input), and
 2 with one line on stderr for bad input, like every command of ours.
@@ -6,14 +6,14 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from listening import audit, db, retention, store
+from listening import audit, db, retention, sign_in_refusals, store
 from listening.models import Organization
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
@@ -58,7 +58,24 @@ def verify(tenant_id: str | None):
 @retention_cli.command("run")
 def run():
     """Apply every organization's retention now (what the daily job does)."""
-    reports = retention.run(db.sessionmaker_for(current_app), datetime.now(UTC))
+    now = datetime.now(UTC)
+    reports = retention.run(db.sessionmaker_for(current_app), now)
     for report in reports:
         click.echo(f"organization {report.org_id}: removed {report.calendar_items} calendar items "
                    f"and {report.audit_entries} audit entries")
+    removed = retention.purge_sign_in_refusals(db.sessionmaker_for(current_app), now)
+    click.echo(f"refused sign-ins: removed {removed} hourly counts older than "
+               f"{sign_in_refusals.KEEP.days} days")
+
+
+@audit_cli.command("refused-sign-ins")
+@click.option("--days", type=click.IntRange(1, sign_in_refusals.KEEP.days), default=7, show_default=True,
+              help="How far back to look.")
+def refused_sign_ins(days: int):
+    """Refused sign-ins that belong to no organization, per hour, reason and address."""
+    with db.unit_of_work() as sess:
+        rows = sign_in_refusals.latest(sess, datetime.now(UTC) - timedelta(days=days))
+        lines = [f"{r.hour:%Y-%m-%d %H:00}Z  {r.count:>6}  {r.reason:<16} {str(r.ip or '-'):<15} "
+                 f"{r.last_detail or ''}{f'  tenant {r.last_tenant_id}' if r.last_tenant_id else ''}"
+                 for r in rows]
+    click.echo("\n".join(lines) if lines else f"no refused sign-ins in the last {days} days")

@@ -76,6 +76,9 @@ class Person(Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sign-out ends every session issued before it (sessions are signed cookies: a copy of
+    # one would otherwise stay valid until it expires). Migration 0004.
+    signed_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
@@ -113,6 +116,30 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSONB, default=dict)
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SignInRefusal(Base):
+    """Refused sign-ins that belong to no organization (bad state, replayed code, tampered
+    id_token, unknown tenant): the operators' record, since no organization's audit log can hold
+    them. One row per hour, reason and address with a count, so that a flood of forged callbacks
+    cannot grow the table faster than the addresses it comes from. Migration 0004.
+    """
+    __tablename__ = "sign_in_refusals"
+    __table_args__ = (
+        UniqueConstraint("hour", "reason", "ip", name="sign_in_refusals_bucket_key",
+                         postgresql_nulls_not_distinct=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(40))
+    ip: Mapped[str | None] = mapped_column(INET)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_detail: Mapped[str | None] = mapped_column(String(120))
+    last_user_agent: Mapped[str | None] = mapped_column(String(400))
+    # Only a tenant id read from a verified id_token; never one taken from the request.
+    last_tenant_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Connection(Base):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, func, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from listening import audit
+from listening import audit, sign_in_refusals
 from listening.audit import Action
 from listening.models import AuditEvent, CalendarItem, Connection, Organization
 
@@ -82,6 +82,13 @@ def purge_audit(session: Session, org: Organization, now: datetime) -> int:
         # Rolls the whole purge back: a partial prefix would break the chain's anchor.
         raise RuntimeError(f"audit purge of organization {org.id} removed {removed}, expected {span.n}")
     return removed
+
+
+def purge_sign_in_refusals(make_session: sessionmaker, now: datetime) -> int:
+    """The operators' count of refused sign-ins keeps sign_in_refusals.KEEP (no organization's
+    retention setting applies to it)."""
+    with make_session() as session, session.begin():
+        return sign_in_refusals.purge(session, now)
 
 
 def run(make_session: sessionmaker, now: datetime) -> list[Report]:

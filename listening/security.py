@@ -33,6 +33,8 @@ def init_app(app) -> None:
         # erased person loses access at their next request.
         person = db.session().scalar(select(Person).where(
             Person.id == person_id, Person.org_id == org_id, Person.active.is_(True)))
+        if person is not None and _signed_out_since(person, session.get("signed_in_at")):
+            person = None
         if person is None:
             session.clear()
         g.person = person
@@ -66,3 +68,12 @@ def own_organization(sess) -> Organization:
     if org is None:
         abort(404)
     return org
+
+
+def _signed_out_since(person: Person, signed_in_at) -> bool:
+    """Did the person sign out after this session began? (Then every copy of it is dead.)"""
+    if person.signed_out_at is None:
+        return False
+    if not isinstance(signed_in_at, (int, float)):
+        return True  # a session without its start time cannot prove it is newer
+    return signed_in_at <= person.signed_out_at.timestamp()

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import logging
-import secrets
+import time
+from datetime import UTC, datetime
 
 from authlib.integrations.base_client.errors import OAuthError
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from joserfc.errors import JoseError
 from requests import RequestException
 
-from listening import audit, db, microsoft, store
+from listening import audit, db, microsoft, sign_in_refusals, store
 from listening.audit import Action
 from listening.urls import safe_next
 
@@ -24,37 +25,50 @@ def start():
         url_for("auth.callback", _external=True), prompt="select_account")
 
 
-def _refuse(reason: str, message: str, org_id: int | None = None, status: int = 403):
-    """No session; audited when we know whose organization it concerns, logged always."""
-    log.warning("sign-in refused: %s", reason)
+def _refuse(reason: str, message: str, org_id: int | None = None, status: int = 403, *,
+            detail: str | None = None, tenant_id: str | None = None):
+    """No session, and always a record: the organization's audit log when we know whose
+    organization it concerns, else the operators' count of refused sign-ins."""
+    log.warning("sign-in refused: %s%s", reason, f" ({detail})" if detail else "")
     session.clear()
+    sess = db.session()
     if org_id is not None:
-        sess = db.session()
-        audit.record(sess, Action.sign_in_refused, None, None, {"reason": reason}, org_id=org_id)
-        sess.commit()
+        audit.record(sess, Action.sign_in_refused, None, None,
+                     {"reason": reason} | ({"detail": detail} if detail else {}), org_id=org_id)
+    else:
+        sign_in_refusals.record(sess, reason, datetime.now(UTC), detail=detail, tenant_id=tenant_id)
+    sess.commit()
     return render_template("message.html", title="You are not signed in", message=message), status
+
+
+def _what_failed(exc: Exception) -> str:
+    """The OAuth error code or the exception's class: never its message (it may quote input)."""
+    return microsoft.redirect_error(getattr(exc, "error", None)) if isinstance(exc, OAuthError) \
+        else type(exc).__name__
 
 
 @bp.get("/callback")
 def callback():
     if request.args.get("error"):
         cancelled = request.args.get("error_subcode") == "cancel"
-        return _refuse("cancelled" if cancelled else microsoft.redirect_error(request.args["error"]),
+        return _refuse("cancelled" if cancelled else "microsoft error",
                        "Sign-in was cancelled." if cancelled else
-                       "Microsoft did not sign you in. Try again, or ask your HR admin.", status=400)
+                       "Microsoft did not sign you in. Try again, or ask your HR admin.", status=400,
+                       detail=None if cancelled else microsoft.redirect_error(request.args["error"]))
     client = microsoft.client("signin")
     try:
         token = client.authorize_access_token(claims_options=microsoft.issuer_options(client))
     except (OAuthError, JoseError, ValueError, RequestException) as exc:
-        return _refuse(f"invalid response: {type(exc).__name__}",
+        # Which check failed (state, code, id_token) is in the exception's type and OAuth error.
+        return _refuse("invalid response", detail=_what_failed(exc), message=
                        "The sign-in response was not valid (expired, replayed or tampered with). "
                        "Start again from the sign-in page.", status=400)
     claims = token.get("userinfo") or {}
     sess = db.session()
     org = store.organization_by_tenant(sess, claims["tid"])
     if org is None:
-        return _refuse("tenant has no organization here",
-                       "Your organization does not use Listening yet. Ask your HR admin.")
+        return _refuse("unknown tenant", "Your organization does not use Listening yet. Ask your "
+                       "HR admin.", tenant_id=claims["tid"])  # verified: from the checked id_token
     person = store.person_for_sign_in(sess, org.id, claims["oid"],
                                       [claims.get("email"), claims.get("preferred_username")])
     if person is None or not person.active:
@@ -66,7 +80,7 @@ def callback():
     # A fresh session at every sign-in: nothing from before survives (session fixation).
     session.clear()
     session.permanent = True
-    session.update(person_id=person.id, org_id=org.id, sid=secrets.token_urlsafe(16))
+    session.update(person_id=person.id, org_id=org.id, signed_in_at=time.time())
     audit.record(sess, Action.sign_in, person, person)
     sess.commit()
     return redirect(next_url or url_for("pages.home"))
@@ -77,6 +91,8 @@ def sign_out():
     person = g.get("person")
     if person is not None:
         sess = db.session()
+        # Every session issued before now ends, copies of this cookie included (security.py).
+        person.signed_out_at = datetime.now(UTC)
         audit.record(sess, Action.sign_out, person, person)
         sess.commit()
     session.clear()

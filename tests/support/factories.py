@@ -29,8 +29,10 @@ def person(session, organization: Organization, email: str | None = None, role: 
 
 def sign_in_as(client, p: Person) -> None:
     """For tests whose subject is not sign-in itself (tests/integration/test_sign_in.py drives the real flow)."""
+    import time
+
     with client.session_transaction() as s:
-        s["person_id"], s["org_id"] = p.id, p.org_id
+        s["person_id"], s["org_id"], s["signed_in_at"] = p.id, p.org_id, time.time()
 
 
 def csrf_token(client, path: str) -> str:

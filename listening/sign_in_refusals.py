@@ -1,0 +1,46 @@
+"""Refused sign-ins that belong to no organization: counted per hour, reason and address.
+
+An organization's audit log holds what concerns it; a forged ``state``, a replayed code,
+a tampered id_token or a tenant with no organization here concern none, yet operators
+must see them (an attack shows as a count that climbs). The callback is open to anyone,
+so each refusal is an upsert into its hour's bucket, never a new row per request.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+
+from listening import audit
+from listening.models import SignInRefusal
+
+KEEP = timedelta(days=90)  # long enough to see a pattern, short enough to hold no history of people
+
+
+def record(session, reason: str, now: datetime, *, detail: str | None = None,
+           tenant_id: str | None = None) -> None:
+    """Count one refusal; ``reason`` is one of a few fixed words, ``detail`` our own text."""
+    where = audit.origin.get()
+    user_agent = (where.user_agent or None) and where.user_agent[:400]
+    values = {"hour": now.replace(minute=0, second=0, microsecond=0), "reason": reason,
+              "ip": where.ip, "count": 1, "last_at": now, "last_detail": detail and detail[:120],
+              "last_user_agent": user_agent, "last_tenant_id": tenant_id}
+    statement = insert(SignInRefusal).values(**values)
+    session.execute(statement.on_conflict_do_update(
+        constraint="sign_in_refusals_bucket_key",
+        set_={"count": SignInRefusal.count + 1, "last_at": statement.excluded.last_at,
+              "last_detail": statement.excluded.last_detail,
+              "last_user_agent": statement.excluded.last_user_agent,
+              "last_tenant_id": statement.excluded.last_tenant_id}))
+
+
+def latest(session, since: datetime, limit: int = 200) -> list[SignInRefusal]:
+    return list(session.scalars(select(SignInRefusal).where(SignInRefusal.hour >= since)
+                                .order_by(SignInRefusal.hour.desc(), SignInRefusal.count.desc(),
+                                          SignInRefusal.id).limit(limit)))
+
+
+def purge(session, now: datetime) -> int:
+    """Remove buckets older than KEEP (the daily retention job); returns how many."""
+    return session.execute(delete(SignInRefusal).where(SignInRefusal.hour < now - KEEP)).rowcount
