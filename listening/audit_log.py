@@ -182,6 +182,18 @@ def person_label(person: Person | None, person_id: int | None) -> str:
     return person.label
 
 
+def choices(session: Session, org_id: int) -> list[tuple[int, str]]:
+    """(id, label) of everyone in the organization, for the filter menus: plain rows, not
+    Person objects, because a directory of thousands is listed at every page view
+    (bench/audit_bench.py, the whole page)."""
+    rows = session.execute(
+        select(Person.id, Person.display_name, Person.email, Person.erased_at)
+        .where(Person.org_id == org_id)
+        .order_by(Person.active.desc(), func.lower(Person.display_name), Person.id))
+    return [(i, f"person #{i} (erased)" if erased else name or email or f"person #{i}")
+            for i, name, email, erased in rows]
+
+
 def labels(session: Session, org_id: int, entries: list[AuditEvent]) -> dict[int | None, str]:
     """Labels for every actor and subject of ``entries`` (one query, scoped to the organization)."""
     ids = {i for e in entries for i in (e.actor_id, e.subject_id) if i is not None}

@@ -52,14 +52,14 @@ def audit_page():
     tz = _tz()
     page = audit_log.page(sess, g.person.org_id, filters, tz)
     names = audit_log.labels(sess, g.person.org_id, page.entries)
-    people = store.people(sess, g.person.org_id)
+    people = audit_log.choices(sess, g.person.org_id)
     rows = [(e, audit_log.shown_time(e.occurred_at, tz)) for e in page.entries]
     verified = audit_log.last_verdict(sess, g.person.org_id)
     verified_by = audit_log.labels(sess, g.person.org_id, [verified]) if verified else {}
     audit.record(sess, Action.audit_viewed, g.person, None, {"filters": filters.query_args()})
     sess.commit()
     return render_template("hr_audit.html", rows=rows, names=names, filters=filters, page=page,
-                           people=people, person_label=audit_log.person_label,
+                           people=people,
                            actions=audit_log.ACTIONS, tz=tz.key, verified=verified,
                            verified_by=verified_by, verified_when=verified and audit_log.shown_time(
                                verified.occurred_at, tz))

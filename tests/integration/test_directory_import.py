@@ -102,15 +102,22 @@ def test_upload_without_csrf_token_is_refused(client, session):
     assert session.scalar(select(func.count()).select_from(Person)) == 1
 
 
-def test_upload_just_over_the_limit_gets_the_page_that_explains_it(client, session):
-    org = f.org(session)
-    admin = f.person(session, org, role=Role.hr_admin)
+def _signed_in_hr_admin(client, session) -> str:
+    """An organization with one HR admin signed in; the directory page's CSRF token."""
+    admin = f.person(session, f.org(session), role=Role.hr_admin)
     session.commit()
     f.sign_in_as(client, admin)
-    token = f.csrf_token(client, "/admin/directory")
-    big = CSV.encode() + b"#" * (directory.MAX_BYTES - len(CSV) + 10)
-    response = client.post("/admin/directory", data={"csrf_token": token, "file": (io.BytesIO(big), "x.csv")},
-                           content_type="multipart/form-data")
+    return f.csrf_token(client, "/admin/directory")
+
+
+def _upload(client, token: str, data: bytes):
+    return client.post("/admin/directory", data={"csrf_token": token, "file": (io.BytesIO(data), "x.csv")},
+                       content_type="multipart/form-data")
+
+
+def test_upload_just_over_the_limit_gets_the_page_that_explains_it(client, session):
+    token = _signed_in_hr_admin(client, session)
+    response = _upload(client, token, CSV.encode() + b"#" * (directory.MAX_BYTES - len(CSV) + 10))
     assert response.status_code == 400
     assert "the limit is 5 MB" in response.get_data(as_text=True)
     session.expire_all()
@@ -119,14 +126,8 @@ def test_upload_just_over_the_limit_gets_the_page_that_explains_it(client, sessi
 
 
 def test_upload_far_over_the_limit_is_refused_with_a_clear_413(client, session):
-    org = f.org(session)
-    admin = f.person(session, org, role=Role.hr_admin)
-    session.commit()
-    f.sign_in_as(client, admin)
-    token = f.csrf_token(client, "/admin/directory")
-    huge = io.BytesIO(b"a" * (directory.MAX_BYTES + 200 * 1024))
-    response = client.post("/admin/directory", data={"csrf_token": token, "file": (huge, "x.csv")},
-                           content_type="multipart/form-data")
+    token = _signed_in_hr_admin(client, session)
+    response = _upload(client, token, b"a" * (directory.MAX_BYTES + 200 * 1024))
     assert response.status_code == 413
     page = response.get_data(as_text=True)
     assert "File too large" in page and "Nothing was imported" in page

@@ -42,6 +42,23 @@ def test_entries_newest_first_with_names_and_times_in_the_viewers_zone(client, s
     assert "Bea Boss" in page and "one_on_one:attach" in page
 
 
+def test_the_filter_menus_list_the_organization_by_label_and_keep_the_choice(client, session, world):
+    org, admin, boss, report = world
+    gone = f.person(session, org, name="Gone Person")
+    gone.erased_at, gone.display_name, gone.email = datetime.now(UTC), None, None
+    f.person(session, f.org(session), name="Stranger Elsewhere")
+    session.commit()
+    f.sign_in_as(client, admin)
+    page = client.get(f"/admin/audit?actor={boss.id}").get_data(as_text=True)
+    actor_menu = re.search(r'<select name="actor">(.*?)</select>', page, re.S).group(1)
+    subject_menu = re.search(r'<select name="subject">(.*?)</select>', page, re.S).group(1)
+    assert f'<option value="{boss.id}" selected>Bea Boss</option>' in actor_menu
+    assert f'<option value="{boss.id}">Bea Boss</option>' in subject_menu
+    assert f'<option value="{gone.id}">person #{gone.id} (erased)</option>' in subject_menu
+    assert "Gone Person" not in page and "Stranger Elsewhere" not in page
+    assert "=HYPERLINK(&#34;http://x&#34;)" in actor_menu  # escaped like any name
+
+
 def test_viewing_the_log_is_itself_audited(client, session, world):
     org, admin, boss, _ = world
     f.sign_in_as(client, admin)
