@@ -187,6 +187,7 @@ def apply_import(session: Session, org: Organization, rows: list[Row]) -> Import
     for email, person in existing.items():
         if email not in people and person.active:
             person.active = False
+            person.end_sessions()  # reactivation later must not revive an old cookie
             deactivated += 1
     session.flush()
     return ImportResult(created, len(changed), deactivated, len(rows) - created - len(changed))

@@ -76,14 +76,19 @@ class Person(Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Sign-out ends every session issued before it (sessions are signed cookies: a copy of
-    # one would otherwise stay valid until it expires). Migration 0004.
-    signed_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sessions are signed cookies that carry this number: sign-out, deactivation and erasure
+    # raise it, which ends every session issued before, copies included (a counter, not a
+    # time, so no two hosts' clocks are compared). Migration 0004.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
 
     manager: Mapped[Person | None] = relationship(remote_side="Person.id", lazy="raise")
+
+    def end_sessions(self) -> None:
+        """Every session issued so far stops working at its next request (security.py)."""
+        self.session_version = (self.session_version or 0) + 1
 
     @property
     def label(self) -> str:
@@ -119,10 +124,11 @@ class AuditEvent(Base):
 
 
 class SignInRefusal(Base):
-    """Refused sign-ins that belong to no organization (bad state, replayed code, tampered
-    id_token, unknown tenant): the operators' record, since no organization's audit log can hold
-    them. One row per hour, reason and address with a count, so that a flood of forged callbacks
-    cannot grow the table faster than the addresses it comes from. Migration 0004.
+    """Refused sign-ins we cannot tie to an organization: a bad state, a replayed code, a
+    tampered id_token, an unknown tenant, and a cancel or error sent back by Microsoft (that
+    redirect names no tenant). The operators' record, since no organization's audit log can
+    hold them. One row per hour, reason and source with a count, and a bounded number of
+    sources per hour (listening/sign_in_refusals.py). Migration 0004.
     """
     __tablename__ = "sign_in_refusals"
     __table_args__ = (
@@ -133,7 +139,7 @@ class SignInRefusal(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str] = mapped_column(String(40))
-    ip: Mapped[str | None] = mapped_column(INET)
+    ip: Mapped[str | None] = mapped_column(INET)  # an IPv6 source is its /64; NULL: many sources
     count: Mapped[int] = mapped_column(Integer, default=1)
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_detail: Mapped[str | None] = mapped_column(String(120))

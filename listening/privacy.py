@@ -137,6 +137,7 @@ def erase(session: Session, person: Person, actor: Person, now: datetime) -> Era
     person.display_name = person.email = person.oid = None
     person.aliases, person.time_zone = [], "UTC"
     person.active, person.erased_at = False, now
+    person.end_sessions()
     result = Erasure(conn is not None, items, pairs)
     audit.record(session, Action.person_erased, actor, person.id, vars(result), org_id=person.org_id)
     session.flush()

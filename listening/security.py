@@ -1,10 +1,13 @@
 """Who may do what: the signed-in person, role checks, CSRF on every form, security headers."""
 from __future__ import annotations
 
+import ipaddress
+import time
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
@@ -15,29 +18,14 @@ csrf = CSRFProtect()
 
 
 def init_app(app) -> None:
+    # Registered before CSRFProtect's own check, so that a refused form already knows who sent
+    # it and from where (views/one_on_ones.py audits it).
+    app.before_request(_load_person)
     csrf.init_app(app)
     # Forms that start a Microsoft sign-in redirect there; browsers apply form-action to that.
     authority = urlsplit(app.config["SETTINGS"].ms_authority)
     policy = ("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
               f"form-action 'self' {authority.scheme}://{authority.netloc}")
-
-    @app.before_request
-    def _load_person():
-        g.person = None
-        audit.origin.set(audit.Origin(ip=request.remote_addr,
-                                      user_agent=request.headers.get("User-Agent")))
-        person_id, org_id = session.get("person_id"), session.get("org_id")
-        if person_id is None:
-            return
-        # Scoped to the organization the session was issued for; a deactivated or
-        # erased person loses access at their next request.
-        person = db.session().scalar(select(Person).where(
-            Person.id == person_id, Person.org_id == org_id, Person.active.is_(True)))
-        if person is not None and _signed_out_since(person, session.get("signed_in_at")):
-            person = None
-        if person is None:
-            session.clear()
-        g.person = person
 
     @app.after_request
     def _headers(response):
@@ -70,10 +58,58 @@ def own_organization(sess) -> Organization:
     return org
 
 
-def _signed_out_since(person: Person, signed_in_at) -> bool:
-    """Did the person sign out after this session began? (Then every copy of it is dead.)"""
-    if person.signed_out_at is None:
+def _load_person() -> None:
+    g.person = None
+    audit.origin.set(audit.Origin(ip=client_ip(request.remote_addr),
+                                  user_agent=request.headers.get("User-Agent")))
+    person_id, org_id = session.get("person_id"), session.get("org_id")
+    if person_id is None:
+        return
+    # Scoped to the organization the session was issued for; a deactivated or
+    # erased person loses access at their next request.
+    person = db.session().scalar(select(Person).where(
+        Person.id == person_id, Person.org_id == org_id, Person.active.is_(True)))
+    if person is None or not _session_current(person, session, current_app.permanent_session_lifetime):
+        session.clear()
+        return
+    g.person = person
+
+
+def start_session(person: Person) -> None:
+    """A fresh session for ``person``: nothing from before survives (session fixation)."""
+    session.clear()
+    session.permanent = True
+    session.update(person_id=person.id, org_id=person.org_id, signed_in_at=int(time.time()),
+                   session_version=person.session_version or 0)
+
+
+def _session_current(person: Person, cookie, lifetime: timedelta) -> bool:
+    """Issued since the person's last sign-out, deactivation or erasure, and younger than the
+    session lifetime counted from sign-in (Flask re-signs the cookie at every request, so its
+    own expiry alone would let a used session live for ever). A session without these fields
+    predates them: it is refused, and its holder signs in once more."""
+    version, signed_in_at = cookie.get("session_version"), cookie.get("signed_in_at")
+    if not isinstance(version, int) or version != (person.session_version or 0):
         return False
     if not isinstance(signed_in_at, (int, float)):
-        return True  # a session without its start time cannot prove it is newer
-    return signed_in_at <= person.signed_out_at.timestamp()
+        return False
+    age = time.time() - signed_in_at
+    return -300 <= age < lifetime.total_seconds()  # a few minutes of clock skew between hosts
+
+
+def client_ip(raw: str | None) -> str | None:
+    """The client's address as PostgreSQL's inet accepts it, or None.
+
+    Behind a proxy it comes from X-Forwarded-For, where some (Azure Application Gateway)
+    write "address:port" or "[v6]:port"; anything that is not an address is not stored."""
+    if not raw:
+        return None
+    candidate = raw.strip()
+    if candidate.startswith("["):
+        candidate = candidate[1:].split("]", 1)[0]
+    elif candidate.count(":") == 1:
+        candidate = candidate.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None

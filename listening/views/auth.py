@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 
 from authlib.integrations.base_client.errors import OAuthError
@@ -10,7 +9,7 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from joserfc.errors import JoseError
 from requests import RequestException
 
-from listening import audit, db, microsoft, sign_in_refusals, store
+from listening import audit, db, microsoft, security, sign_in_refusals, store
 from listening.audit import Action
 from listening.urls import safe_next
 
@@ -77,10 +76,7 @@ def callback():
                        "to add you.", org_id=org.id)
     person.oid = claims["oid"]
     next_url = session.get("next")
-    # A fresh session at every sign-in: nothing from before survives (session fixation).
-    session.clear()
-    session.permanent = True
-    session.update(person_id=person.id, org_id=org.id, signed_in_at=time.time())
+    security.start_session(person)
     audit.record(sess, Action.sign_in, person, person)
     sess.commit()
     return redirect(next_url or url_for("pages.home"))
@@ -91,8 +87,7 @@ def sign_out():
     person = g.get("person")
     if person is not None:
         sess = db.session()
-        # Every session issued before now ends, copies of this cookie included (security.py).
-        person.signed_out_at = datetime.now(UTC)
+        person.end_sessions()  # copies of this cookie included
         audit.record(sess, Action.sign_out, person, person)
         sess.commit()
     session.clear()

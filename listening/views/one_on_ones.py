@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
-from sqlalchemy import select
 
 from listening import audit, db
 from listening.audit import Action
-from listening.models import Person, Role
+from listening.models import Role
 from listening.one_on_ones import Refused, attach, detach
 from listening.security import requires
 
@@ -70,14 +69,9 @@ def detach_series():
 
 @bp.errorhandler(CSRFError)
 def forged(error):
-    """A form without a valid token: refused, and audited when a manager is signed in.
-
-    CSRFProtect runs before the signed-in person is loaded, so it is read here
-    from the session the same way security.py does (scoped to its organization)."""
-    sess = db.session()
-    person = sess.scalar(select(Person).where(
-        Person.id == session.get("person_id"), Person.org_id == session.get("org_id"),
-        Person.active.is_(True))) if session.get("person_id") else None
+    """A form without a valid token: refused, and audited when a manager is signed in
+    (security.py loads the person before CSRFProtect checks the form)."""
+    sess, person = db.session(), g.get("person")
     if person is not None and person.role is Role.manager:
         operation = (request.endpoint or "").rsplit(".", 1)[-1].removesuffix("_series")
         audit.record(sess, Action.attach_refused, person, None,

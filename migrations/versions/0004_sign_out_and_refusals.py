@@ -1,10 +1,11 @@
-"""people.signed_out_at; sign_in_refusals
+"""people.session_version; sign_in_refusals
 
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-06 11:30:00
 
-Sign-out now ends every session issued before it (listening/security.py), and refused
+Sign-out, deactivation and erasure now end every session issued before them
+(listening/security.py), and refused
 sign-ins that belong to no organization are counted per hour, reason and address
 (listening/sign_in_refusals.py).
 """
@@ -19,7 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column('people', sa.Column('signed_out_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('people', sa.Column('session_version', sa.Integer(), server_default='0', nullable=False))
     op.create_table(
         'sign_in_refusals',
         sa.Column('id', sa.BigInteger(), primary_key=True),
@@ -38,4 +39,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('sign_in_refusals')
-    op.drop_column('people', 'signed_out_at')
+    op.drop_column('people', 'session_version')

@@ -32,7 +32,8 @@ def sign_in_as(client, p: Person) -> None:
     import time
 
     with client.session_transaction() as s:
-        s["person_id"], s["org_id"], s["signed_in_at"] = p.id, p.org_id, time.time()
+        s.update(person_id=p.id, org_id=p.org_id, signed_in_at=int(time.time()),
+                 session_version=p.session_version or 0)
 
 
 def csrf_token(client, path: str) -> str:
