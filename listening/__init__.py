@@ -42,12 +42,14 @@ def create_app(config: dict | None = None):
     )
     app.config.update(config)
     if settings.trusted_proxies:
-        # Behind N proxies the client's address and the https scheme arrive in X-Forwarded-*;
-        # trusting more hops than really exist would let a client forge its audited IP.
+        # Behind N proxies the client's address and the https scheme arrive in X-Forwarded-For
+        # and -Proto; trusting more hops than really exist would let a client forge its audited
+        # IP. Not X-Forwarded-Host: several load balancers pass the client's own through, and
+        # the host goes into redirect URIs and approval links (proxies keep Host as it was).
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)
 
     logs.init_app(app)
     db.init_app(app)

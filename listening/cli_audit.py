@@ -69,13 +69,20 @@ def run():
 
 
 @audit_cli.command("refused-sign-ins")
-@click.option("--days", type=click.IntRange(1, sign_in_refusals.KEEP.days), default=7, show_default=True,
-              help="How far back to look.")
+@click.option("--days", type=int, default=7, show_default=True, help="How far back to look.")
 def refused_sign_ins(days: int):
-    """Refused sign-ins that belong to no organization, per hour, reason and address."""
+    """Refused sign-ins we cannot tie to an organization, per hour, reason and source."""
+    if not 1 <= days <= sign_in_refusals.KEEP.days:
+        _fail(f"--days must be from 1 to {sign_in_refusals.KEEP.days} (older counts are purged)")
+    since = datetime.now(UTC) - timedelta(days=days)
     with db.unit_of_work() as sess:
-        rows = sign_in_refusals.latest(sess, datetime.now(UTC) - timedelta(days=days))
-        lines = [f"{r.hour:%Y-%m-%d %H:00}Z  {r.count:>6}  {r.reason:<16} {str(r.ip or '-'):<15} "
+        rows, total = sign_in_refusals.latest(sess, since), sign_in_refusals.count(sess, since)
+        lines = [f"{r.hour:%Y-%m-%d %H:00}Z  {r.count:>6}  {r.reason:<16} {str(r.ip or 'many'):<22} "
                  f"{r.last_detail or ''}{f'  tenant {r.last_tenant_id}' if r.last_tenant_id else ''}"
                  for r in rows]
-    click.echo("\n".join(lines) if lines else f"no refused sign-ins in the last {days} days")
+    if not lines:
+        click.echo(f"no refused sign-ins in the last {days} days")
+        return
+    click.echo("\n".join(lines))
+    if total > len(lines):
+        click.echo(f"(the newest {len(lines)} of {total} hourly counts)")

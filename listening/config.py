@@ -6,6 +6,7 @@ under ``instance/``. ``LISTENING_ENV=production`` refuses those defaults.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -72,7 +73,7 @@ def _number(env, name: str, default, kind=float, minimum=0):
         value = kind(raw)
     except ValueError:
         value = None
-    if value is None or value < minimum:
+    if value is None or not math.isfinite(value) or value < minimum:
         raise ConfigError(f"{name} must be a {kind.__name__} of at least {minimum}, got {raw!r}")
     return value
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import requests
 from sqlalchemy import delete, select, update
 
-from listening import audit, crypto, tokens
+from listening import audit, crypto, microsoft, tokens
 from listening.audit import Action
 from listening.models import (
     CalendarItem, Connection, ConnectionState, OneOnOne, OneOnOneStatus, Organization, Person,
@@ -175,7 +175,7 @@ def record_admin_consent_return(session, org: Organization, *, granted: bool, er
     """The administrator came back from Microsoft's /adminconsent (audit only: ``tenant`` in that
     redirect can be forged, so it grants nothing here)."""
     audit.record(session, Action.admin_consent_returned, None, None,
-                 {"granted": granted, "error": (error or None) and error[:64],
+                 {"granted": granted, "error": error and microsoft.redirect_error(error),
                   "tenant_matches": (reported_tenant or "").lower() == org.tenant_id.lower()},
                  org_id=org.id)
 

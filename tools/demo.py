@@ -93,7 +93,10 @@ def main() -> int:
 
     emulator_url = f"http://127.0.0.1:{args.emulator_port}"
     os.environ.setdefault("MS_AUTHORITY", emulator_url)
-    embedded_postgres = not os.environ.get("DATABASE_URL")
+    instance = Path(os.environ.get("LISTENING_INSTANCE", "instance")).resolve()
+    # Stopped at the end only if this demo starts it: one already running serves someone else.
+    embedded_postgres = not os.environ.get("DATABASE_URL") and \
+        not (instance / "pgdata" / "postmaster.pid").exists()
     app = create_app()
     upgrade(app)
     env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"], REDIS_URL=app.config["REDIS_URL"],

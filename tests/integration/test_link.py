@@ -360,6 +360,11 @@ def test_the_admin_consent_return_needs_our_state_and_never_trusts_tenant(app, c
     forged = client.get(f"/outlook/adminconsent/callback?admin_consent=True&tenant=evil-tenant&state={state}")
     assert forged.status_code == 200
     assert last_audit(session, c.org.id, "connection:admin_consent_returned").details["tenant_matches"] is False
+    # Whoever holds a genuine link still cannot write text of their choosing into the audit log.
+    state = _query(client.get(approval_path(app, c.org)).headers["Location"])["state"]
+    client.get("/outlook/adminconsent/callback", query_string={"state": state, "error": "x\n<b>forged"})
+    assert last_audit(session, c.org.id, "connection:admin_consent_returned").details["error"] == \
+        "unrecognised error"
 
 
 def _b64(data: dict) -> str:

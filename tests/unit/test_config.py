@@ -37,7 +37,8 @@ def test_trusted_proxies_and_timeout_are_read_from_the_given_environment():
 
 @pytest.mark.parametrize("name, raw", [("TRUSTED_PROXIES", "one"), ("TRUSTED_PROXIES", "-1"),
                                        ("TRUSTED_PROXIES", "1.5"), ("HTTP_TIMEOUT", "0"),
-                                       ("HTTP_TIMEOUT", "soon")])
+                                       ("HTTP_TIMEOUT", "soon"), ("HTTP_TIMEOUT", "nan"),
+                                       ("HTTP_TIMEOUT", "inf")])
 def test_bad_numbers_are_refused_with_the_variable_named(name, raw):
     with pytest.raises(ConfigError, match=name):
         from_env({name: raw})
