@@ -85,7 +85,7 @@ def attach(session: Session, manager: Person, raw_report_id, series_id, now: dat
                       "The form did not say which meeting to attach. Reload the page and try again.",
                       raw_id=raw_report_id)
     report = _report_of(session, manager, operation, raw_report_id, series_id)
-    candidate = _current_candidate(session, manager, report, operation, series_id, now)
+    _current_candidate(session, manager, report, operation, series_id, now)  # or a refusal
     existing = _pair(session, manager, report.id)
     if existing is not None and existing.series_id == series_id \
             and existing.status is OneOnOneStatus.ok:

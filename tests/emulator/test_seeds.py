@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
