@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 
 from listening.provider_data import SELECT
@@ -229,7 +230,7 @@ def _page(response: requests.Response, page_number: int) -> dict:
     """The page body, or MalformedResponseError saying plainly what is wrong with it."""
     request_id = response.headers.get("request-id")
     try:
-        body = response.json()
+        body = orjson.loads(response.content)  # a page is ~1 MB: ~2x the stdlib parser
     except ValueError:
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
         raise MalformedResponseError(f"page {page_number} of calendarView is not JSON ({kind}, "
