@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from scratch import admin_url, answers, scratch_database  # noqa: E402
 from listening import audit, audit_log, create_app, db  # noqa: E402
 from listening.audit import Action  # noqa: E402
+from listening.security import session_fields  # noqa: E402
 
 COLUMNS = ("org_id", "seq", "occurred_at", "action", "actor_id", "subject_id", "ip", "user_agent",
            "details", "prev_hash", "hash")
@@ -230,7 +231,7 @@ def measure_page(url: str, org_id: int, people: list[int], samples: int, end: da
                                         {"o": org_id}).one()
         client = app.test_client()
         with client.session_transaction() as s:
-            s["person_id"], s["org_id"], s["signed_in_at"] = admin_id, org_id, time.time()
+            s.update(session_fields(admin_id, org_id))
         for _ in range(20):  # warm the pool, the templates and the caches; not counted
             filters = random_filters(rng, people, (low, high + 1), end)[1]
             client.get("/admin/audit", query_string=filters.query_args())

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from scratch import admin_url, answers, scratch_database  # noqa: E402
 from listening import create_app, crypto, db, sync, tokens  # noqa: E402
 from listening.models import CalendarItem, Connection, ConnectionState, Organization, Person, Role  # noqa: E402
+from listening.security import session_fields  # noqa: E402
 
 DANIEL = "daniel.okafor@contoso.com"
 NEW_REPORTS = ("hannah.kim", "diego.ramos", "chloe.martin", "sam.taylor")
@@ -150,7 +151,7 @@ def statements_per_load(app, client) -> int:
 def measure_pages(app, org_id: int, daniel_id: int, samples: int) -> list[float]:
     client = app.test_client()
     with client.session_transaction() as s:
-        s["person_id"], s["org_id"] = daniel_id, org_id
+        s.update(session_fields(daniel_id, org_id))
     for _ in range(20):  # warm the pool, the templates and the caches; not counted
         assert client.get("/one-on-ones").status_code == 200
     print(f"SQL statements per page load: {statements_per_load(app, client)}")
@@ -170,7 +171,7 @@ def profile_pages(app, org_id: int, daniel_id: int, loads: int) -> None:
 
     client = app.test_client()
     with client.session_transaction() as s:
-        s["person_id"], s["org_id"] = daniel_id, org_id
+        s.update(session_fields(daniel_id, org_id))
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(loads):

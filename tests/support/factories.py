@@ -29,11 +29,10 @@ def person(session, organization: Organization, email: str | None = None, role: 
 
 def sign_in_as(client, p: Person) -> None:
     """For tests whose subject is not sign-in itself (tests/integration/test_sign_in.py drives the real flow)."""
-    import time
+    from listening.security import session_fields
 
     with client.session_transaction() as s:
-        s.update(person_id=p.id, org_id=p.org_id, signed_in_at=int(time.time()),
-                 session_version=p.session_version or 0)
+        s.update(session_fields(p.id, p.org_id, p.session_version or 0))
 
 
 def csrf_token(client, path: str) -> str:
