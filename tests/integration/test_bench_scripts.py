@@ -1,0 +1,24 @@
+"""The benchmark scripts still run (tiny sizes): they are not part of CI otherwise, and a change
+elsewhere (the session's fields, say) can break one silently. No timing is asserted here."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("script, args, says", [
+    ("page_bench.py", ["--events", "300", "--samples", "3"], "GET /one-on-ones through the Flask app"),
+    ("audit_bench.py", ["--entries", "2000", "--samples", "10", "--page-samples", "3", "--skip-verify"],
+     "status codes: 200 x3"),
+    ("filter_bench.py", ["--events", "200", "--runs", "1"], "judge()"),
+    ("emulator_bench.py", ["--events", "500", "--runs", "1"], "events"),
+])
+def test_a_benchmark_script_runs_to_its_figures(script, args, says):
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert says in done.stdout
+    assert "WARNING" not in done.stdout
