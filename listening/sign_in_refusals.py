@@ -31,8 +31,9 @@ def record(session, reason: str, now: datetime, *, detail: str | None = None,
     source = _source(where.ip)
     if source is not None and _sources(session, hour, reason) >= MAX_SOURCES_PER_HOUR:
         source = None
-    values = {"hour": hour, "reason": reason, "ip": source, "count": 1, "last_at": now, "last_detail": detail and detail[:120],
-              "last_user_agent": user_agent, "last_tenant_id": tenant_id}
+    values = {"hour": hour, "reason": reason, "ip": source, "count": 1, "last_at": now,
+              "last_detail": detail and detail[:120], "last_user_agent": user_agent,
+              "last_tenant_id": tenant_id}
     statement = insert(SignInRefusal).values(**values)
     session.execute(statement.on_conflict_do_update(
         constraint="sign_in_refusals_bucket_key",

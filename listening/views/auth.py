@@ -59,9 +59,9 @@ def callback():
         token = client.authorize_access_token(claims_options=microsoft.issuer_options(client))
     except (OAuthError, JoseError, ValueError, RequestException) as exc:
         # Which check failed (state, code, id_token) is in the exception's type and OAuth error.
-        return _refuse("invalid response", detail=_what_failed(exc), message=
+        return _refuse("invalid response",
                        "The sign-in response was not valid (expired, replayed or tampered with). "
-                       "Start again from the sign-in page.", status=400)
+                       "Start again from the sign-in page.", status=400, detail=_what_failed(exc))
     claims = token.get("userinfo") or {}
     sess = db.session()
     org = store.organization_by_tenant(sess, claims["tid"])

@@ -112,10 +112,10 @@ def _redirect_error(sess, person, org):
     if request.args.get("error_subcode") == "cancel":
         return _refused(linking.refuse(sess, person, "cancelled",
                                        "You cancelled linking Outlook; nothing was saved."), 400)
+    code = tokens.aadsts_code(request.args.get("error_description", ""))
     return _refused(linking.refuse(sess, person, f"microsoft error: {error}",
                                    "Microsoft did not link your calendar. Try again later, or "
-                                   "ask your HR admin.",
-                                   code=tokens.aadsts_code(request.args.get("error_description", ""))), 400)
+                                   "ask your HR admin.", code=code), 400)
 
 
 # --- admin consent -----------------------------------------------------------------------------
