@@ -18,9 +18,9 @@ def purge_expired() -> dict:
     """Apply every organization's retention, then verify each (shortened) chain, so the
     audit page always shows a verdict at most a day old."""
     with runtime.job_scope() as app:
-        now = datetime.now(UTC)
-        reports = retention.run(db.sessionmaker_for(app), now)
-        refusals = retention.purge_sign_in_refusals(db.sessionmaker_for(app), now)
+        now, make_session = datetime.now(UTC), db.sessionmaker_for(app)
+        reports = retention.run(make_session, now)
+        refusals = retention.purge_sign_in_refusals(make_session, now)
     for report in reports:
         audit_jobs.verify_chain(report.org_id)
     for report in reports:

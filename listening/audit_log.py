@@ -177,9 +177,13 @@ def person_label(person: Person | None, person_id: int | None) -> str:
         return "system"
     if person is None:
         return f"person #{person_id}"
-    if person.erased_at is not None:
-        return f"person #{person.id} (erased)"
-    return person.label
+    return _label(person.id, person.display_name, person.email, person.erased_at)
+
+
+def _label(person_id: int, name: str | None, email: str | None, erased_at) -> str:
+    """Person.label, plus the pseudonym of an erased person (one rule for rows and objects)."""
+    return f"person #{person_id} (erased)" if erased_at is not None else \
+        name or email or f"person #{person_id}"
 
 
 def choices(session: Session, org_id: int) -> list[tuple[int, str]]:
@@ -190,8 +194,7 @@ def choices(session: Session, org_id: int) -> list[tuple[int, str]]:
         select(Person.id, Person.display_name, Person.email, Person.erased_at)
         .where(Person.org_id == org_id)
         .order_by(Person.active.desc(), func.lower(Person.display_name), Person.id))
-    return [(i, f"person #{i} (erased)" if erased else name or email or f"person #{i}")
-            for i, name, email, erased in rows]
+    return [(i, _label(i, name, email, erased)) for i, name, email, erased in rows]
 
 
 def labels(session: Session, org_id: int, entries: list[AuditEvent]) -> dict[int | None, str]:

@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 from listening import create_app, db, directory, embedded, store  # noqa: E402
 from listening.audit import Action, record  # noqa: E402
 from listening.cli import upgrade  # noqa: E402
-from listening.filters.times import TZ_NAMES, WINDOWS_ZONES  # noqa: E402
+from listening.config import from_env  # noqa: E402
+from listening.filters.times import zone_named  # noqa: E402
 from listening.models import Organization  # noqa: E402
 
 
@@ -49,8 +50,8 @@ def role_of(user: dict) -> str:
 
 def time_zone_of(user: dict) -> str:
     """The emulator speaks Windows zone names, as Outlook does; the directory keeps IANA names."""
-    zone = user.get("timeZone") or "UTC"
-    return zone if zone in TZ_NAMES else WINDOWS_ZONES.get(zone, "UTC")
+    zone = zone_named(user.get("timeZone"))  # the filter's reading: CLDR's table, unknown is UTC
+    return zone.key if zone is not None else "UTC"
 
 
 def directory_csv(users: list[dict]) -> bytes:
@@ -93,10 +94,10 @@ def main() -> int:
 
     emulator_url = f"http://127.0.0.1:{args.emulator_port}"
     os.environ.setdefault("MS_AUTHORITY", emulator_url)
-    instance = Path(os.environ.get("LISTENING_INSTANCE", "instance")).resolve()
     # Stopped at the end only if this demo starts it: one already running serves someone else.
-    embedded_postgres = not os.environ.get("DATABASE_URL") and \
-        not (instance / "pgdata" / "postmaster.pid").exists()
+    before = from_env()
+    embedded_postgres = not before.database_url and \
+        not (before.instance_path / "pgdata" / "postmaster.pid").exists()
     app = create_app()
     upgrade(app)
     env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"], REDIS_URL=app.config["REDIS_URL"],

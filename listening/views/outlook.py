@@ -101,21 +101,21 @@ def callback():
 
 def _redirect_error(sess, person, org):
     error = microsoft.redirect_error(request.args.get("error"))
-    code = linking.admin_consent_code(error, request.args.get("error_description", ""))
-    if code is not None:
-        linking.note_admin_consent_needed(sess, person, code)
+    description = request.args.get("error_description", "")
+    consent_code = linking.admin_consent_code(error, description)
+    if consent_code is not None:
+        linking.note_admin_consent_needed(sess, person, consent_code)
         sess.commit()
-        return render_template("outlook_admin_consent.html", code=code, org=org,
+        return render_template("outlook_admin_consent.html", code=consent_code, org=org,
                                admin_link=admin_consent_url(org)), 403
     # Only the subcode says the person pressed Cancel; a bare access_denied can be a policy
     # (e.g. AADSTS50105, not assigned to the app), which is not theirs to retry.
     if request.args.get("error_subcode") == "cancel":
         return _refused(linking.refuse(sess, person, "cancelled",
                                        "You cancelled linking Outlook; nothing was saved."), 400)
-    code = tokens.aadsts_code(request.args.get("error_description", ""))
     return _refused(linking.refuse(sess, person, f"microsoft error: {error}",
                                    "Microsoft did not link your calendar. Try again later, or "
-                                   "ask your HR admin.", code=code), 400)
+                                   "ask your HR admin.", code=tokens.aadsts_code(description)), 400)
 
 
 # --- admin consent -----------------------------------------------------------------------------
