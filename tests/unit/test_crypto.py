@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from listening.config import ConfigError, Settings
-from listening.crypto import CryptoError, KeyRing, aad_for, demo_key_spec, new_key_spec
+from listening.crypto import CryptoError, KeyRing, aad_for, aad_maker, demo_key_spec, new_key_spec
 
 K1 = "k1:" + base64.b64encode(b"\x01" * 32).decode()
 K2 = "k2:" + base64.b64encode(b"\x02" * 32).decode()
@@ -80,6 +80,28 @@ def test_aad_parts_cannot_collide():
     with pytest.raises(CryptoError):
         aad_for("token", None, "x")  # an unflushed row has no id yet
 
+
+
+def test_aad_bytes_never_change():
+    # Every stored ciphertext was sealed with these exact bytes; a new layout would make them unreadable.
+    assert aad_for("event", 12, "AAMk") == (b"listening/v1" + b"\x00\x00\x00\x05event" + b"\x00\x00\x00\x0212"
+                                            + b"\x00\x00\x00\x04AAMk")
+    make = aad_maker("event", 12)
+    assert [make(x) for x in ("AAMk", "3")] == [aad_for("event", 12, "AAMk"), aad_for("event", 12, "3")]
+    with pytest.raises(CryptoError):
+        aad_maker("token", True)
+
+
+def test_a_sealer_seals_like_encrypt_with_a_fresh_nonce_for_every_value():
+    ring = KeyRing.parse(f"{K1}, {K2}")
+    seal = ring.sealer(batch=3)
+    blobs = [seal(f"value {i}".encode(), AAD) for i in range(10)]  # draws four batches of nonces
+    assert [ring.decrypt(blob, AAD) for blob in blobs] == [f"value {i}".encode() for i in range(10)]
+    assert {ring.key_id(blob) for blob in blobs} == {"k2"}
+    header = 1 + 1 + len("k2")
+    assert len({blob[header:header + 12] for blob in blobs}) == 10
+    with pytest.raises(CryptoError, match="authentication"):
+        ring.decrypt(seal(b"x", AAD), aad_for("token", 8, "refresh"))
 
 @pytest.mark.parametrize("blob", [b"", b"\x01", b"\x02\x02k1" + bytes(40), b"\x01\x02k1" + bytes(5),
                                   b"\x01\x02\xff\xfe" + bytes(40), "text"])
