@@ -169,6 +169,32 @@ def test_outlook_timezone_preference(emulator, graph, busiest):
         assert len(b["start"]["dateTime"]) == len("2019-04-16T20:30:00.0000000")
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Coordinated Universal Time"])
+def test_outlook_timezone_utc_serves_the_stored_utc_times(graph, busiest, zone):
+    _, _, token = busiest
+    plain = graph(token, "/me/calendarView", **WINDOW, **{"$top": 50}).json()["value"]
+    r = graph(token, "/me/calendarView", headers={"Prefer": f'outlook.timezone="{zone}"'}, **WINDOW,
+              **{"$top": 50})
+    assert r.headers["Preference-Applied"] == f'outlook.timezone="{zone}"'
+    for a, b in zip(plain, r.json()["value"], strict=True):
+        for name in ("start", "end"):
+            assert b[name] == {"dateTime": a[name]["dateTime"], "timeZone": zone}
+
+
+def test_the_utc_shortcut_converts_as_the_general_path_does(graph, busiest):
+    from zoneinfo import ZoneInfo
+
+    from emulator import odata
+
+    _, _, token = busiest
+    events = graph(token, "/me/calendarView", **WINDOW, **{"$top": 200}).json()["value"]
+    assert events
+    for event in events:
+        for name in ("start", "end"):
+            shortcut = odata.convert(event[name], ("UTC", ZoneInfo("UTC")), False)
+            general = odata.convert(event[name], ("UTC", ZoneInfo("Etc/GMT")), False)  # UTC+0, not shortcut
+            assert shortcut == general
+
 def test_immutable_id_and_text_body_preferences(emulator, graph, busiest):
     _, _, token = busiest
     prefer = {"Prefer": 'IdType="ImmutableId", outlook.body-content-type="text"'}
