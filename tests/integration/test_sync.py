@@ -2,6 +2,7 @@
 mailbox writes nothing, what it updates and deletes, and what it leaves alone."""
 from __future__ import annotations
 
+import gc
 import importlib.machinery
 import json
 import sys
@@ -12,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from listening import sync
+from listening import graph, sync
 from listening.models import AuditEvent, CalendarItem, ConnectionState, Organization
 from listening.sync_policy import Outcome
 from tests.integration import sync_helpers as h
@@ -194,3 +195,30 @@ def test_a_successful_sync_asks_the_1on1_module_to_re_check(app, session, emu, o
     emu.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
     sync.run(app, connection.id)
     assert one_on_ones_module == [connection.id]  # not after a failure
+
+
+def test_the_cycle_collector_is_off_while_pages_are_stored_and_back_after_a_failure(app, session, emu):
+    connection = h.linked(app, session, emu)
+    now = datetime.now(UTC)
+    window = (now - timedelta(days=30), now + timedelta(days=120))
+    collector_on = []
+
+    def pages():
+        collector_on.append(gc.isenabled())
+        yield []
+        collector_on.append(gc.isenabled())
+        yield [{"subject": "an event without an id"}]
+
+    assert gc.isenabled()
+    with app.app_context(), pytest.raises(graph.MalformedResponseError):
+        sync.store_pages(session, connection, pages(), window, now, sync.SyncReport(connection.id))
+    session.rollback()
+    assert collector_on == [False, False] and gc.isenabled()
+    gc.disable()
+    try:  # a caller that had turned it off keeps it off
+        with app.app_context():
+            sync.store_pages(session, connection, [[]], window, now, sync.SyncReport(connection.id))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        session.rollback()
