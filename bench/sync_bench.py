@@ -15,6 +15,8 @@ in-process):
 3. a bare ``requests`` + ``json`` fetch of the same pages (the floor); the bare fetch and
    the full sync each run ``--rounds`` times, alternating, and the medians are compared
    (one run of either varies by ±20% on a shared 2-core machine);
+   CPU seconds of this process, the emulator and PostgreSQL during one of each show where
+   the time goes (the three share the machine's cores);
 4. Microsoft's msgraph-sdk reading the same mailbox with its own calendarView
    paging, with pages of 1,000 and with its default of 10: the whole mailbox, or
    ``--sdk-events`` events extrapolated per event;
@@ -85,7 +87,7 @@ def main() -> None:
         emulators.append(start_emulator(mailboxes, per_mailbox, cfg["anchor"]))
         print(f"Sync benchmark ({'quick' if args.quick else 'full'}), emulator 'scale' seed over loopback, "
               f"{os.cpu_count()} CPUs\n")
-        figures = mailbox_figures(cfg, emulators[0][1], small, args) | mailbox_figures(cfg, emulators[1][1], big, args)
+        figures = mailbox_figures(cfg, emulators[0], small, args) | mailbox_figures(cfg, emulators[1], big, args)
         print_mailboxes(figures, small, big)
         fleet(cfg, emulators[2][1], mailboxes, per_mailbox, worker_counts)
     finally:
@@ -96,7 +98,8 @@ def main() -> None:
         _clear_redis(cfg)
 
 
-def mailbox_figures(cfg: dict, emu_url: str, size: int, args) -> dict:
+def mailbox_figures(cfg: dict, emulator: tuple, size: int, args) -> dict:
+    emu_pid, emu_url = emulator[0].pid, emulator[1]
     (connection_id, token), = link_mailboxes(cfg, emu_url)
     run = cfg | {"emu": emu_url, "connection_id": connection_id, "token": token}
     run_phase("bare", run)  # warm the emulator's view cache, so every reader below gets the same server
@@ -106,6 +109,7 @@ def mailbox_figures(cfg: dict, emu_url: str, size: int, args) -> dict:
         full.append(run_phase("full", run))
     out = {f"bare{size}": _median(bare), f"full{size}": _median(full)}
     if size == max(size, 10000) or args.quick and size > 1000:
+        out["cpu"] = run_phase("cpu", run | {"emu_pid": emu_pid})
         out[f"resync{size}"] = run_phase("resync", run)
         limit = min(args.sdk_events or size, size)
         out["sdk_top"] = run_phase("sdk", run | {"top": 1000, "select": None, "limit": limit})
@@ -141,6 +145,10 @@ def print_mailboxes(f: dict, small: int, big: int) -> None:
     print(f"  {big:,} events, every run (s): bare fetch {bare['all_seconds']}, full sync {full['all_seconds']}")
     print(f"  {big:,}-event full sync / bare fetch (medians): {full['seconds'] / bare['seconds']:.2f}x "
           f"(first sync of a fresh process: {full['cold_seconds'] / bare['seconds']:.2f}x; target <= 2x)")
+    cpu = f["cpu"]
+    print(f"  CPU seconds during one {big:,}-event run (this process / emulator / PostgreSQL): "
+          f"bare fetch {' / '.join(map(str, cpu['bare']))}; full sync {' / '.join(map(str, cpu['full']))} "
+          f"({os.cpu_count()} CPUs shared by all three)")
     print(f"  unchanged re-sync rows written (row versions): {f[f'resync{big}']['rows_written']} (target 0)")
     print(f"  peak RSS of the {big:,}-event full sync: {full['peak_rss_mb']:.0f} MB (target < 200 MB)")
     for key, label in (("sdk_top", "$top=1000"), ("sdk_default", "default paging, 10/page")):

@@ -134,7 +134,53 @@ def phase_sdk(cfg: dict) -> dict:
     return {"seconds": round(time.perf_counter() - started, 3), "events": events, "requests": requests_made}
 
 
-PHASES = {"full": phase_full, "resync": phase_resync, "bare": phase_bare, "sdk": phase_sdk}
+def phase_cpu(cfg: dict) -> dict:
+    """Where the time goes: CPU seconds of this process, the emulator and PostgreSQL during one
+    bare fetch and one full sync (the three share the machine's cores)."""
+    from listening import sync
+
+    app = _app(cfg)
+    sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))  # warm, as a running worker
+    out = {}
+    for name in ("bare", "full"):
+        if name == "full":
+            _forget(app, cfg["connection_id"])
+        server = _postgres_pids()
+        before = (time.process_time(), _cpu_seconds([cfg["emu_pid"]]), _cpu_seconds(server))
+        if name == "bare":
+            phase_bare(cfg)
+        else:
+            sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))
+        after = (time.process_time(), _cpu_seconds([cfg["emu_pid"]]), _cpu_seconds(server))
+        out[name] = [round(b - a, 2) for a, b in zip(before, after)]
+    return out
+
+
+def _postgres_pids() -> list[int]:
+    """Every local PostgreSQL process (backends and background workers alike)."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().startswith("postgres"):
+                pids.append(int(comm.parent.name))
+        except OSError:
+            continue  # the process ended meanwhile
+    return pids
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+PHASES = {"full": phase_full, "resync": phase_resync, "bare": phase_bare, "sdk": phase_sdk,
+          "cpu": phase_cpu}
 
 
 def _own_peak_rss_mb() -> float:

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
      "status codes: 200 x3"),
     ("filter_bench.py", ["--events", "200", "--runs", "1"], "judge()"),
     ("emulator_bench.py", ["--events", "500", "--runs", "1"], "events"),
+    # ~30 s: the acceptance command at its smallest (PostgreSQL and Redis on 127.0.0.1).
+    ("sync_bench.py", ["--quick", "--sdk-events", "100", "--rounds", "1"], "(this process / emulator / PostgreSQL)"),
 ])
 def test_a_benchmark_script_runs_to_its_figures(script, args, says):
     done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT,
