@@ -11,7 +11,7 @@ what we store can never drift apart.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from marshmallow import EXCLUDE, Schema, fields
 
@@ -140,5 +140,8 @@ def utc_instant(value: dict | None) -> datetime | None:
     zone = value.get("timeZone")
     if zone not in (None, "UTC", "tzone://Microsoft/Utc"):
         raise ValueError(f"expected a UTC time, got time zone {zone!r}")
-    # The offset in the string, not .replace(tzinfo=UTC): 0.3 µs against 1.8 µs, twice per event.
-    return datetime.fromisoformat(value["dateTime"][:19] + "+00:00")
+    text = value["dateTime"]
+    if len(text) >= 19:
+        # The offset in the string, not .replace(tzinfo=UTC): 0.3 µs against 1.8 µs, twice per event.
+        return datetime.fromisoformat(text[:19] + "+00:00")
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)  # shorter forms ("2026-03-02", "...T09:30Z")

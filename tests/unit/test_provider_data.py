@@ -147,6 +147,17 @@ def test_utc_instant_reads_graphs_seven_fractional_digits():
     assert utc_instant(None) is None and utc_instant({"dateTime": ""}) is None
 
 
+@pytest.mark.parametrize("written, meant", [
+    ("2026-03-02T09:30:00.0000000", datetime(2026, 3, 2, 9, 30, tzinfo=UTC)),
+    ("2026-03-02T09:30:00Z", datetime(2026, 3, 2, 9, 30, tzinfo=UTC)),
+    ("2026-03-02T09:30Z", datetime(2026, 3, 2, 9, 30, tzinfo=UTC)),
+    ("2026-03-02", datetime(2026, 3, 2, tzinfo=UTC)),
+])
+def test_utc_instant_is_always_an_aware_utc_time(written, meant):
+    moment = utc_instant({"dateTime": written, "timeZone": "UTC"})
+    assert moment == meant and moment.utcoffset() is not None and moment.utcoffset().total_seconds() == 0
+
+
 def test_utc_instant_refuses_a_time_that_is_not_utc():
     with pytest.raises(ValueError):
         utc_instant({"dateTime": "2026-03-02T09:30:00.0000000", "timeZone": "Pacific Standard Time"})
