@@ -74,6 +74,8 @@ def window_for(org: Organization, now: datetime) -> tuple[datetime, datetime]:
 
 
 # --- the data transaction ------------------------------------------------------------------------
+
+
 def store_pages(session: Session, connection: Connection, pages: Iterable[list[dict]],
                 window: tuple[datetime, datetime], now: datetime, report: SyncReport) -> None:
     """Upsert every changed event of ``pages`` and delete held events gone from the window.
@@ -104,18 +106,19 @@ def _cyclic_gc_paused():
 
     A sync makes about ten containers per event (parsed JSON, trimmed copies, rows),
     and reference counting frees every one of them: they hold no cycles. With the
-    collector on, their sheer number set off full collections of the whole process
-    (twice in a 20,000-event sync, ~75 ms each here, about a sixth of the sync's
-    time; bench/sync_bench.py). A worker runs one job at a time (rq.SimpleWorker, the
-    Procfile) and ``flask sync`` one sync after another, so nothing else waits on this.
+    collector on, their sheer number set off full collections of the whole process:
+    in a 20,000-event sync two of them (~75 ms each here) and ~300 young ones, ~0.19 s
+    in all, about a sixth of the sync. A worker runs one job at a time (rq.SimpleWorker,
+    the Procfile) and ``flask sync`` one sync after another, so nothing else waits on this.
     """
     was_on = gc.isenabled()
-    gc.disable()
     try:
+        gc.disable()
         yield
     finally:
         if was_on:
             gc.enable()
+
 
 def _sort_page(page: list, held: dict, seen: dict, make_row: _RowMaker,
                report: SyncReport) -> tuple[dict, dict]:
@@ -168,6 +171,8 @@ class _RowMaker:
 
 
 # --- outcomes on the connection -------------------------------------------------------------------
+
+
 def record_success(session: Session, connection: Connection, org: Organization, report: SyncReport,
                    now: datetime, trigger: str) -> None:
     move = after_success(now, org.sync_interval_minutes)
@@ -213,6 +218,8 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
 
 
 # --- the whole use case, for the entry points (jobs, CLI) -----------------------------------------
+
+
 def run(app, connection_id: int, *, trigger: str = "schedule", now: datetime | None = None,
         window: tuple[datetime, datetime] | None = None) -> SyncReport:
     """Sync one connection: one transaction for the data, then the follow-up re-check.

@@ -210,10 +210,13 @@ def test_the_cycle_collector_is_off_while_pages_are_stored_and_back_after_a_fail
         yield [{"subject": "an event without an id"}]
 
     assert gc.isenabled()
-    with app.app_context(), pytest.raises(graph.MalformedResponseError):
-        sync.store_pages(session, connection, pages(), window, now, sync.SyncReport(connection.id))
-    session.rollback()
-    assert collector_on == [False, False] and gc.isenabled()
+    try:
+        with app.app_context(), pytest.raises(graph.MalformedResponseError):
+            sync.store_pages(session, connection, pages(), window, now, sync.SyncReport(connection.id))
+        assert collector_on == [False, False] and gc.isenabled()
+    finally:
+        gc.enable()  # never leave the rest of the suite without it
+        session.rollback()
     gc.disable()
     try:  # a caller that had turned it off keeps it off
         with app.app_context():
