@@ -174,6 +174,5 @@ def fleet(cfg: dict, emu_url: str, mailboxes: int, per_mailbox: int, worker_coun
               f"{r['events_stored']:,} events stored, {mailboxes / r['seconds']:.1f} mailboxes/s")
 
 
-
 if __name__ == "__main__":
     main()

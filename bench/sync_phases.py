@@ -145,19 +145,20 @@ def phase_cpu(cfg: dict) -> dict:
     for name in ("bare", "full"):
         if name == "full":
             _forget(app, cfg["connection_id"])
-        server = _postgres_pids()
-        before = (time.process_time(), _cpu_seconds([cfg["emu_pid"]]), _cpu_seconds(server))
+        before = (time.process_time(), _cpu_seconds([cfg["emu_pid"]]), _postgres_cpu())
         if name == "bare":
             phase_bare(cfg)
         else:
             sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))
-        after = (time.process_time(), _cpu_seconds([cfg["emu_pid"]]), _cpu_seconds(server))
-        out[name] = [round(b - a, 2) for a, b in zip(before, after)]
+        after = (time.process_time(), _cpu_seconds([cfg["emu_pid"]]), _postgres_cpu())
+        server = sum(spent - before[2].get(pid, 0.0) for pid, spent in after[2].items())
+        out[name] = [round(after[0] - before[0], 2), round(after[1] - before[1], 2), round(server, 2)]
     return out
 
 
-def _postgres_pids() -> list[int]:
-    """Every local PostgreSQL process (backends and background workers alike)."""
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of every PostgreSQL process on this host (backends, autovacuum,
+    WAL writer...). A process that ends during a run is missed: its time is not counted."""
     pids = []
     for comm in Path("/proc").glob("[0-9]*/comm"):
         try:
@@ -165,7 +166,7 @@ def _postgres_pids() -> list[int]:
                 pids.append(int(comm.parent.name))
         except OSError:
             continue  # the process ended meanwhile
-    return pids
+    return {pid: _cpu_seconds([pid]) for pid in pids}
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -178,6 +179,7 @@ def _cpu_seconds(pids: list[int]) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
+
 
 PHASES = {"full": phase_full, "resync": phase_resync, "bare": phase_bare, "sdk": phase_sdk,
           "cpu": phase_cpu}
@@ -230,7 +232,8 @@ def create_database(admin_url: str) -> str:
     name = f"listening_bench_{os.getpid()}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    base, sep, query = admin_url.partition("?")  # an embedded server's URL carries ?host=...
+    url = base.rsplit("/", 1)[0] + "/" + name + sep + query
     command.upgrade(alembic_config(url), "head")
     return url
 
