@@ -195,6 +195,7 @@ def test_the_utc_shortcut_converts_as_the_general_path_does(graph, busiest):
             general = odata.convert(event[name], ("UTC", ZoneInfo("Etc/GMT")), False)  # UTC+0, not shortcut
             assert shortcut == general
 
+
 def test_immutable_id_and_text_body_preferences(emulator, graph, busiest):
     _, _, token = busiest
     prefer = {"Prefer": 'IdType="ImmutableId", outlook.body-content-type="text"'}

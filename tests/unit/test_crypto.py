@@ -81,7 +81,6 @@ def test_aad_parts_cannot_collide():
         aad_for("token", None, "x")  # an unflushed row has no id yet
 
 
-
 def test_aad_bytes_never_change():
     # Every stored ciphertext was sealed with these exact bytes; a new layout would make them unreadable.
     assert aad_for("event", 12, "AAMk") == (b"listening/v1" + b"\x00\x00\x00\x05event" + b"\x00\x00\x00\x0212"
@@ -102,6 +101,7 @@ def test_a_sealer_seals_like_encrypt_with_a_fresh_nonce_for_every_value():
     assert len({blob[header:header + 12] for blob in blobs}) == 10
     with pytest.raises(CryptoError, match="authentication"):
         ring.decrypt(seal(b"x", AAD), aad_for("token", 8, "refresh"))
+
 
 @pytest.mark.parametrize("blob", [b"", b"\x01", b"\x02\x02k1" + bytes(40), b"\x01\x02k1" + bytes(5),
                                   b"\x01\x02\xff\xfe" + bytes(40), "text"])
