@@ -214,6 +214,10 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
         return Outcome.transient, "the database was unreachable"
     if isinstance(exc, graph.GraphError):
         return Outcome.failed, str(exc)
+    if isinstance(exc, crypto.CryptoError):
+        # The log (with the traceback) names the key; the manager only needs to know whose it is.
+        return Outcome.failed, ("Listening could not decrypt its stored Microsoft sign-in for this "
+                                "calendar (a setting of Listening's servers: its encryption keys)")
     return Outcome.failed, f"an internal error ({type(exc).__name__})"
 
 

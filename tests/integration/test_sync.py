@@ -225,3 +225,16 @@ def test_the_cycle_collector_is_off_while_pages_are_stored_and_back_after_a_fail
     finally:
         gc.enable()
         session.rollback()
+
+
+def test_a_stored_token_that_will_not_decrypt_fails_the_sync_in_plain_words(app, session, emu):
+    """A key taken out of the ring (or a damaged row): the manager reads why, nothing is written."""
+    connection = h.linked(app, session, emu)
+    connection.access_token = connection.refresh_token = b"\x01\x07missing" + bytes(40)
+    session.commit()
+    report = sync.run(app, connection.id)
+    session.expire_all()
+    assert report.outcome is Outcome.failed and "could not decrypt its stored Microsoft sign-in" in report.detail
+    assert "CryptoError" not in connection.state_reason and "encryption keys" in connection.state_reason
+    assert connection.state is ConnectionState.linked and connection.failure_count == 1
+    assert h.items(session, connection.id) == []
