@@ -95,7 +95,8 @@ def phase_bare(cfg: dict) -> dict:
 
 
 def phase_sdk(cfg: dict) -> dict:
-    """msgraph-sdk's calendarView paging (its nextLink loop); ``top`` None = the SDK's default."""
+    """msgraph-sdk's calendarView paging (its nextLink loop); ``top`` None = the SDK's default;
+    ``select`` and ``prefer`` as the sync asks, or None/False for the SDK as it comes."""
     import asyncio
 
     from azure.core.credentials import AccessToken
@@ -106,6 +107,8 @@ def phase_sdk(cfg: dict) -> dict:
     from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (
         CalendarViewRequestBuilder as Builder,
     )
+
+    from listening import graph
 
     class Minted:
         def get_token(self, *scopes, **kwargs):
@@ -120,12 +123,19 @@ def phase_sdk(cfg: dict) -> dict:
         start_date_time=start.strftime("%Y-%m-%dT%H:%M:%SZ"), end_date_time=end.strftime("%Y-%m-%dT%H:%M:%SZ"),
         top=cfg["top"], select=cfg["select"])
 
+    def configured(query_parameters=None):
+        """With ``prefer``, the sync's Prefer header too (ImmutableId, times in UTC): like for like."""
+        config = Builder.CalendarViewRequestBuilderGetRequestConfiguration(query_parameters=query_parameters)
+        if cfg.get("prefer"):
+            for preference in graph.PREFER.split(", "):
+                config.headers.add("Prefer", preference)
+        return config
+
     async def read():
-        page = await client.me.calendar_view.get(
-            request_configuration=Builder.CalendarViewRequestBuilderGetRequestConfiguration(query_parameters=query))
+        page = await client.me.calendar_view.get(request_configuration=configured(query))
         events, requests_made = len(page.value), 1
         while page.odata_next_link and events < cfg["limit"]:
-            page = await client.me.calendar_view.with_url(page.odata_next_link).get()
+            page = await client.me.calendar_view.with_url(page.odata_next_link).get(request_configuration=configured())
             events, requests_made = events + len(page.value), requests_made + 1
         return events, requests_made
 

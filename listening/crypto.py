@@ -9,7 +9,8 @@ The envelope header (version and kid) is part of the associated data, so it
 cannot be edited either.
 
 Associated data binds a ciphertext to its purpose and its row, so a blob copied
-into another row, column or table does not decrypt. Build it with ``aad_for``:
+into another row, column or table does not decrypt. Build it with ``aad_for`` (or, for many
+values of one connection, ``aad_maker``):
 
 - tokens:          ``aad_for("token", connection_id, "access" | "refresh")``
 - calendar events: ``aad_for("event", connection_id, provider_event_id)``

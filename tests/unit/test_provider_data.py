@@ -152,6 +152,7 @@ def test_utc_instant_reads_graphs_seven_fractional_digits():
     ("2026-03-02T09:30:00Z", datetime(2026, 3, 2, 9, 30, tzinfo=UTC)),
     ("2026-03-02T09:30Z", datetime(2026, 3, 2, 9, 30, tzinfo=UTC)),
     ("2026-03-02", datetime(2026, 3, 2, tzinfo=UTC)),
+    ("2026-03-02T09:30+00:00", datetime(2026, 3, 2, 9, 30, tzinfo=UTC)),
 ])
 def test_utc_instant_is_always_an_aware_utc_time(written, meant):
     moment = utc_instant({"dateTime": written, "timeZone": "UTC"})
