@@ -140,8 +140,9 @@ class Sealer:
 
     The cipher is set up once, and nonces come from the OS ``batch`` at a time:
     one ``os.urandom`` call per value cost ~12 µs in a sync, mostly waiting to
-    get the GIL back from the page-fetching thread (bench/sync_bench.py). Each
-    nonce is still 12 fresh random bytes, used once. Not thread-safe.
+    get the GIL back from the page-fetching thread (profiled on the sync
+    benchmark's 20,000-event mailbox). Each nonce is still 12 fresh random bytes,
+    used once. Not thread-safe.
     """
 
     def __init__(self, kid: str, key: bytes, batch: int):

@@ -74,8 +74,6 @@ def window_for(org: Organization, now: datetime) -> tuple[datetime, datetime]:
 
 
 # --- the data transaction ------------------------------------------------------------------------
-
-
 def store_pages(session: Session, connection: Connection, pages: Iterable[list[dict]],
                 window: tuple[datetime, datetime], now: datetime, report: SyncReport) -> None:
     """Upsert every changed event of ``pages`` and delete held events gone from the window.
