@@ -169,8 +169,6 @@ class _RowMaker:
 
 
 # --- outcomes on the connection -------------------------------------------------------------------
-
-
 def record_success(session: Session, connection: Connection, org: Organization, report: SyncReport,
                    now: datetime, trigger: str) -> None:
     move = after_success(now, org.sync_interval_minutes)
@@ -220,8 +218,6 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
 
 
 # --- the whole use case, for the entry points (jobs, CLI) -----------------------------------------
-
-
 def run(app, connection_id: int, *, trigger: str = "schedule", now: datetime | None = None,
         window: tuple[datetime, datetime] | None = None) -> SyncReport:
     """Sync one connection: one transaction for the data, then the follow-up re-check.
