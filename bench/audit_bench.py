@@ -42,7 +42,7 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scratch import admin_url, answers, scratch_database  # noqa: E402
+from scratch import admin_url, answers, drop_database, scratch_database  # noqa: E402
 from listening import audit, audit_log, create_app, db  # noqa: E402
 from listening.audit import Action  # noqa: E402
 from listening.security import session_fields  # noqa: E402
@@ -314,8 +314,7 @@ def main() -> None:
         if args.keep:
             print(f"kept: {url}")
         else:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_database(admin, name)
         del server
 
 

@@ -25,12 +25,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scratch import admin_url, answers, scratch_database  # noqa: E402
+from scratch import admin_url, answers, drop_database, scratch_database  # noqa: E402
 from listening import create_app, crypto, db, sync, tokens  # noqa: E402
 from listening.models import CalendarItem, Connection, ConnectionState, Organization, Person, Role  # noqa: E402
 from listening.security import session_fields  # noqa: E402
@@ -243,8 +242,7 @@ def main() -> None:
         if args.keep:
             print(f"kept: {url}")
         else:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_database(admin, name)
         del server
 
 

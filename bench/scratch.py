@@ -40,6 +40,13 @@ def scratch_database(admin: str, label: str) -> tuple[str, str]:
     name = f"listening_{label}_bench_{secrets.token_hex(3)}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + "/" + name
+    # The database name is the path's last part; an embedded server's URL also carries ?host=/socket/dir.
+    base, sep, query = admin.partition("?")
+    url = base.rsplit("/", 1)[0] + "/" + name + sep + query
     command.upgrade(alembic_config(url), "head")
     return name, url
+
+
+def drop_database(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

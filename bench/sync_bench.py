@@ -25,9 +25,9 @@ in-process):
    4 real ``rq worker --burst`` processes: wall time.
 
 Each measured phase runs in a child process, so its peak RSS is its own.
-PostgreSQL and Redis: DATABASE_ADMIN_URL / REDIS_URL, else the servers on
-127.0.0.1:5432 and :6379. A throwaway database and Redis key prefix are used
-and removed at the end.
+PostgreSQL: BENCH_DATABASE_ADMIN_URL, else the server on 127.0.0.1:5432, else an
+embedded one (bench/scratch.py). Redis: REDIS_URL, else 127.0.0.1:6379. A throwaway
+database and Redis key prefix are used and removed at the end.
 """
 from __future__ import annotations
 
@@ -46,9 +46,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.sync_phases import (  # noqa: E402  (after the path is set)
-    PHASES, _clear_redis, _own_peak_rss_mb, create_database, drop_database, link_mailboxes,
-    start_emulator, workers_round,
+    PHASES, _clear_redis, _own_peak_rss_mb, link_mailboxes, start_emulator, workers_round,
 )
+from bench.scratch import admin_url, drop_database, scratch_database  # noqa: E402
 from listening.provider_data import SELECT  # noqa: E402
 
 
@@ -77,11 +77,11 @@ def main() -> None:
         return
     big, small = (5000, 1000) if args.quick else (20000, 1000)
     mailboxes, per_mailbox, worker_counts = (20, 500, (1, 2)) if args.quick else (200, 500, (1, 2, 4))
-    admin = os.environ.get("DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    admin, server = admin_url()  # kept alive (an embedded server) until the end of main
     cfg = {"redis": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
            "prefix": f"bench-{secrets.token_hex(4)}-", "anchor": date.today().isoformat(),
            "tmp": tempfile.mkdtemp(prefix="listening-bench-")}
-    cfg["db"] = create_database(admin)
+    name, cfg["db"] = scratch_database(admin, "sync")
     emulators = []
     try:
         for size in (small, big):
@@ -96,7 +96,8 @@ def main() -> None:
         for proc, _ in emulators:
             proc.terminate()
             proc.wait(10)
-        drop_database(admin, cfg["db"])
+        drop_database(admin, name)
+        del server
         _clear_redis(cfg)
 
 

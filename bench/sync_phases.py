@@ -233,28 +233,6 @@ def start_emulator(people: int, events: int, anchor: str) -> tuple[subprocess.Po
     raise SystemExit("the emulator did not start")
 
 
-def create_database(admin_url: str) -> str:
-    import psycopg
-    from alembic import command
-
-    from listening.cli import alembic_config
-
-    name = f"listening_bench_{os.getpid()}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, sep, query = admin_url.partition("?")  # an embedded server's URL carries ?host=...
-    url = base.rsplit("/", 1)[0] + "/" + name + sep + query
-    command.upgrade(alembic_config(url), "head")
-    return url
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-
-
 def link_mailboxes(cfg: dict, emu_url: str, count: int | None = None) -> list[tuple[int, str]]:
     """One organization with a linked manager per emulator mailbox: [(connection id, token)]."""
     import requests
