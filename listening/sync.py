@@ -210,10 +210,8 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
         return Outcome.transient, "the database was unreachable"
     if isinstance(exc, graph.GraphError):
         return Outcome.failed, str(exc)
-    if isinstance(exc, crypto.CryptoError):
-        # The log (with the traceback) names the key; the manager only needs to know whose it is.
-        return Outcome.failed, ("Listening could not read its stored Microsoft sign-in for this calendar "
-                                "(a damaged record, or an encryption key missing on Listening's servers)")
+    if isinstance(exc, tokens.UnreadableToken):
+        return Outcome.failed, tokens.UNREADABLE
     return Outcome.failed, f"an internal error ({type(exc).__name__})"
 
 

@@ -80,6 +80,16 @@ class TokenConfigurationError(TransientTokenError):
     """Microsoft refused our app registration itself (secret, client id): an operations alert."""
 
 
+UNREADABLE = "Listening cannot read the saved permission for this connection"
+
+
+class UnreadableToken(TokenError):
+    """A stored token that does not decrypt: tampered with, or stored under a key since removed
+    from LISTENING_KEYS. A matter for the operators (the log names the row); ``reason`` is in
+    plain words for the person."""
+    reason = UNREADABLE + ". Unlink and link Outlook again; if that keeps happening, tell your HR admin."
+
+
 # --- storing -----------------------------------------------------------------------------------
 def _aad(connection: Connection, field: str) -> bytes:
     return crypto.aad_for("token", connection.id, field)
@@ -113,7 +123,11 @@ def _read(connection: Connection, field: str) -> str | None:
     blob = getattr(connection, f"{field}_token")
     if blob is None:
         return None
-    return crypto.ring().decrypt(blob, _aad(connection, field)).decode()
+    try:
+        return crypto.ring().decrypt(blob, _aad(connection, field)).decode()
+    except crypto.CryptoError as err:
+        log.error("the stored %s token of connection %s cannot be decrypted: %s", field, connection.id, err)
+        raise UnreadableToken(UnreadableToken.reason) from None
 
 
 # --- using -------------------------------------------------------------------------------------

@@ -234,7 +234,7 @@ def test_a_stored_token_that_will_not_decrypt_fails_the_sync_in_plain_words(app,
     session.commit()
     report = sync.run(app, connection.id)
     session.expire_all()
-    assert report.outcome is Outcome.failed and "could not read its stored Microsoft sign-in" in report.detail
-    assert "CryptoError" not in connection.state_reason and "encryption key" in connection.state_reason
+    assert report.outcome is Outcome.failed and "cannot read the saved permission" in report.detail
+    assert "CryptoError" not in connection.state_reason and "cannot read the saved permission" in connection.state_reason
     assert connection.state is ConnectionState.linked and connection.failure_count == 1
     assert h.items(session, connection.id) == []
