@@ -170,6 +170,11 @@ class GraphClient:
             self._stop.set()  # a read abandoned mid-way must not sit out a Retry-After
             pool.shutdown(wait=True)
 
+    def me(self) -> dict:
+        """The signed-in user (``GET /me``): what "Check connection" asks Graph."""
+        response = self._send(self.base + "/me", None)
+        return _json_object(response, "/me")
+
     # --- one request, with its retries ---------------------------------------------------------
     def _get_json(self, url: str, params: dict | None, page_number: int) -> dict:
         response = self._send(url, params)
@@ -226,16 +231,30 @@ class GraphClient:
                 f"page {page_number}: @odata.nextLink points to another host; not following it")
 
 
+def _json(response: requests.Response, what: str):
+    """The parsed body, or MalformedResponseError: a proxy's or gateway's HTML page can come
+    with a 200."""
+    try:
+        return orjson.loads(response.content)  # a page is ~1 MB: ~2x the stdlib parser
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise MalformedResponseError(f"{what} is not JSON ({kind}, {len(response.content)} bytes)",
+                                     status=response.status_code,
+                                     request_id=response.headers.get("request-id")) from None
+
+
+def _json_object(response: requests.Response, what: str) -> dict:
+    body = _json(response, what)
+    if not isinstance(body, dict):
+        raise MalformedResponseError(f"{what} is not a JSON object", status=response.status_code,
+                                     request_id=response.headers.get("request-id"))
+    return body
+
+
 def _page(response: requests.Response, page_number: int) -> dict:
     """The page body, or MalformedResponseError saying plainly what is wrong with it."""
     request_id = response.headers.get("request-id")
-    try:
-        body = orjson.loads(response.content)  # a page is ~1 MB: ~2x the stdlib parser
-    except ValueError:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        raise MalformedResponseError(f"page {page_number} of calendarView is not JSON ({kind}, "
-                                     f"{len(response.content)} bytes)", status=response.status_code,
-                                     request_id=request_id) from None
+    body = _json(response, f"page {page_number} of calendarView")
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
         raise MalformedResponseError(f"page {page_number} of calendarView has no 'value' list",
                                      status=response.status_code, request_id=request_id)

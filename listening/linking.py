@@ -10,10 +10,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import requests
 from sqlalchemy import delete, select, update
 
-from listening import audit, crypto, microsoft, tokens
+from listening import audit, graph, microsoft, tokens
 from listening.audit import Action
 from listening.models import (
     CalendarItem, Connection, ConnectionState, OneOnOne, OneOnOneStatus, Organization, Person,
@@ -188,8 +187,6 @@ class CheckResult:
     message: str
 
 
-UNREADABLE_TOKEN = ("Listening cannot read the saved permission for this connection. Unlink and "
-                    "link Outlook again; if that keeps happening, tell your HR admin.")
 UNREADABLE_ME = "Microsoft Graph sent an answer Listening could not read. Try again later."
 
 
@@ -202,35 +199,33 @@ def check_connection(session, connection: Connection, actor: Person, *, graph_ur
         result = CheckResult(False, exc.reason)
     except tokens.TransientTokenError:
         result = CheckResult(False, "Microsoft's sign-in service did not answer. Try again in a few minutes.")
-    except crypto.CryptoError:
-        # Tampered with, or stored under a key since removed from LISTENING_KEYS: a matter for
-        # the operators; the person gets plain words, and the log names only the row.
-        log.error("check: the stored tokens of connection %s cannot be decrypted", connection.id)
-        result = CheckResult(False, UNREADABLE_TOKEN)
+    except tokens.UnreadableToken as exc:
+        result = CheckResult(False, exc.reason)
     audit.record(session, Action.check, actor, connection.person_id,
                  {"connection_id": connection.id, "ok": result.ok})
     return result
 
 
 def _ask_me(session, connection: Connection, graph_url: str, timeout: float) -> CheckResult:
-    for force in (False, True):
-        token = tokens.access_token_for(session, connection, force_refresh=force)
-        try:
-            response = requests.get(f"{graph_url}/me", timeout=timeout,
-                                    headers={"Authorization": f"Bearer {token}"})
-        except requests.RequestException:
-            return CheckResult(False, "Microsoft Graph did not answer. Try again in a few minutes.")
-        if response.status_code != 401:
-            break
-    if response.status_code == 401:
+    """Graph's /me through the one Graph client: a 401 refreshes the token once; no waiting on
+    Retry-After (max_wait 0), the person is waiting for the page."""
+    def token(force: bool) -> str:
+        return tokens.access_token_for(session, connection, force_refresh=force)
+
+    try:
+        with graph.GraphClient(graph_url, token(False), refresh=lambda: token(True), timeout=timeout,
+                               max_wait=0.0) as client:
+            me = client.me()
+    except graph.GraphAuthError:
         reason = "Microsoft refuses the saved permission. Reconnect Outlook."
         tokens.set_state(session, connection, ConnectionState.needs_reconnect, reason, actor=None)
         return CheckResult(False, reason)
-    if response.status_code != 200:
-        return CheckResult(False, f"Microsoft Graph answered {response.status_code}. Try again later.")
-    me = _json_object(response)
-    if me is None:
+    except graph.MalformedResponseError:
         return CheckResult(False, UNREADABLE_ME)
+    except graph.GraphError as exc:  # unreachable, throttled or refused: nothing for the person to fix
+        if exc.status is None:
+            return CheckResult(False, "Microsoft Graph did not answer. Try again in a few minutes.")
+        return CheckResult(False, f"Microsoft Graph answered {exc.status}. Try again later.")
     if me.get("id") != connection.ms_oid:
         return CheckResult(False, "The saved permission belongs to another Microsoft account. "
                                   "Unlink and link Outlook again.")
@@ -238,12 +233,3 @@ def _ask_me(session, connection: Connection, graph_url: str, timeout: float) -> 
     address = me.get("mail") or me.get("userPrincipalName")
     return CheckResult(True, f"Connected: Microsoft answered as {who}" +
                        (f" ({address})." if address else "."))
-
-
-def _json_object(response: requests.Response) -> dict | None:
-    """The body as a JSON object, or None: a proxy's or gateway's HTML page can come with a 200."""
-    try:
-        body = response.json()
-    except ValueError:  # requests' JSONDecodeError
-        return None
-    return body if isinstance(body, dict) else None
