@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import current_app
 
@@ -27,6 +28,13 @@ def redirect_error(raw: str | None) -> str:
     """
     raw = raw or ""
     return raw if _ERROR_CODE.fullmatch(raw) else "unrecognised error"
+
+
+def what_failed(exc: Exception) -> str:
+    """A failed token exchange, fit for logs and the audit log: the OAuth error code (in the
+    shape ``redirect_error`` allows) or the exception's class, never its message (it may
+    quote input)."""
+    return redirect_error(getattr(exc, "error", None)) if isinstance(exc, OAuthError) else type(exc).__name__
 
 
 def init_app(app) -> None:

@@ -40,12 +40,6 @@ def _refuse(reason: str, message: str, org_id: int | None = None, status: int = 
     return render_template("message.html", title="You are not signed in", message=message), status
 
 
-def _what_failed(exc: Exception) -> str:
-    """The OAuth error code or the exception's class: never its message (it may quote input)."""
-    return microsoft.redirect_error(getattr(exc, "error", None)) if isinstance(exc, OAuthError) \
-        else type(exc).__name__
-
-
 @bp.get("/callback")
 def callback():
     if request.args.get("error"):
@@ -61,7 +55,7 @@ def callback():
         # Which check failed (state, code, id_token) is in the exception's type and OAuth error.
         return _refuse("invalid response",
                        "The sign-in response was not valid (expired, replayed or tampered with). "
-                       "Start again from the sign-in page.", status=400, detail=_what_failed(exc))
+                       "Start again from the sign-in page.", status=400, detail=microsoft.what_failed(exc))
     claims = token.get("userinfo") or {}
     sess = db.session()
     org = store.organization_by_tenant(sess, claims["tid"])

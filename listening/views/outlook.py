@@ -87,7 +87,7 @@ def callback():
         token = client.authorize_access_token(claims_options=microsoft.issuer_options(client))
     except (OAuthError, JoseError, ValueError, RequestException) as exc:
         return _refused(linking.refuse(
-            sess, person, f"invalid response: {getattr(exc, 'error', None) or type(exc).__name__}"[:64],
+            sess, person, f"invalid response: {microsoft.what_failed(exc)}"[:64],
             "Microsoft's answer could not be used (expired, already used or tampered with). "
             "Nothing was linked. Start again from the 1-on-1s page."), 400)
     try:
