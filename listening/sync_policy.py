@@ -3,8 +3,9 @@
 - success: state ``linked``, failure count back to 0, next sync one interval later;
 - transient (throttled, unavailable, network, token endpoint down): state stays
   ``linked``, the reason says what happened, next sync after ``backoff(count)``;
-- failed (a response we could not read, a request Graph rejected): the same
-  backoff, but RQ does not retry it at once: the same request would fail the same way;
+- failed (a response we could not read, a request Graph rejected, an internal
+  error): the same backoff; the job raises, so RQ shows it as failed with the
+  reason and its ``Retry`` runs it again (a proxy's error page can be passing);
 - error (mailbox not enabled, access denied): state ``error``, no retry until
   the manager presses "Refresh now" or reconnects;
 - reconnect (refresh token refused, 401 after a refresh): state ``needs_reconnect``.
