@@ -18,9 +18,8 @@ def purge_expired() -> dict:
     """Apply every organization's retention, then verify each (shortened) chain, so the
     audit page always shows a verdict at most a day old."""
     with runtime.job_scope() as app:
-        now, make_session = datetime.now(UTC), db.sessionmaker_for(app)
-        reports = retention.run(make_session, now)
-        refusals = retention.purge_sign_in_refusals(make_session, now)
+        summary = retention.run(db.sessionmaker_for(app), datetime.now(UTC))
+    reports = summary.organizations
     for report in reports:
         audit_jobs.verify_chain(report.org_id)
     for report in reports:
@@ -30,4 +29,4 @@ def purge_expired() -> dict:
     return {"organizations": len(reports),
             "calendar_items": sum(r.calendar_items for r in reports),
             "audit_entries": sum(r.audit_entries for r in reports),
-            "sign_in_refusal_buckets": refusals}
+            "sign_in_refusal_buckets": summary.sign_in_refusal_buckets}

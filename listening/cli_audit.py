@@ -58,13 +58,11 @@ def verify(tenant_id: str | None):
 @retention_cli.command("run")
 def run():
     """Apply every organization's retention now (what the daily job does)."""
-    now, make_session = datetime.now(UTC), db.sessionmaker_for(current_app)
-    reports = retention.run(make_session, now)
-    for report in reports:
+    summary = retention.run(db.sessionmaker_for(current_app), datetime.now(UTC))
+    for report in summary.organizations:
         click.echo(f"organization {report.org_id}: removed {report.calendar_items} calendar items "
                    f"and {report.audit_entries} audit entries")
-    removed = retention.purge_sign_in_refusals(make_session, now)
-    click.echo(f"refused sign-ins: removed {removed} hourly counts older than "
+    click.echo(f"refused sign-ins: removed {summary.sign_in_refusal_buckets} hourly counts older than "
                f"{sign_in_refusals.KEEP.days} days")
 
 

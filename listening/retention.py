@@ -91,8 +91,15 @@ def purge_sign_in_refusals(make_session: sessionmaker, now: datetime) -> int:
         return sign_in_refusals.purge(session, now)
 
 
-def run(make_session: sessionmaker, now: datetime) -> list[Report]:
-    """Purge every organization; one transaction per organization and kind."""
+@dataclass(frozen=True)
+class Summary:
+    organizations: list[Report]
+    sign_in_refusal_buckets: int
+
+
+def run(make_session: sessionmaker, now: datetime) -> Summary:
+    """Purge every organization, then the operators' refused sign-ins: one transaction per
+    organization and kind (what the daily job and ``flask retention run`` do)."""
     with make_session() as session:
         org_ids = list(session.scalars(select(Organization.id).order_by(Organization.id)))
     reports = []
@@ -103,4 +110,4 @@ def run(make_session: sessionmaker, now: datetime) -> list[Report]:
                 org = session.get(Organization, org_id)
                 counts.append(purge(session, org, now) if org is not None else 0)
         reports.append(Report(org_id, *counts))
-    return reports
+    return Summary(reports, purge_sign_in_refusals(make_session, now))

@@ -16,7 +16,7 @@ DAY = timedelta(days=1)
 
 
 def run(app):
-    return retention.run(db.sessionmaker_for(app), NOW)
+    return retention.run(db.sessionmaker_for(app), NOW).organizations
 
 
 def event_ids(session, org_id):
