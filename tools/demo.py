@@ -98,14 +98,15 @@ def main() -> int:
     before = from_env()
     embedded_postgres = not before.database_url and \
         not (before.instance_path / "pgdata" / "postmaster.pid").exists()
-    app = create_app()
-    upgrade(app)
-    env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"], REDIS_URL=app.config["REDIS_URL"],
-               LISTENING_INSTANCE=str(app.config["SETTINGS"].instance_path), PYTHONUNBUFFERED="1")
-    bin_dir = Path(sys.executable).parent
-    procs = [start("emulator", [sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port",
-                                str(args.emulator_port), "--seed", "demo", "--control"], env)]
-    try:
+    procs: list[subprocess.Popen] = []
+    try:  # from the start: a failed migration must not leave the embedded PostgreSQL running
+        app = create_app()
+        upgrade(app)
+        env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"], REDIS_URL=app.config["REDIS_URL"],
+                   LISTENING_INSTANCE=str(app.config["SETTINGS"].instance_path), PYTHONUNBUFFERED="1")
+        bin_dir = Path(sys.executable).parent
+        procs.append(start("emulator", [sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port",
+                                        str(args.emulator_port), "--seed", "demo", "--control"], env))
         wait_for(emulator_url + "/_emulator/users")
         users = requests.get(emulator_url + "/_emulator/users", timeout=10).json()
         load_directory(app, users)
@@ -136,7 +137,7 @@ def main() -> int:
                 proc.kill()
         if embedded_postgres:
             # Started here, so stopped here; the next demo starts it again from instance/pgdata.
-            embedded.stop_postgres(app.config["SETTINGS"].instance_path)
+            embedded.stop_postgres(before.instance_path)
 
 
 def print_welcome(port: int, users: list[dict]) -> None:
