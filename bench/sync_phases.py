@@ -151,44 +151,38 @@ def phase_cpu(cfg: dict) -> dict:
 
     app = _app(cfg)
     sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))  # warm, as a running worker
-    out = {}
-    for name in ("bare", "full"):
-        if name == "full":
-            _forget(app, cfg["connection_id"])
-        before = (time.process_time(), _cpu_seconds([cfg["emu_pid"]]), _postgres_cpu())
-        if name == "bare":
-            phase_bare(cfg)
-        else:
-            sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))
-        after = (time.process_time(), _cpu_seconds([cfg["emu_pid"]]), _postgres_cpu())
-        server = sum(spent - before[2].get(pid, 0.0) for pid, spent in after[2].items())
-        out[name] = [round(after[0] - before[0], 2), round(after[1] - before[1], 2), round(server, 2)]
+
+    def spent(measured) -> list[float]:
+        before = (_cpu_seconds(cfg["emu_pid"]), _postgres_cpu(), time.process_time())
+        measured()
+        after = (time.process_time(), _cpu_seconds(cfg["emu_pid"]), _postgres_cpu())
+        server = sum(cpu - before[1].get(pid, 0.0) for pid, cpu in after[2].items())
+        return [round(after[0] - before[2], 2), round(after[1] - before[0], 2), round(server, 2)]
+
+    out = {"bare": spent(lambda: phase_bare(cfg))}
+    _forget(app, cfg["connection_id"])
+    out["full"] = spent(lambda: sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg)))
     return out
 
 
 def _postgres_cpu() -> dict[int, float]:
     """CPU seconds so far of every PostgreSQL process on this host (backends, autovacuum,
     WAL writer...). A process that ends during a run is missed: its time is not counted."""
-    pids = []
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            if comm.read_text().startswith("postgres"):
-                pids.append(int(comm.parent.name))
-        except OSError:
-            continue  # the process ended meanwhile
-    return {pid: _cpu_seconds([pid]) for pid in pids}
+    import psutil
+
+    out = {}
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if (proc.info["name"] or "").startswith("postgres") and proc.info["cpu_times"] is not None:
+            out[proc.pid] = proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return out
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (Linux /proc)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 PHASES = {"full": phase_full, "resync": phase_resync, "bare": phase_bare, "sdk": phase_sdk,
