@@ -54,9 +54,14 @@ class Action(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Origin:
-    """Where the action came from: set once per request (or job) by the entry point."""
+    """Where the action came from: set once per request (or job) by the entry point.
+    The user agent is kept to its first 400 characters (None when empty): it is the client's
+    own text, stored with every entry and refusal count."""
     ip: str | None = None
     user_agent: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "user_agent", (self.user_agent or None) and self.user_agent[:400])
 
 
 origin: contextvars.ContextVar[Origin] = contextvars.ContextVar("audit_origin", default=Origin())
@@ -126,7 +131,7 @@ def record(session: Session, action: Action, actor, subject, details: dict | Non
     entry = AuditEvent(
         org_id=org_id, seq=(last.seq + 1) if last else 1, occurred_at=datetime.now(UTC),
         action=Action(action).value, actor_id=_person_id(actor), subject_id=_person_id(subject),
-        ip=where.ip, user_agent=(where.user_agent or None) and where.user_agent[:400],
+        ip=where.ip, user_agent=where.user_agent,
         details=json.loads(json.dumps(details or {}, default=str)),
         prev_hash=last.hash if last else GENESIS,
     )

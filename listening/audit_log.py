@@ -23,6 +23,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from listening import store
 from listening.audit import Action
 from listening.models import AuditEvent, Person
 
@@ -182,8 +183,7 @@ def person_label(person: Person | None, person_id: int | None) -> str:
 
 def _label(person_id: int, name: str | None, email: str | None, erased_at) -> str:
     """Person.label, plus the pseudonym of an erased person (one rule for rows and objects)."""
-    return f"person #{person_id} (erased)" if erased_at is not None else \
-        name or email or f"person #{person_id}"
+    return f"person #{person_id} (erased)" if erased_at is not None else Person.label_of(person_id, name, email)
 
 
 def choices(session: Session, org_id: int) -> list[tuple[int, str]]:
@@ -193,7 +193,7 @@ def choices(session: Session, org_id: int) -> list[tuple[int, str]]:
     rows = session.execute(
         select(Person.id, Person.display_name, Person.email, Person.erased_at)
         .where(Person.org_id == org_id)
-        .order_by(Person.active.desc(), func.lower(Person.display_name), Person.id))
+        .order_by(*store.PEOPLE_ORDER))
     return [(i, _label(i, name, email, erased)) for i, name, email, erased in rows]
 
 

@@ -93,7 +93,12 @@ class Person(Base):
     @property
     def label(self) -> str:
         """What pages show: the name, or a pseudonym once erased."""
-        return self.display_name or self.email or f"person #{self.id}"
+        return Person.label_of(self.id, self.display_name, self.email)
+
+    @staticmethod
+    def label_of(person_id: int, display_name: str | None, email: str | None) -> str:
+        """``label`` from plain column values (for queries that select rows, not Person objects)."""
+        return display_name or email or f"person #{person_id}"
 
 
 class AuditEvent(Base):

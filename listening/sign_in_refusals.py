@@ -26,13 +26,12 @@ def record(session, reason: str, now: datetime, *, detail: str | None = None,
            tenant_id: str | None = None) -> None:
     """Count one refusal; ``reason`` is one of a few fixed words, ``detail`` our own text."""
     where = audit.origin.get()
-    user_agent = (where.user_agent or None) and where.user_agent[:400]
     hour = now.replace(minute=0, second=0, microsecond=0)
     source = _source(where.ip)
     if source is not None and _sources(session, hour, reason) >= MAX_SOURCES_PER_HOUR:
         source = None
     values = {"hour": hour, "reason": reason, "ip": source, "count": 1, "last_at": now,
-              "last_detail": detail and detail[:120], "last_user_agent": user_agent,
+              "last_detail": detail and detail[:120], "last_user_agent": where.user_agent,
               "last_tenant_id": tenant_id}
     statement = insert(SignInRefusal).values(**values)
     session.execute(statement.on_conflict_do_update(

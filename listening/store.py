@@ -32,10 +32,12 @@ def person_for_sign_in(session: Session, org_id: int, oid: str, addresses: list[
         .order_by(Person.id).limit(1))
 
 
+# How lists of people are ordered: the active first, then by name.
+PEOPLE_ORDER = (Person.active.desc(), func.lower(Person.display_name), Person.id)
+
+
 def people(session: Session, org_id: int) -> list[Person]:
-    return list(session.scalars(
-        select(Person).where(Person.org_id == org_id)
-        .order_by(Person.active.desc(), func.lower(Person.display_name), Person.id)))
+    return list(session.scalars(select(Person).where(Person.org_id == org_id).order_by(*PEOPLE_ORDER)))
 
 
 def direct_reports(session: Session, org_id: int, manager_id: int) -> list[Person]:
