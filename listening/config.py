@@ -65,9 +65,8 @@ class Settings:
             raise ConfigError("production needs " + ", ".join(missing))
 
 
-def _number(env, name: str, default, kind=float, minimum=0):
-    raw = env.get(name)
-    if raw is None or raw == "":
+def _number(name: str, raw: str | None, default, kind=float, minimum=0):
+    if raw is None:
         return default
     try:
         value = kind(raw)
@@ -94,8 +93,8 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         ms_client_secret=get("MS_CLIENT_SECRET", DEMO_CLIENT_SECRET),
         graph_url=get("GRAPH_URL", authority + "/v1.0").rstrip("/"),
         keys=get("LISTENING_KEYS"),
-        http_timeout=_number(env, "HTTP_TIMEOUT", 10.0, minimum=0.1),
-        trusted_proxies=_number(env, "TRUSTED_PROXIES", 0, kind=int),
+        http_timeout=_number("HTTP_TIMEOUT", get("HTTP_TIMEOUT"), 10.0, minimum=0.1),
+        trusted_proxies=_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), 0, kind=int),
         queue_prefix=get("QUEUE_PREFIX", ""),
         log_level=get("LOG_LEVEL", "INFO"),
     )

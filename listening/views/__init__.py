@@ -5,6 +5,8 @@ from flask import render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from listening import directory
+
 
 def register_blueprints(app) -> None:
     from listening.views import admin, auth, health, hr, one_on_ones, outlook, pages, sync
@@ -21,9 +23,9 @@ def register_blueprints(app) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error):
         # Raised while reading the body, before any view: nothing was read, so nothing changed.
-        limit = app.config["MAX_CONTENT_LENGTH"] / 2**20
+        limit = directory.MAX_BYTES // 2**20  # the stated limit, as the import page states it
         return render_template("message.html", title="File too large",
-                               message=f"The upload is larger than {limit:.0f} MB, the most Listening "
+                               message=f"The upload is larger than {limit} MB, the most Listening "
                                        "accepts. Nothing was imported or changed."), 413
 
     @app.errorhandler(HTTPException)

@@ -130,5 +130,5 @@ def test_upload_far_over_the_limit_is_refused_with_a_clear_413(client, session):
     response = _upload(client, token, b"a" * (directory.MAX_BYTES + 200 * 1024))
     assert response.status_code == 413
     page = response.get_data(as_text=True)
-    assert "File too large" in page and "Nothing was imported" in page
+    assert "File too large" in page and "Nothing was imported" in page and "larger than 5 MB" in page
     assert session.scalar(select(func.count()).select_from(Person)) == 1
