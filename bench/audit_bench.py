@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scratch import admin_url, answers, drop_database, scratch_database  # noqa: E402
-from listening import audit, audit_log, create_app, db  # noqa: E402
+from listening import audit, audit_log, create_app, db, queue  # noqa: E402
 from listening.audit import Action  # noqa: E402
 from listening.security import session_fields  # noqa: E402
 
@@ -201,7 +201,7 @@ def hr_admin(app, org_id: int, verdict) -> int:
 def statements_per_load(app, client, path: str) -> int:
     from sqlalchemy import event
 
-    engine, seen = app.extensions["db_engine"], []
+    engine, seen = db.engine_for(app), []
 
     def count(*_):
         seen.append(1)
@@ -243,12 +243,12 @@ def measure_page(url: str, org_id: int, people: list[int], samples: int, end: da
             timings[kind].append((time.perf_counter() - started) * 1000)
             cpu.append((time.process_time() - started_cpu) * 1000)
             statuses[response.status_code] += 1
-        app.extensions["db_engine"].dispose()
+        db.database(app).dispose()
         with psycopg.connect(url) as conn:
             appended = conn.execute("SELECT count(*) FROM audit_events WHERE org_id = %s AND action = %s "
                                     "AND actor_id = %s", (org_id, Action.audit_viewed.value, admin_id)).fetchone()[0]
-        redis = app.extensions.get("redis")
-        if redis is not None:
+        if app.extensions["redis"].opened:  # the page never queues: usually nothing to clean
+            redis = queue.redis_conn(app)
             keys = list(redis.scan_iter(f"*{prefix}*", count=1000))
             if keys:
                 redis.delete(*keys)

@@ -135,7 +135,7 @@ def statements_per_load(app, client) -> int:
     from sqlalchemy import event
 
     seen = []
-    engine = app.extensions["db_engine"]
+    engine = db.engine_for(app)
 
     def count(*_):
         seen.append(1)
@@ -237,7 +237,7 @@ def main() -> None:
             report(stored, judged, series, attached, parts, timings)
             if args.profile:
                 profile_pages(app, org_id, daniel_id, args.profile)
-            app.extensions["db_engine"].dispose()
+            db.database(app).dispose()
     finally:
         if args.keep:
             print(f"kept: {url}")

@@ -51,26 +51,30 @@ def phase_full(cfg: dict) -> dict:
 def _forget(app, connection_id: int) -> None:
     """Delete the mailbox's stored items; VACUUM, as a new mailbox finds no dead row versions of
     its own keys in the table and its index."""
+    from listening import db as database
+
     from sqlalchemy import text
 
-    with app.extensions["db_engine"].begin() as db:
-        db.execute(text("DELETE FROM calendar_items WHERE connection_id = :c"), {"c": connection_id})
-    with app.extensions["db_engine"].connect() as db:
-        db.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM calendar_items"))
+    with database.engine_for(app).begin() as conn:
+        conn.execute(text("DELETE FROM calendar_items WHERE connection_id = :c"), {"c": connection_id})
+    with database.engine_for(app).connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM calendar_items"))
 
 
 def phase_resync(cfg: dict) -> dict:
+    from listening import db as database
+
     from sqlalchemy import text
 
     from listening import sync
 
     app = _app(cfg)
     versions = text("SELECT id, xmin::text FROM calendar_items WHERE connection_id = :c ORDER BY id")
-    with app.extensions["db_engine"].connect() as db:
-        before = db.execute(versions, {"c": cfg["connection_id"]}).all()
+    with database.engine_for(app).connect() as conn:
+        before = conn.execute(versions, {"c": cfg["connection_id"]}).all()
     report = sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))
-    with app.extensions["db_engine"].connect() as db:
-        after = db.execute(versions, {"c": cfg["connection_id"]}).all()
+    with database.engine_for(app).connect() as conn:
+        after = conn.execute(versions, {"c": cfg["connection_id"]}).all()
     return {"outcome": report.outcome.value, "seconds": report.seconds, "events": report.fetched,
             "requests": report.requests, "rows_written": len(set(before) ^ set(after)),
             "reported_rows_written": report.rows_written}
@@ -262,14 +266,16 @@ def link_mailboxes(cfg: dict, emu_url: str, count: int | None = None) -> list[tu
 # --- 200 mailboxes through N real RQ workers ---------------------------------------------------------
 def workers_round(cfg: dict, emu_url: str, connection_ids: list[int], workers: int) -> dict:
     """Queue a full sync of every mailbox, then time N ``rq worker --burst`` processes draining it."""
+    from listening import db as database
+
     from sqlalchemy import text
 
     from listening import sync_queue
 
     app = _app(cfg | {"emu": emu_url})
-    with app.extensions["db_engine"].begin() as db:
-        db.execute(text("DELETE FROM calendar_items"))
-        db.execute(text("UPDATE connections SET next_sync_at = NULL, last_sync_outcome = NULL"))
+    with database.engine_for(app).begin() as conn:
+        conn.execute(text("DELETE FROM calendar_items"))
+        conn.execute(text("UPDATE connections SET next_sync_at = NULL, last_sync_outcome = NULL"))
     with app.app_context():
         for cid in connection_ids:
             sync_queue.enqueue_sync(cid, trigger="bench")
@@ -285,10 +291,10 @@ def workers_round(cfg: dict, emu_url: str, connection_ids: list[int], workers: i
     for proc in procs:
         proc.wait()
     wall = time.perf_counter() - started
-    with app.extensions["db_engine"].connect() as db:
-        ok = db.execute(text("SELECT count(*) FROM connections WHERE last_sync_outcome = 'ok'")).scalar()
-        items = db.execute(text("SELECT count(*) FROM calendar_items")).scalar()
-    app.extensions["db_engine"].dispose()
+    with database.engine_for(app).connect() as conn:
+        ok = conn.execute(text("SELECT count(*) FROM connections WHERE last_sync_outcome = 'ok'")).scalar()
+        items = conn.execute(text("SELECT count(*) FROM calendar_items")).scalar()
+    database.database(app).dispose()
     return {"workers": workers, "seconds": round(wall, 2), "synced_ok": ok, "events_stored": items}
 
 

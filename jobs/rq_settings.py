@@ -13,7 +13,8 @@ process (jobs/runtime.py).
 import jobs.retention  # noqa: F401
 import jobs.sync  # noqa: F401
 from jobs import runtime
+from listening import queue
 
 _app = runtime.app()
-REDIS_URL = _app.config["REDIS_URL"]
+REDIS_URL = queue.redis_url(_app)
 QUEUES = runtime.queue_names(_app)

@@ -37,7 +37,9 @@ def use(flask_app) -> None:
 
 def _forget_inherited_connections() -> None:
     if _app is not None:
-        _app.extensions["db_engine"].dispose(close=False)
+        from listening import db
+
+        db.database(_app).dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)

@@ -6,7 +6,7 @@ security, views, commands. Nothing is created at import time.
 from __future__ import annotations
 
 import secrets
-from dataclasses import fields, replace
+from dataclasses import fields
 
 
 def create_app(config: dict | None = None):
@@ -22,15 +22,12 @@ def create_app(config: dict | None = None):
     overrides = {k: config.pop(k) for k in list(config) if k in setting_names}
     settings = config_mod.from_env(**overrides)
     settings.check()
-    settings = _resolve_stores(settings)
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static",
                 instance_path=str(settings.instance_path))
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key or _dev_secret(settings),
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=settings.redis_url,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
@@ -60,19 +57,6 @@ def create_app(config: dict | None = None):
     register_blueprints(app)
     cli.init_app(app)
     return app
-
-
-def _resolve_stores(settings):
-    """No DATABASE_URL / REDIS_URL: start the embedded servers under instance/."""
-    if settings.database_url and settings.redis_url:
-        return settings
-    from listening import embedded
-
-    return replace(
-        settings,
-        database_url=settings.database_url or embedded.postgres_url(settings.instance_path),
-        redis_url=settings.redis_url or embedded.valkey_url(settings.instance_path),
-    )
 
 
 def _dev_secret(settings) -> str:

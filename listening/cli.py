@@ -27,8 +27,12 @@ def fail(message: str) -> None:
 
 
 def alembic_config(url: str):
+    import logging
+
     from alembic.config import Config
 
+    # Alembic announces each of its autogenerate plugins at INFO; they say nothing about ours.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     root = Path(__file__).resolve().parent.parent
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "migrations"))
@@ -39,7 +43,7 @@ def alembic_config(url: str):
 def upgrade(app) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(app.config["DATABASE_URL"]), "head")
+    command.upgrade(alembic_config(db.database(app).url), "head")
 
 
 @db_cli.command("upgrade")

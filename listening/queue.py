@@ -5,6 +5,8 @@ tokens) as arguments, and with explicit timeouts and TTLs.
 """
 from __future__ import annotations
 
+import threading
+
 from flask import current_app
 from redis import Redis
 from rq import Queue, Retry
@@ -17,13 +19,51 @@ QUEUE_MAINTENANCE = "maintenance"
 _LIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
+class RedisHolder:
+    """The app's Redis client, made on first use: with no REDIS_URL that first use starts the
+    embedded Valkey, so a command that never queues anything never starts one."""
+
+    def __init__(self, url: str | None, instance_path):
+        self._url, self._instance_path = url, instance_path
+        self._lock = threading.Lock()
+        self._client: Redis | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            with self._lock:
+                if self._url is None:
+                    from listening import embedded
+
+                    self._url = embedded.valkey_url(self._instance_path)
+        return self._url
+
+    @property
+    def client(self) -> Redis:
+        if self._client is None:
+            url = self.url
+            with self._lock:
+                if self._client is None:
+                    self._client = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
+                                                  health_check_interval=30)
+        return self._client
+
+    @property
+    def opened(self) -> bool:
+        return self._client is not None
+
+
 def init_app(app) -> None:
-    app.extensions["redis"] = Redis.from_url(
-        app.config["REDIS_URL"], socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+    settings = app.config["SETTINGS"]
+    app.extensions["redis"] = RedisHolder(settings.redis_url, settings.instance_path)
+
+
+def redis_url(app=None) -> str:
+    return (app or current_app).extensions["redis"].url
 
 
 def redis_conn(app=None) -> Redis:
-    return (app or current_app).extensions["redis"]
+    return (app or current_app).extensions["redis"].client
 
 
 def queue(name: str, app=None) -> Queue:

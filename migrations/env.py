@@ -15,9 +15,9 @@ def _url() -> str:
     if url:
         return url
     # Run directly as `alembic upgrade head`: resolve the URL the way the app does.
-    from listening import create_app
+    from listening import create_app, db
 
-    return create_app().config["DATABASE_URL"]
+    return db.database(create_app()).url
 
 
 def run_migrations_online() -> None:

@@ -112,16 +112,19 @@ def app(database_url, redis_url, key_prefix, emulator, tmp_path, app_overrides):
 def _truncate(app) -> None:
     from sqlalchemy import text
 
+    from listening import db
     from listening.models import Base
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with app.extensions["db_engine"].begin() as conn:
+    with db.engine_for(app).begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    app.extensions["db_engine"].dispose()
+    db.database(app).dispose()
 
 
 def _clear_redis(app, prefix: str) -> None:
-    conn = app.extensions["redis"]
+    from listening import queue
+
+    conn = queue.redis_conn(app)
     for pattern in (f"*{prefix}*",):
         keys = list(conn.scan_iter(pattern, count=1000))
         if keys:

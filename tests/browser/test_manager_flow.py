@@ -69,13 +69,14 @@ def served(database_url, redis_url, key_prefix, tmp_path):
 
 
 def _clean(app, prefix: str) -> None:
+    from listening import db, queue
     from listening.models import Base
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with app.extensions["db_engine"].begin() as conn:
+    with db.engine_for(app).begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    app.extensions["db_engine"].dispose()
-    redis = app.extensions["redis"]
+    db.database(app).dispose()
+    redis = queue.redis_conn(app)
     keys = list(redis.scan_iter(f"*{prefix}*", count=1000))
     if keys:
         redis.delete(*keys)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from rq import SimpleWorker
 from rq.job import Job
 
-from listening import crypto, queue, sync_queue, tokens
+from listening import crypto, db, queue, sync_queue, tokens
 from listening.models import CalendarItem, Connection, ConnectionState, Role
 from tests.support import factories as f
 
@@ -108,10 +108,10 @@ def clean_up(app, key_prefix: str) -> None:
     from listening.models import Base
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with app.extensions["db_engine"].begin() as conn:
+    with db.engine_for(app).begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    app.extensions["db_engine"].dispose()
-    redis = app.extensions["redis"]
+    db.database(app).dispose()
+    redis = queue.redis_conn(app)
     keys = list(redis.scan_iter(f"*{key_prefix}*", count=1000))
     if keys:
         redis.delete(*keys)

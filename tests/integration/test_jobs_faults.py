@@ -17,7 +17,7 @@ from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 
 from jobs import runtime
-from listening import queue, sync, sync_queue
+from listening import db, queue, sync, sync_queue
 from tests.integration import sync_helpers as h
 from tests.integration.sync_helpers import big_app, big_emulator, scale_window  # noqa: F401
 
@@ -195,7 +195,7 @@ def test_postgresql_refusing_connections_is_retried_by_rq(database_url, redis_ur
         assert h.connection(session, connection.id).last_sync_outcome == "ok" and h.count(session, connection.id) > 0
     finally:
         runtime.use(None)
-        app.extensions["db_engine"].dispose()
+        db.database(app).dispose()
         late.close()
         session.close()
         h.clean_up(app, key_prefix)

@@ -7,7 +7,7 @@ import base64
 import pytest
 from sqlalchemy import select
 
-from listening import create_app, crypto, tokens
+from listening import create_app, crypto, db, tokens
 from listening.models import AuditEvent, CalendarItem, Connection, ConnectionState
 from tests.support import factories as f
 
@@ -26,7 +26,7 @@ def old_app(app, database_url, redis_url, key_prefix, emulator, tmp_path):
     """An app on the same database whose newest key is k1 (``app`` truncates afterwards)."""
     old = app_with(K1, database_url, redis_url, key_prefix, emulator, tmp_path)
     yield old
-    old.extensions["db_engine"].dispose()
+    db.database(old).dispose()
 
 
 def arrange(old_app, session, connections: int = 3, items_each: int = 2):
@@ -71,7 +71,7 @@ def test_rotate_moves_everything_to_the_newest_key_and_is_safe_to_rerun(
         again = new_app.test_cli_runner().invoke(args=["keys", "rotate"])
         assert again.exit_code == 0 and "0 of 6 connection tokens and 0 of 6 calendar items" in again.output
     finally:
-        new_app.extensions["db_engine"].dispose()
+        db.database(new_app).dispose()
     # Only k2 is needed now, and every value is intact.
     only_k2 = crypto.KeyRing.parse(K2)
     for c in session.scalars(select(Connection)):
@@ -93,7 +93,7 @@ def test_an_unknown_key_id_stops_rotation_with_one_line(old_app, session, databa
     try:
         result = new_app.test_cli_runner().invoke(args=["keys", "rotate"])
     finally:
-        new_app.extensions["db_engine"].dispose()
+        db.database(new_app).dispose()
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line]
     assert len(lines) == 1 and lines[0].startswith("error: no key 'k1'")

@@ -12,7 +12,7 @@ import requests
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import text
 
-from listening import crypto
+from listening import crypto, db
 from listening.models import ConnectionState, Role
 from listening.views import outlook
 from tests.integration.outlook_helpers import (actions, approval_path, company, connection_of,
@@ -84,7 +84,7 @@ def test_no_token_text_is_stored_in_plain(app, client, session, emu):
     assert link_outlook(client, emu.url, c.manager_email).status_code == 302
     access, refresh = _tokens(app, connection_of(session, c.manager))
     assert len(access) > 20 and len(refresh) > 20
-    with app.extensions["db_engine"].connect() as conn:
+    with db.engine_for(app).connect() as conn:
         rows = conn.execute(text("SELECT * FROM connections")).all()
         audit_text = " ".join(str(r) for r in conn.execute(text("SELECT details FROM audit_events")))
     dump = repr(rows).encode()

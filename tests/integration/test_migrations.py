@@ -3,10 +3,11 @@ database, so a model change without its migration would otherwise pass here and 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from listening import db
 from listening.models import Base
 
 
 def test_models_and_migrations_agree(app):
-    with app.extensions["db_engine"].connect() as conn:
+    with db.engine_for(app).connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert differences == []

@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from listening import graph, sync
+from listening import db, graph, sync
 from listening.models import AuditEvent, CalendarItem, ConnectionState, Organization
 from listening.sync_policy import Outcome
 from tests.integration import sync_helpers as h
@@ -152,7 +152,7 @@ def test_success_plans_the_next_sync_one_interval_later(app, session, emu):
 
 def test_a_second_sync_of_the_same_connection_waits_its_turn(app, session, emu):
     connection = h.linked(app, session, emu)
-    with app.extensions["db_engine"].connect() as other:
+    with db.engine_for(app).connect() as other:
         other.execute(text("SELECT pg_advisory_xact_lock(7000005, :id)"), {"id": connection.id})
         report = sync.run(app, connection.id)
         other.rollback()

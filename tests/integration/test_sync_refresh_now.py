@@ -7,7 +7,7 @@ import pytest
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from listening import queue, sync_queue
+from listening import db, queue, sync_queue
 from listening.models import AuditEvent, ConnectionState, Organization, Role
 from tests.integration import sync_helpers as h
 from tests.support import factories as f
@@ -115,7 +115,7 @@ def test_redis_unreachable_is_said_plainly_and_the_request_still_succeeds(databa
         from listening.models import Base
         from sqlalchemy import text
 
-        with app.extensions["db_engine"].begin() as conn:
+        with db.engine_for(app).begin() as conn:
             conn.execute(text("TRUNCATE " + ", ".join(t.name for t in Base.metadata.sorted_tables)
                               + " RESTART IDENTITY CASCADE"))
-        app.extensions["db_engine"].dispose()
+        db.database(app).dispose()
