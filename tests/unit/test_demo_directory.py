@@ -1,12 +1,6 @@
 """The demo's directory: the emulator's Windows zone names become IANA names the import accepts."""
-import importlib.util
-from pathlib import Path
-
 from listening import directory
-
-_spec = importlib.util.spec_from_file_location("demo", Path(__file__).parents[2] / "tools" / "demo.py")
-demo = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(demo)
+from tools import demo_stack as demo
 
 
 def test_windows_and_iana_zone_names_become_iana_names():

@@ -1,0 +1,209 @@
+"""What the demo runs: the stores, the migrations, the emulator's company, and the four processes.
+
+Used by tools/demo.py once the virtual environment exists. The stores are started here
+(not by the app, which would start them on first use) so that the launcher owns them and
+stops them after everything that uses them.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tools.supervisor import Child, Supervisor
+
+CALLBACK_PATHS = ("/auth/callback", "/outlook/callback", "/outlook/adminconsent/callback")
+
+
+class DemoError(RuntimeError):
+    """The demo cannot start; the message says why in one line."""
+
+
+class Stack:
+    def __init__(self, root: Path, port: int, emulator_port: int):
+        from listening.config import from_env
+
+        self.root, self.port, self.emulator_port = root, port, emulator_port
+        self.emulator_url = f"http://127.0.0.1:{emulator_port}"
+        os.environ.setdefault("MS_AUTHORITY", self.emulator_url)
+        self.settings = from_env()
+        self.instance = self.settings.instance_path
+        self.owned_stores: list[str] = []
+        self.users: list[dict] = []
+        self.database_url = self.redis_url = None
+
+    # --- stores ------------------------------------------------------------------------------
+    def reset(self) -> str | None:
+        """Delete the embedded stores' data; a problem in words when that is not safe."""
+        from listening import embedded
+
+        if self.settings.database_url or self.settings.redis_url:
+            return "--reset deletes only the embedded database and queue; unset DATABASE_URL and REDIS_URL"
+        if embedded.postgres_running(self.instance) or embedded.valkey_running(self.instance):
+            return "--reset: a demo of this folder is still running; stop it first"
+        for name in ("pgdata", "valkey"):
+            shutil.rmtree(self.instance / name, ignore_errors=True)
+        (self.instance / "valkey.json").unlink(missing_ok=True)
+        print("demo: --reset: the demo's database and queue were deleted; starting from nothing", flush=True)
+        return None
+
+    def _stores(self) -> None:
+        from listening import embedded
+
+        self.database_url = self.settings.database_url
+        if not self.database_url:
+            # Stopped at the end only if this demo starts it: one already running serves someone else.
+            if not embedded.postgres_running(self.instance):
+                self.owned_stores.append("PostgreSQL")
+            self.database_url = embedded.postgres_url(self.instance, keep_running=True)
+        self.redis_url = self.settings.redis_url
+        if not self.redis_url:
+            if not embedded.valkey_running(self.instance):
+                self.owned_stores.append("Valkey")
+            self.redis_url = embedded.valkey_url(self.instance, keep_running=True)
+
+    def stop_stores(self) -> None:
+        """The embedded stores this demo started, Valkey then PostgreSQL, after everything else."""
+        from listening import embedded
+
+        for name, stop in (("Valkey", embedded.stop_valkey), ("PostgreSQL", embedded.stop_postgres)):
+            if name in self.owned_stores:
+                try:
+                    stop(self.instance)
+                    print(f"demo: stopped {name}", flush=True)
+                except Exception as err:  # noqa: BLE001 - the demo is ending; say what is left
+                    print(f"demo: could not stop {name} ({err}); it may still be running", flush=True)
+
+    # --- preparing ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        from listening import create_app
+        from listening.cli import upgrade
+
+        self._stores()
+        self.app = create_app({"database_url": self.database_url, "redis_url": self.redis_url})
+        upgrade(self.app)
+
+    def env(self) -> dict:
+        return dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
+                    LISTENING_INSTANCE=str(self.instance), PYTHONUNBUFFERED="1")
+
+    def redirect_uris(self) -> list[str]:
+        """What the emulator must accept for the web app on this port, by either host name."""
+        return [f"http://{host}:{self.port}{path}" for host in ("localhost", "127.0.0.1")
+                for path in CALLBACK_PATHS]
+
+    def start(self, supervisor: Supervisor) -> None:
+        python, bin_dir, env = sys.executable, Path(sys.executable).parent, self.env()
+        logs = self.instance / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        emulator = [python, "-m", "emulator", "--host", "127.0.0.1", "--port", str(self.emulator_port),
+                    "--seed", "demo", "--control"]
+        for uri in self.redirect_uris():
+            emulator += ["--redirect-uri", uri]
+        supervisor.start(Child("emulator", emulator, env, grace=2,
+                               stdout=open(logs / "emulator.log", "ab")))  # noqa: SIM115 - the child's
+        _wait_for(self.emulator_url + "/_emulator/users", 30, supervisor)
+        self.users = requests.get(self.emulator_url + "/_emulator/users", timeout=10).json()
+        loaded = load_directory(self.app, self.users)
+        if loaded:
+            print(f"demo: loaded the emulator's directory into {', '.join(loaded)}", flush=True)
+        supervisor.start(Child("web", [
+            str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
+            "--graceful-timeout", "4", "--access-logfile", str(logs / "web-access.log"),
+            "--control-socket", str(self.instance / "gunicorn.ctl"), "wsgi:app"], env, grace=4))
+        # The same commands as the Procfile's worker and clock.
+        supervisor.start(Child("worker", [str(bin_dir / "rq"), "worker", "--with-scheduler", "--worker-class",
+                                          "rq.SimpleWorker", "-c", "jobs.rq_settings"], env, restart=True,
+                               grace=4))
+        supervisor.start(Child("clock", [str(bin_dir / "rq"), "cron", "-c", "jobs.rq_settings", "jobs.cron"],
+                               env, restart=True, grace=3))
+        _wait_for(f"http://127.0.0.1:{self.port}/healthz", 60, supervisor)
+
+    def welcome(self) -> None:
+        managers = sorted((u for u in self.users if role_of(u) == "manager"),
+                          key=lambda u: (-len(u.get("directReports") or []), u["email"]))
+        admins = [u for u in self.users if role_of(u) == "hr_admin"]
+        lines = ["", "=" * 72, f"Listening demo is running at  http://localhost:{self.port}/"]
+        if managers:
+            lines.append(f"Sign in as a manager:   {managers[0]['email']}  (no password; pick it on the sign-in page)")
+        if admins:
+            lines.append(f"Sign in as an HR admin: {admins[0]['email']}")
+        lines += [f"Logs of the web app and the emulator: {self.instance / 'logs'}",
+                  "Stop with Ctrl-C.", "=" * 72, ""]
+        print("\n".join(lines), flush=True)
+
+
+def _wait_for(url: str, seconds: float, supervisor: Supervisor) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        dead = [c.name for c in supervisor.children.values() if not c.running]
+        if dead:
+            raise DemoError(f"{dead[0]} stopped while the demo was starting")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise DemoError(f"{url} did not answer within {seconds:.0f} s")
+
+
+# --- the emulator's company as a directory --------------------------------------------------------
+def role_of(user: dict) -> str:
+    if "HR" in (user.get("jobTitle") or "").split():
+        return "hr_admin"
+    return "manager" if user.get("directReports") else "employee"
+
+
+def time_zone_of(user: dict) -> str:
+    """The emulator speaks Windows zone names, as Outlook does; the directory keeps IANA names."""
+    from listening.filters.times import zone_named
+
+    zone = zone_named(user.get("timeZone"))  # the filter's reading: CLDR's table, unknown is UTC
+    return zone.key if zone is not None else "UTC"
+
+
+def directory_csv(users: list[dict]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["email", "name", "manager_email", "role", "aliases", "time_zone"])
+    for user in users:
+        writer.writerow([user["email"], user["name"], user.get("manager") or "", role_of(user),
+                         ";".join(user.get("aliases") or []), time_zone_of(user)])
+    return out.getvalue().encode()
+
+
+def load_directory(app, users: list[dict]) -> list[str]:
+    """One organization per emulated tenant; its directory is imported (through the real import
+    path) only while it has none, so a restarted demo keeps what the HR admin changed. Returns
+    the names of the organizations loaded."""
+    from sqlalchemy import func, select
+
+    from listening import db, directory, store
+    from listening.audit import Action, record
+    from listening.models import Organization, Person
+
+    tenants: dict[str, list[dict]] = {}
+    for user in users:
+        tenants.setdefault(user["tenant"], []).append(user)
+    loaded = []
+    with db.unit_of_work(app) as sess:
+        for tenant_id, members in tenants.items():
+            org = store.organization_by_tenant(sess, tenant_id)
+            if org is None:
+                name = members[0]["email"].split("@")[1].split(".")[0].capitalize()
+                org = Organization(tenant_id=tenant_id.lower(), name=name)
+                sess.add(org)
+                sess.flush()
+            elif sess.scalar(select(func.count()).select_from(Person).where(Person.org_id == org.id)):
+                continue
+            result = directory.apply_import(sess, org, directory.parse_csv(directory_csv(members)))
+            record(sess, Action.directory_import, None, None, vars(result) | {"source": "demo"}, org_id=org.id)
+            loaded.append(org.name)
+    return loaded
