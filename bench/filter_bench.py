@@ -2,7 +2,7 @@
 
     python bench/filter_bench.py [--events 5000] [--runs 15]
 
-Builds Graph-like calendarView events (full objects, as in the shared examples)
+Builds Graph-like calendarView events (full objects, as in tests/data/filter-examples)
 for a manager with 12 reports over twelve weeks: weekly and biweekly 1-on-1s,
 team meetings, peers, private, all-day, cancelled, declined, copied and ended
 series, one-offs, a few malformed entries, several time zones. Prints the

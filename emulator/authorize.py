@@ -1,4 +1,4 @@
-"""/authorize and /adminconsent: sign-in page, consent page, prompt handling (graph-facts §8)."""
+"""/authorize and /adminconsent: sign-in page, consent page, prompt handling (docs/microsoft-graph.md §8)."""
 from __future__ import annotations
 
 import uuid
@@ -76,7 +76,7 @@ def admin_consent_required(tenant_id: str) -> bool:
 
 
 def after_signin(flow_id: str, flow: dict, user):
-    """Decide between the consent page, an error and a code (graph-facts §8, AADSTS90094)."""
+    """Decide between the consent page, an error and a code (docs/microsoft-graph.md §8, AADSTS90094)."""
     st = state()
     if flow["tenant"] and user.tenant_id != flow["tenant"]:
         return signin_page(flow_id, flow, f"AADSTS50020: User account '{user.email}' does not "

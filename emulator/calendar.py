@@ -2,7 +2,7 @@
 
 A series is expanded on its own local calendar, in its own zone, and only then
 converted to UTC, so a 10:00 meeting stays at 10:00 local across DST changes.
-Pattern and range fields are Graph's patternedRecurrence (graph-facts §3).
+Pattern and range fields are Graph's patternedRecurrence (docs/microsoft-graph.md §3).
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def zone(name: str) -> ZoneInfo:
 
 
 def utc(moment: datetime) -> datetime:
-    """Aware UTC; a naive value is read as UTC, as Graph reads one (graph-facts §1)."""
+    """Aware UTC; a naive value is read as UTC, as Graph reads one (docs/microsoft-graph.md §1)."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)

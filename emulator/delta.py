@@ -50,7 +50,7 @@ def recall(token: str, caller) -> dict:
 @graph_call("calendar")
 def calendar_view_delta(caller):
     refused = [name for name in REFUSED if name in request.args]
-    if refused:  # graph-facts §2: only the window and the two tokens are accepted
+    if refused:  # docs/microsoft-graph.md §2: only the window and the two tokens are accepted
         raise GraphError(400, "ErrorInvalidUrlQuery", "The following parameters are not supported "
                          "with change tracking over the 'CalendarView' resource: "
                          "'$orderby, $filter, $select, $expand, $search, $top'.")

@@ -1,4 +1,4 @@
-"""Render a mailbox's copy of a meeting as Graph event JSON (graph-facts §3).
+"""Render a mailbox's copy of a meeting as Graph event JSON (docs/microsoft-graph.md §3).
 
 Times are UTC as Graph sends them without `Prefer: outlook.timezone`.
 Each returned dict, and its start/end/recurrence, is new; the other nested values

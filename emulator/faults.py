@@ -1,4 +1,4 @@
-"""Injected failures for Graph calls (graph-facts §5-6, checklist §10.5).
+"""Injected failures for Graph calls (docs/microsoft-graph.md §5-6, checklist §10.5).
 
 A rule picks requests (every Nth, or a share of them, optionally only one mailbox or endpoint,
 at most `times` times) and then delays them or answers with an error status. Other faults are

@@ -1,6 +1,6 @@
 """Exchange Global Object IDs, the value Graph serves as `iCalUId`.
 
-Layout per graph-facts §4 (MS-OXOCAL PidLidGlobalObjectId, as parsed by MFCMAPI):
+Layout per docs/microsoft-graph.md §4 (MS-OXOCAL PidLidGlobalObjectId, as parsed by MFCMAPI):
 bytes 0-15 class id, 16-19 instance date (year big-endian, month, day; zero for a
 series or a single meeting), 20-27 creation FILETIME (little-endian), 28-35 zero,
 36-39 little-endian size of the data, then the data.
@@ -53,7 +53,7 @@ def data_for(seed: str) -> bytes:
 
 
 def with_instance_date(series_goid: bytes, instance_date: date | None) -> bytes:
-    """An occurrence's GOID: the series' with bytes 16-19 set (graph-facts §4)."""
+    """An occurrence's GOID: the series' with bytes 16-19 set (docs/microsoft-graph.md §4)."""
     return series_goid[:16] + _date_bytes(instance_date) + series_goid[20:]
 
 
@@ -78,6 +78,6 @@ def parse(value: str | bytes) -> Goid:
 
 
 def series_key(ical_uid: str) -> str:
-    """The key of one-on-one-rules.md: upper-cased with hex chars 32-39 zeroed."""
+    """The series key of docs/filter-rules.md: upper-cased with hex chars 32-39 zeroed."""
     upper = ical_uid.upper()
     return upper[:32] + "00000000" + upper[40:]

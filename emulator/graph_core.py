@@ -1,6 +1,7 @@
 """What every Graph call goes through: bearer auth, scopes, faults, concurrency, error envelope.
 
-Error bodies follow graph-samples/error-response.json and error-throttled.json (graph-facts §5-6).
+Error bodies follow tests/data/graph-samples/error-response.json and error-throttled.json
+(docs/microsoft-graph.md §5-6).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class GraphError(Exception):
                  "request-id": request_id, "client-request-id": client_request_id(request_id)}
         if self.inner_code:
             inner["code"] = self.inner_code
-        if self.status == 429:  # graph-samples/error-throttled.json
+        if self.status == 429:  # tests/data/graph-samples/error-throttled.json
             inner.update(code=self.inner_code or "429", message="Please retry after",
                          status="429")
         body = {"error": {"code": self.code, "message": self.message, "innerError": inner}}
@@ -50,7 +51,7 @@ class Caller:
 
     @property
     def basic_only(self) -> bool:
-        """Calendars.ReadBasic alone: events without body or bodyPreview (graph-facts §1)."""
+        """Calendars.ReadBasic alone: events without body or bodyPreview (docs/microsoft-graph.md §1)."""
         return not ({"Calendars.Read", "Calendars.ReadWrite"} & set(self.scopes))
 
 

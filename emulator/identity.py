@@ -1,7 +1,7 @@
 """Identity platform v2.0 pages: discovery, JWKS, /authorize (sign-in + consent), /adminconsent.
 
 Paths are login.microsoftonline.com's, so an app switches to the real service by changing only the
-authority URL (graph-facts §8). The token endpoint lives in token_endpoint.py.
+authority URL (docs/microsoft-graph.md §8). The token endpoint lives in token_endpoint.py.
 """
 from __future__ import annotations
 

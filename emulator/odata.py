@@ -1,4 +1,4 @@
-"""Query options and Prefer headers for event collections (graph-facts §1-3)."""
+"""Query options and Prefer headers for event collections (docs/microsoft-graph.md §1-3)."""
 from __future__ import annotations
 
 import base64
@@ -14,7 +14,7 @@ from flask import request
 from . import timezones
 from .graph_core import GraphError
 
-DEFAULT_PAGE = 10  # default page size without $top [OBS, graph-facts §1]
+DEFAULT_PAGE = 10  # default page size without $top [OBS, docs/microsoft-graph.md §1]
 MAX_TOP = 1000
 EVENT_PROPERTIES = frozenset("""
 allowNewTimeProposals attendees body bodyPreview cancelledOccurrences categories changeKey
@@ -23,14 +23,14 @@ isOnlineMeeting isOrganizer isReminderOn lastModifiedDateTime location locations
 onlineMeetingProvider onlineMeetingUrl organizer originalEndTimeZone originalStart
 originalStartTimeZone recurrence reminderMinutesBeforeStart responseRequested responseStatus
 sensitivity seriesMasterId showAs start subject transactionId type webLink""".split())
-UNSELECTABLE = {"createdDateTime", "lastModifiedDateTime"}  # graph-facts §1: not via $select
+UNSELECTABLE = {"createdDateTime", "lastModifiedDateTime"}  # docs/microsoft-graph.md §1: not via $select
 BODY_FIELDS = ("body", "bodyPreview")
 _TAG = re.compile(r"<[^>]+>")
 _HEAD = re.compile(r"<head.*?</head>|<style.*?</style>", re.S | re.I)
 
 
 def parse_instant(name: str, value: str) -> datetime:
-    """ISO 8601; an offset is honoured and a value without one is UTC (graph-facts §1)."""
+    """ISO 8601; an offset is honoured and a value without one is UTC (docs/microsoft-graph.md §1)."""
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
     except ValueError:
@@ -69,7 +69,7 @@ def select(basic_only: bool = False) -> list[str] | None:
         raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try "
                          "again. (Calendars.ReadBasic does not cover body or bodyPreview.)")
     if "location" in names and "locations" not in names:
-        names.append("locations")  # observed in Microsoft's own sample (graph-facts §1)
+        names.append("locations")  # observed in Microsoft's own sample (docs/microsoft-graph.md §1)
     return [n for n in names if n not in UNSELECTABLE]
 
 

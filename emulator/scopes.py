@@ -31,7 +31,7 @@ def parse(raw: str | None) -> list[str]:
 
 
 def response_string(scopes) -> str:
-    """How the token response lists scopes: OIDC names bare, Graph ones as full URIs (§8 [OBS])."""
+    """How the token response lists scopes: OIDC names bare, Graph ones as full URIs (§8 [seen])."""
     oidc = [s for s in OIDC if s in scopes]
     graph = [GRAPH_PREFIX + s for s in GRAPH if s in scopes]
     return " ".join(oidc + graph)

@@ -1,7 +1,7 @@
 """The `demo` seed: Contoso (42 people) and Fabrikam (5 people, admin consent).
 
 Daniel Okafor (VP Engineering) holds a decoy for every rule of
-shared/spec/one-on-one-rules.md next to valid 1-on-1s; every other manager has
+docs/filter-rules.md next to valid 1-on-1s; every other manager has
 ordinary 1-on-1s with most reports, weekly, biweekly or monthly, organized by
 either side.  The module is mostly data; build_demo() reads like a table of contents.
 """
@@ -169,7 +169,7 @@ def daniel_one_on_ones(s: Seeder) -> None:
 
 
 def daniel_decoys(s: Seeder) -> None:
-    """One decoy per rule of one-on-one-rules.md, all in Daniel's mailbox."""
+    """One decoy per rule of docs/filter-rules.md, all in Daniel's mailbox."""
     a = s.anchor
     # not_recurring: a one-off between manager and report, and one last month.
     s.meet("eng", [s.invite("ravi")], "Promotion packet review", a + timedelta(days=2),
@@ -227,7 +227,7 @@ def other_decoys(s: Seeder) -> None:
            {"type": "weekly"}, kind="review")
     s.meet("hannah", [s.invite("diego")], "Hannah / Diego roadmap sync", s.weeks(6, 1),
            "10:00", 30, {"type": "weekly", "interval": 2}, kind="review")
-    # Example 15 of the filter spec: the old series ended, its copy carries on.
+    # As tests/data/filter-examples/15-copy-of-ended-series.json: the old series ended, its copy carries on.
     old = s.meet("prod", [s.invite("noah")], "Noah / Priya 1:1", s.weeks(14, 2), "17:00", 30,
                  {"type": "weekly", "end": s.weeks(2, 2)})
     restart = s.weeks(1, 3)

@@ -1,4 +1,5 @@
-"""POST /{tenant}/oauth2/v2.0/token: authorization_code and refresh_token grants (graph-facts §8)."""
+"""POST /{tenant}/oauth2/v2.0/token: authorization_code and refresh_token grants
+(docs/microsoft-graph.md §8)."""
 from __future__ import annotations
 
 import base64
@@ -55,7 +56,7 @@ def token(tenant):
 
 
 def authenticate_client():
-    """client_secret_post or HTTP Basic (graph-facts §8); wrong secret is AADSTS7000215."""
+    """client_secret_post or HTTP Basic (docs/microsoft-graph.md §8); wrong secret is AADSTS7000215."""
     client_id, secret = request.form.get("client_id"), request.form.get("client_secret")
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("basic "):
@@ -172,7 +173,7 @@ def token_response(client, oid: str, tid: str, scopes: list[str], nonce: str | N
 
 
 def id_token(client_id: str, oid: str, tid: str, scopes: list[str], nonce: str | None) -> str:
-    """Claims from graph-facts §8; `sub` is pairwise per app, so derive it from oid + client."""
+    """Claims from docs/microsoft-graph.md §8; `sub` is pairwise per app, so derive it from oid + client."""
     st = state()
     user = st.world.users[oid]
     now = int(st.clock.now())

@@ -1,8 +1,8 @@
 """Authorization codes, access and refresh tokens, consent grants and the id_token signing key.
 
 Everything lives in memory behind one lock. Time comes from `Clock`, which the control API can
-advance, so code expiry (10 minutes, graph-facts §8) and refresh inactivity can be tested without
-sleeping.
+advance, so code expiry (10 minutes, docs/microsoft-graph.md §8) and refresh inactivity can be
+tested without sleeping.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-CODE_TTL = 600  # authorization codes live about 10 minutes (graph-facts §8, AADSTS70008)
+CODE_TTL = 600  # authorization codes live about 10 minutes (docs/microsoft-graph.md §8, AADSTS70008)
 REFRESH_INACTIVITY = 90 * 24 * 3600  # refresh tokens: 90 days, expiring through inactivity (§8)
 
 
@@ -40,7 +40,7 @@ def _int_b64(n: int) -> str:
 
 
 class SigningKey:
-    """An RS256 key published in the JWKS and used for id_tokens (graph-facts §8)."""
+    """An RS256 key published in the JWKS and used for id_tokens (docs/microsoft-graph.md §8)."""
 
     def __init__(self):
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

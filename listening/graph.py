@@ -2,7 +2,7 @@
 
 ``GraphClient.calendar_view(start, end)`` reads one mailbox's default calendar
 for a window and yields it page by page (memory does not grow with the
-mailbox). What it asks for, and why (../shared/docs/graph-facts.md):
+mailbox). What it asks for, and why (docs/microsoft-graph.md):
 
 - ``$select`` names exactly the fields we keep (listening/provider_data.py),
   never ``body`` or ``bodyPreview`` (§1, §3);
@@ -39,11 +39,11 @@ from listening.provider_data import SELECT
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 1000  # calendarView's maximum $top (graph-facts §1)
+PAGE_SIZE = 1000  # calendarView's maximum $top (docs/microsoft-graph.md §1)
 MAX_WAIT = 120.0  # seconds one client may spend waiting on Retry-After/backoff before giving up
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
 RETRYABLE = frozenset((429, 500, 502, 503, 504))
-# Graph error codes that no retry will fix (graph-facts §6).
+# Graph error codes that no retry will fix (docs/microsoft-graph.md §6).
 PERMANENT_CODES = {
     "MailboxNotEnabledForRESTAPI": "Microsoft cannot open this mailbox through its API: it is "
     "inactive, hosted on-premises, or has no Exchange Online licence. Ask your IT team to check it.",
@@ -266,7 +266,7 @@ def _page(response: requests.Response, page_number: int) -> dict:
 
 
 def _error_code(response: requests.Response) -> tuple[str | None, str | None]:
-    """(Graph error code, request id) from an error envelope (graph-facts §6), if readable."""
+    """(Graph error code, request id) from an error envelope (docs/microsoft-graph.md §6), if readable."""
     request_id = response.headers.get("request-id")
     try:
         error = response.json().get("error") or {}

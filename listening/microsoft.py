@@ -71,14 +71,14 @@ def link_scopes(calendar_scope: str) -> str:
 
 
 def refresh_scopes(calendar_scope: str) -> str:
-    """A refresh asks for the Graph scopes again (the same or fewer, graph-facts §8)."""
+    """A refresh asks for the Graph scopes again (the same or fewer, docs/microsoft-graph.md §8)."""
     return " ".join(s for s in link_scopes(calendar_scope).split() if s not in ("openid", "profile"))
 
 
 def issuer_options(oauth_client) -> dict:
     """id_token claim checks: with a multi-tenant authority ("organizations"), Microsoft's
     discovery issuer holds the literal "{tenantid}"; the token's issuer must be that
-    template filled with the token's own tid (graph-facts §8, ID token claims)."""
+    template filled with the token's own tid (docs/microsoft-graph.md §8, ID token claims)."""
     template = oauth_client.load_server_metadata()["issuer"]
 
     def valid_issuer(claims, value) -> bool:

@@ -50,7 +50,7 @@ class Attendee(_Part):
 
 
 class StoredEvent(_Part):
-    """The stored fields of one event (graph-facts §3 for their meaning)."""
+    """The stored fields of one event (docs/microsoft-graph.md §3 for their meaning)."""
     id = fields.String(required=True)
     iCalUId = fields.String(allow_none=True)
     seriesMasterId = fields.String(allow_none=True)

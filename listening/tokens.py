@@ -10,7 +10,7 @@ caller should commit before giving up (a job marks its run failed; a view
 shows the reason).
 
 Failures of the token endpoint are classified from ``error`` first and the
-AADSTS code as a hint (graph-facts §8):
+AADSTS code as a hint (docs/microsoft-graph.md §8):
 - the ``invalid_grant`` family (expired, revoked, inactive, password change,
   MFA or consent now required) -> state ``needs_reconnect`` + ``ReconnectNeeded``;
 - ``temporarily_unavailable``, 5xx, timeouts, network errors ->
@@ -111,7 +111,8 @@ def save_tokens(session, connection: Connection, token_response: dict) -> None:
 
 
 def short_scopes(scope: str | None) -> list[str]:
-    """Short names of a token response's ``scope`` (Graph ones come as full URIs, graph-facts §8)."""
+    """Short names of a token response's ``scope`` (Graph ones come as full URIs,
+    docs/microsoft-graph.md §8)."""
     return [s[len(GRAPH_PREFIX):] if s.startswith(GRAPH_PREFIX) else s for s in (scope or "").split()]
 
 

@@ -1,5 +1,7 @@
 """Which Outlook meetings are 1-on-1 candidates: the pure filter of
-../shared/spec/one-on-one-rules.md (the spec wins where this code disagrees).
+docs/filter-rules.md, "the spec" of this package's comments, which cite its
+sections by name (spec "Reading events"). A change of rule changes that
+document and this code together.
 
 In process::
 

@@ -3,7 +3,7 @@
 The filter reads an event's content (subject, people, sensitivity, all-day,
 responses, iCalUId) only on one occurrence per series: the latest live one, or,
 when a series has none, the latest occurrence of any kind, which explains it
-(spec "Live occurrences" and "Rules"; filters/judging.py). Its verdict needs
+(docs/filter-rules.md, "Live occurrences" and "Rules"; filters/judging.py). Its verdict needs
 just one more fact: the earliest live occurrence at or after now (rules 3 and
 10, and ``next_start``). So each series reaches the filter as that
 representative, decrypted, plus the skeleton of its next live occurrence; the

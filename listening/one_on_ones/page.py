@@ -111,7 +111,7 @@ def manager_page(session: Session, manager: Person, now: datetime) -> ManagerPag
 
 
 def why_not_rows(session: Session, judgement: Judgement) -> list[WhyNot]:
-    """Rejected recurring series: rules in the spec's order, then by what they are called."""
+    """Rejected recurring series: rules in the order of docs/filter-rules.md, then by what they are called."""
     rejected = judgement.recurring_rejections()
     names = namer(session, judgement, {p.email for r in rejected for p in r.people}
                   | {e for r in rejected for e in r.declined_by})

@@ -185,7 +185,7 @@ def admin_consent_start(token: str):
                      for s in scope.split())
     query = urlencode({"client_id": settings.ms_client_id, "scope": graph, "state": state,
                        "redirect_uri": url_for("outlook.admin_consent_callback", _external=True)})
-    # Admin consent must name the tenant (never /common, graph-facts §8).
+    # Admin consent must name the tenant (never /common, docs/microsoft-graph.md §8).
     return redirect(f"{settings.ms_authority}/{org.tenant_id}/v2.0/adminconsent?{query}")
 
 

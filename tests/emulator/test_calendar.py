@@ -124,7 +124,7 @@ SAMPLE = ("040000008200E00074C5B7101A82E00800000000D3D70B8A6A17D701"
 
 
 def test_goid_decodes_the_docs_sample():
-    # The worked decode of graph-facts §4.
+    # The worked decode of docs/microsoft-graph.md §4.
     decoded = goid.parse(SAMPLE)
     assert decoded.instance_date is None
     assert decoded.created.replace(microsecond=0) == datetime(2021, 3, 12, 18, 7, 18,

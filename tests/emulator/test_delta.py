@@ -1,4 +1,5 @@
-"""calendarView delta over loopback: rounds, @removed, refused options, resets (graph-facts §2)."""
+"""calendarView delta over loopback: rounds, @removed, refused options, resets
+(docs/microsoft-graph.md §2)."""
 from __future__ import annotations
 
 from emu_helpers import WINDOW

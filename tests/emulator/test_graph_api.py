@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
 from emu_helpers import WINDOW
 
-SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "graph-samples" / "event-schema.json"
+from tests.support.data import GRAPH_SAMPLES
+
+SCHEMA = GRAPH_SAMPLES / "event-schema.json"
 
 
 @pytest.fixture(scope="module")

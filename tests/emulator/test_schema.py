@@ -1,17 +1,17 @@
 """Every event the data layer serves validates against Microsoft's event schema
-(shared/graph-samples/event-schema.json, generated from Graph's v1.0 metadata)."""
+(tests/data/graph-samples/event-schema.json, generated from Graph's v1.0 metadata)."""
 from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from emulator.seeds import build_world, window
+from tests.support.data import GRAPH_SAMPLES
 
-SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "graph-samples" / "event-schema.json"
+SCHEMA = GRAPH_SAMPLES / "event-schema.json"
 ANCHOR = date(2026, 11, 23)
 # Graph returns these on every event; the schema itself marks nothing required.
 ALWAYS = {"id", "@odata.etag", "changeKey", "iCalUId", "type", "start", "end", "subject",

@@ -24,7 +24,7 @@ _n = itertools.count(1)
 
 
 def goid(n: int, day: datetime | None = None) -> str:
-    """A hex Global Object ID (spec "Series key"): class id, instance date, then data."""
+    """A hex Global Object ID (docs/filter-rules.md, "Series key"): class id, instance date, then data."""
     stamp = f"{day.year:04X}{day.month:02X}{day.day:02X}" if day else "00000000"
     data = f"{n:032X}"
     return CLASS_ID + stamp + "0" * 16 + "0" * 16 + f"{len(data) // 2:02X}000000" + data

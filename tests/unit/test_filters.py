@@ -1,18 +1,16 @@
-"""The 1-on-1 filter, rule by rule (../shared/spec/one-on-one-rules.md), plus
-every public example in ../shared/spec/filter-examples/."""
+"""The 1-on-1 filter, rule by rule (docs/filter-rules.md), plus every example in
+tests/data/filter-examples/."""
 from __future__ import annotations
 
 import copy
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from listening.filters import (PROBLEMS, REASONS, FilterInputError, Person, judge, parse_input)
 from listening.filters.times import TZ_NAMES, WINDOWS_ZONES, read_start, zone_named
-
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared/spec/filter-examples"
+from tests.support.data import FILTER_EXAMPLES
 
 ROSA, ROSA_ALIAS = "rosa@tailspin.test", "rdelgado@tailspin.test"
 FEMI, FEMI_ALIAS = "femi@tailspin.test", "femi.a@tailspin.test"
@@ -86,16 +84,9 @@ def at(day, time="10:00:00", tz="UTC", month=3) -> dict:
     return {"dateTime": f"2027-{month:02d}-{day:02d}T{time}", "timeZone": tz}
 
 
-# --- the public examples -------------------------------------------------------------
+# --- the examples ----------------------------------------------------------------------
 
-def example_files():
-    if not EXAMPLES.is_dir():
-        return [pytest.param(None, marks=pytest.mark.skip(
-            reason=f"the shared spec examples are not at {EXAMPLES}"))]
-    return sorted(EXAMPLES.glob("*.json"))
-
-
-@pytest.mark.parametrize("path", example_files(), ids=lambda p: p.stem if p else "absent")
+@pytest.mark.parametrize("path", sorted(FILTER_EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
 def test_public_example(path):
     example = json.loads(path.read_text("utf-8"))
     got = judge(*parse_input(copy.deepcopy(example["input"]))).to_json()

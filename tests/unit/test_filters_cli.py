@@ -1,5 +1,5 @@
 """The filter's command-line contract, through a real ``python -m listening.filters``
-(spec "Command-line contract")."""
+(docs/filter-rules.md, "Command-line contract")."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.data import FILTER_EXAMPLES
+
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT.parent / "shared/spec/filter-examples"
 MANAGER = {"email": "rosa@tailspin.test", "aliases": ["rdelgado@tailspin.test"]}
 REPORTS = [{"email": "femi@tailspin.test", "aliases": ["femi.a@tailspin.test"]},
            {"email": "hannah@tailspin.test"}]
@@ -67,9 +68,7 @@ def test_acceptable_inputs(changes):
     assert (done.returncode, done.stderr) == (0, b""), done.stderr
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")) if EXAMPLES.is_dir() else [
-    pytest.param(None, marks=pytest.mark.skip(reason=f"no shared examples at {EXAMPLES}"))],
-    ids=lambda p: p.stem if p else "absent")
+@pytest.mark.parametrize("path", sorted(FILTER_EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
 def test_examples_through_the_command_line(path):
     example = json.loads(path.read_text("utf-8"))
     done = cli(json.dumps(example["input"]))

@@ -1,6 +1,6 @@
 """Property tests: any event list, garbage included, is judged without a crash;
-every group appears exactly once and every malformed entry once (spec
-"Command-line contract"); order and privacy hold whatever the input."""
+every group appears exactly once and every malformed entry once
+(docs/filter-rules.md, "Command-line contract"); order and privacy hold whatever the input."""
 from __future__ import annotations
 
 import io

@@ -4,14 +4,13 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from listening.provider_data import PRIVATE_FIELDS, SCHEMA, SELECT, trim, utc_instant
+from tests.support.data import GRAPH_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "graph-samples"
 STORED = {"id", "iCalUId", "seriesMasterId", "type", "start", "end", "originalStartTimeZone", "isAllDay",
           "isCancelled", "sensitivity", "showAs", "subject", "organizer", "attendees", "responseStatus",
           "isOrganizer", "webLink", "changeKey"}
@@ -50,7 +49,7 @@ def test_select_names_exactly_the_stored_fields_and_never_a_body():
 
 
 def test_every_stored_field_is_a_graph_event_property():
-    schema = json.loads((SAMPLES / "event-schema.json").read_text())
+    schema = json.loads((GRAPH_SAMPLES / "event-schema.json").read_text())
     defs = schema["$defs"]
 
     def properties(name):
@@ -109,7 +108,7 @@ def test_nested_values_of_the_wrong_shape_are_not_kept_as_they_are():
 
 
 def test_the_documented_sample_trims_to_the_selected_fields_only():
-    sample = json.loads((SAMPLES / "events-select-response.json").read_text())["value"][0]
+    sample = json.loads((GRAPH_SAMPLES / "events-select-response.json").read_text())["value"][0]
     kept = trim(dict(sample, sensitivity="normal"))
     assert set(kept) == {"id", "subject", "start", "end", "attendees", "organizer", "sensitivity"}
 
