@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import click
+import orjson
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
@@ -110,16 +111,17 @@ def graph_fetch_command(token: str, graph_url: str, start: str | None, end: str 
     if not token.strip():
         fail("--token is empty")
     started, count = time.perf_counter(), 0
-    out = sys.stdout
+    out = sys.stdout.buffer  # orjson writes UTF-8 bytes: ~15x the stdlib encoder per event
     with graph.GraphClient(graph_url, token.strip(), timeout=current_app.config["SETTINGS"].http_timeout) as client:
         try:
             for page in client.calendar_view(*window):
-                out.write("".join(json.dumps(trim(e), ensure_ascii=False) + "\n" for e in page))
+                out.write(b"".join(orjson.dumps(trim(e)) + b"\n" for e in page))
                 count += len(page)
         except (graph.GraphAuthError, graph.GraphRequestError, graph.PermanentGraphError) as err:
             fail(str(err))
         except graph.GraphError as err:
             fail(str(err), status=1)
+    out.flush()
     click.echo(json.dumps({"summary": True, "requests": client.requests, "events": count,
                            "seconds": round(time.perf_counter() - started, 3)}))
 
