@@ -153,6 +153,15 @@ def apply_fault(spec: dict) -> dict:
         if mode not in ("410", "syncStateNotFound"):
             raise ControlError("delta_reset mode is '410' or 'syncStateNotFound'")
         st.faults.delta_resets[person(spec.get("mailbox")).email.lower()] = mode
+    elif kind == "delta_forbidden":
+        email = person(spec.get("mailbox")).email.lower()
+        chosen = st.faults.delta_forbidden
+        (chosen.add if spec.get("forbidden", True) else chosen.discard)(email)
+    elif kind == "delta_replay":
+        extra = spec.get("events", 5)
+        if isinstance(extra, bool) or not isinstance(extra, int) or extra < 0:
+            raise ControlError("delta_replay events is a whole number >= 0")
+        st.faults.delta_replays[person(spec.get("mailbox")).email.lower()] = extra
     else:
         raise ControlError(f"unknown fault type {kind!r}")
     return dict(spec)

@@ -2,7 +2,8 @@
 
 A rule picks requests (every Nth, or a share of them, optionally only one mailbox or endpoint,
 at most `times` times) and then delays them or answers with an error status. Other faults are
-state (a mailbox without REST, a pending delta reset) or one-off actions handled by control.py.
+state (a mailbox without REST, a pending delta reset or replay, delta refused) or one-off actions
+handled by control.py.
 """
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ class FaultBook:
     rules: list[Rule] = field(default_factory=list)
     no_rest: set[str] = field(default_factory=set)  # lower-case emails: MailboxNotEnabledForRESTAPI
     delta_resets: dict[str, str] = field(default_factory=dict)  # email -> "410"|"syncStateNotFound"
+    delta_forbidden: set[str] = field(default_factory=set)  # lower-case emails: delta answers 403
+    delta_replays: dict[str, int] = field(default_factory=dict)  # email -> unchanged events to resend
     rng: random.Random = field(default_factory=lambda: random.Random(20))
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
@@ -97,15 +100,23 @@ class FaultBook:
         with self.lock:
             return self.delta_resets.pop(mailbox.lower(), None)
 
+    def take_delta_replay(self, mailbox: str) -> int | None:
+        with self.lock:
+            return self.delta_replays.pop(mailbox.lower(), None)
+
     def clear(self) -> None:
         with self.lock:
             self.rules.clear()
             self.no_rest.clear()
             self.delta_resets.clear()
+            self.delta_forbidden.clear()
+            self.delta_replays.clear()
             self.rng = random.Random(20)
 
     def public(self) -> dict:
         with self.lock:
             return {"rules": [r.public() for r in self.rules],
                     "mailbox_not_enabled": sorted(self.no_rest),
-                    "delta_resets": dict(self.delta_resets)}
+                    "delta_resets": dict(self.delta_resets),
+                    "delta_forbidden": sorted(self.delta_forbidden),
+                    "delta_replays": dict(self.delta_replays)}

@@ -6,6 +6,7 @@ what Graph shows: per-mailbox ids, one shared iCalUId.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable
@@ -107,6 +108,22 @@ class Mailbox:
                 (changed if live else removed)[eid] = None
                 (removed if live else changed).pop(eid, None)
         return list(changed), list(removed), self.version
+
+    def items_touched_since(self, version: int) -> list[str]:
+        """Ids of single events and occurrences logged after `version`.
+
+        Series-wide entries are left out: their instances are whatever the window holds.
+        Delta uses this to report changes outside its window (docs/microsoft-graph.md §2).
+        """
+        found: dict[str, None] = {}
+        for _, copy_id, day in self._log[bisect_right(self._log, version, key=lambda e: e[0]):]:
+            if day is not None:
+                found[ids.occurrence_id(copy_id, day)] = None
+                continue
+            copy = self.copies.get(copy_id) or self.removed.get(copy_id)
+            if copy is not None and not copy.meeting.is_series:
+                found[copy_id] = None
+        return list(found)
 
     def _touched(self, copy_id: str, day: date | None, start, end):
         eid = copy_id if day is None else ids.occurrence_id(copy_id, day)
