@@ -14,7 +14,7 @@ from .faults import RULE_TYPES, FaultSpecError
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
 CALENDAR_ACTIONS = ("add_occurrence", "cancel_occurrence", "move_occurrence", "set_sensitivity",
                     "add_attendee", "copy_series", "delete_series", "create_meeting",
-                    "set_response")
+                    "set_response", "touch_events")
 
 
 def state():

@@ -53,6 +53,7 @@ class Mailbox:
         self.version = 0
         self._log: list[tuple[int, str, date | None]] = []
         self._view_cache: tuple[tuple | None, list[dict]] = (None, [])
+        self._touch_cursor = 0
 
     def view(self, start: datetime, end: datetime) -> list[dict]:
         """calendarView: occurrences, exceptions and singles overlapping [start, end).
@@ -125,6 +126,16 @@ class Mailbox:
                 found[copy_id] = None
         return list(found)
 
+    def next_to_touch(self, count: int) -> list[Copy]:
+        """`count` live copies, taking turns, so repeated bulk touches spread over the mailbox."""
+        live = list(self.copies.values())
+        if not live:
+            return []
+        start = self._touch_cursor % len(live)
+        picked = [live[(start + i) % len(live)] for i in range(min(count, len(live)))]
+        self._touch_cursor = start + len(picked)
+        return picked
+
     def _touched(self, copy_id: str, day: date | None, start, end):
         eid = copy_id if day is None else ids.occurrence_id(copy_id, day)
         if start is None or end is None:
@@ -179,6 +190,10 @@ class World(Edits):
         self._copies: dict[str, Copy] = {}          # every mailbox's copies by id
         self._copies_of: dict[int, list[Copy]] = {}
         self._next_key = 1
+        # Told of every change to a mailbox's items: on_change(copy, "created"|"updated"|
+        # "deleted"). The app's notifier sets it; copies given while it is set are "created".
+        self.on_change: Callable[[Copy, str], None] | None = None
+        self._fresh: set[str] = set()
 
     def add_tenant(self, tenant: Tenant) -> Tenant:
         self.tenants[tenant.id] = tenant
@@ -222,6 +237,8 @@ class World(Edits):
 
     def _give_copy(self, meeting: Meeting, user: User) -> Copy:
         copy = Copy(meeting, user, ids.master_id(user.oid, meeting.key))
+        if self.on_change is not None:
+            self._fresh.add(copy.id)
         self._mailboxes[user.oid].copies[copy.id] = copy
         self._copies[copy.id] = copy
         self._copies_of.setdefault(meeting.key, []).append(copy)
