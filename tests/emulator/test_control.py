@@ -58,6 +58,8 @@ def test_clock_moves_forward(emulator):
     assert moved["offset_seconds"] == 120
     emulator.reset()
     assert emulator.advance_clock(0)["offset_seconds"] == 0
+    for bad in (-5, "soon"):
+        assert post(emulator, "/clock", {"advance_seconds": bad}).status_code == 400
 
 
 def occurrences(graph, token):
