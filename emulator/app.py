@@ -10,8 +10,10 @@ from typing import Any, Callable
 from flask import Flask
 
 from .faults import FaultBook
+from .notifier import Notifier
 from .stats import Stats
 from .tokens import CODE_TTL, REFRESH_INACTIVITY, Client, Clock, SigningKey, TokenStore
+from .webhooks import DELIVERY_TIMEOUT, VALIDATION_TIMEOUT, Webhooks
 
 DEFAULT_CLIENT_ID = "5f1d8a2c-3b4e-4c6d-9e8f-0a1b2c3d4e5f"
 DEFAULT_SECRET = "demo-secret"
@@ -47,6 +49,7 @@ class EmulatorState:
     tokens: TokenStore
     clock: Clock
     signing_key: SigningKey
+    notifier: Notifier
     code_ttl: int = CODE_TTL
     mailbox_concurrency: int | None = 4
     default_concurrency: int | None = 4
@@ -62,6 +65,7 @@ class EmulatorState:
     def rebuild_world(self) -> None:
         with self.lock:
             self.world = self.build()
+            self.world.on_change = self.notifier.changed
             self.caches.clear()
 
 
@@ -69,9 +73,11 @@ def create_app(seed: str = "demo", anchor: date | None = None, control: bool = F
                clients: list[Client] | None = None, access_token_ttl: int = 3600,
                refresh_inactivity: int = REFRESH_INACTIVITY, code_ttl: int = CODE_TTL,
                mailbox_concurrency: int | None = 4, world_factory: Callable | None = None,
-               **seed_opts) -> Flask:
+               validation_timeout: float = VALIDATION_TIMEOUT,
+               delivery_timeout: float = DELIVERY_TIMEOUT, **seed_opts) -> Flask:
     """Build the emulator. `seed_opts` go to build_world (e.g. people=, events= for "scale");
-    anchor None lets the seed pick its default (the Monday of this week)."""
+    anchor None lets the seed pick its default (the Monday of this week). The two timeouts are
+    Microsoft's limits for webhook endpoints (10 s and 3 s); tests shorten them."""
     app = Flask(__name__)
     app.json.sort_keys = False
     factory = world_factory or load_build_world()
@@ -80,13 +86,18 @@ def create_app(seed: str = "demo", anchor: date | None = None, control: bool = F
         return factory(seed, anchor, **seed_opts)
 
     clock = Clock()
+    tokens = TokenStore(clock=clock, access_ttl=access_token_ttl,
+                        refresh_inactivity=refresh_inactivity)
+    faults = FaultBook()
+    notifier = Notifier(clock, tokens, Webhooks(faults.unreachable, validation_timeout,
+                                                delivery_timeout))
     st = EmulatorState(
         world=build(), build=build, clock=clock, signing_key=SigningKey(),
         clients={c.client_id: c for c in (clients or [default_client()])},
-        tokens=TokenStore(clock=clock, access_ttl=access_token_ttl,
-                          refresh_inactivity=refresh_inactivity),
+        tokens=tokens, faults=faults, notifier=notifier,
         code_ttl=code_ttl, mailbox_concurrency=mailbox_concurrency,
         default_concurrency=mailbox_concurrency)
+    st.world.on_change = notifier.changed
     app.extensions["emulator"] = st
     app.config.update(EMULATOR_SEED=seed, EMULATOR_CONTROL=control,
                       EMULATOR_ANCHOR=str(getattr(st.world, "anchor", anchor)))

@@ -14,7 +14,7 @@ from .faults import RULE_TYPES, FaultSpecError
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
 CALENDAR_ACTIONS = ("add_occurrence", "cancel_occurrence", "move_occurrence", "set_sensitivity",
                     "add_attendee", "copy_series", "delete_series", "create_meeting",
-                    "set_response")
+                    "set_response", "touch_events")
 
 
 def state():
@@ -139,10 +139,15 @@ def apply_fault(spec: dict) -> dict:
         email = person(spec.get("mailbox")).email.lower()
         (st.faults.no_rest.add if spec.get("enabled", True) else st.faults.no_rest.discard)(email)
     elif kind == "revoke_grant":
-        st.tokens.revoke_user(person(spec.get("user")).oid)
+        oid = person(spec.get("user")).oid
+        st.tokens.revoke_user(oid)
+        removed = st.notifier.remove_user(oid, "subscriptionRemoved")
+        return {**spec, "subscriptions_removed": removed}
     elif kind == "expire_tokens":
         oid = person(spec["user"]).oid if spec.get("user") else None
-        return {"type": kind, "expired": st.tokens.expire_access_tokens(oid)}
+        expired = st.tokens.expire_access_tokens(oid)
+        st.notifier.wake(resweep=True)  # subscriptions resting on those tokens lapse now
+        return {"type": kind, "expired": expired}
     elif kind == "admin_consent_required":
         tid = tenant_id(spec.get("tenant"))
         st.admin_consent_overrides[tid] = bool(spec.get("required", True))
@@ -153,6 +158,20 @@ def apply_fault(spec: dict) -> dict:
         if mode not in ("410", "syncStateNotFound"):
             raise ControlError("delta_reset mode is '410' or 'syncStateNotFound'")
         st.faults.delta_resets[person(spec.get("mailbox")).email.lower()] = mode
+    elif kind == "delta_forbidden":
+        email = person(spec.get("mailbox")).email.lower()
+        chosen = st.faults.delta_forbidden
+        (chosen.add if spec.get("forbidden", True) else chosen.discard)(email)
+    elif kind == "delta_replay":
+        extra = spec.get("events", 5)
+        if isinstance(extra, bool) or not isinstance(extra, int) or extra < 0:
+            raise ControlError("delta_replay events is a whole number >= 0")
+        st.faults.delta_replays[person(spec.get("mailbox")).email.lower()] = extra
+    elif kind == "notifications_down":
+        prefix = spec.get("url_prefix") or ""
+        if not isinstance(prefix, str):
+            raise ControlError("notifications_down url_prefix is a string")
+        st.faults.set_notifications_down(prefix, bool(spec.get("down", True)))
     else:
         raise ControlError(f"unknown fault type {kind!r}")
     return dict(spec)
@@ -172,20 +191,31 @@ def forget_tenant_consents(tid: str) -> None:
 
 @bp.post("/clock")
 def clock():
-    """Move the identity clock forward (code expiry, token expiry, refresh inactivity)."""
+    """Move the emulator clock forward: code and token expiry, refresh inactivity, and the
+    notification schedule (retries, subscription expiry, reauthorization challenges)."""
     data = body()
-    state().clock.offset += float(data.get("advance_seconds", 0))
+    try:
+        seconds = float(data.get("advance_seconds", 0))
+    except (TypeError, ValueError):
+        raise ControlError("advance_seconds is a number") from None
+    if not seconds >= 0:
+        raise ControlError("advance_seconds must be >= 0 (the clock only moves forward)")
+    state().clock.offset += seconds
+    state().notifier.wake()  # retries, expiries and challenges that just came due
     return {"offset_seconds": state().clock.offset, "now": state().clock.now()}
 
 
 @bp.get("/stats")
 def stats():
-    return state().stats.snapshot()
+    notifications = state().notifier.summary()
+    return {**state().stats.snapshot(), "subscriptions": notifications["subscriptions"],
+            "notifications": notifications}
 
 
 @bp.post("/reset")
 def reset():
-    """Clears faults and stats; {"world": true} rebuilds the seed, {"tokens": true} drops tokens."""
+    """Clears faults, stats and queued notifications; {"world": true} rebuilds the seed,
+    {"tokens": true} drops tokens; either also forgets every subscription."""
     data = request.get_json(silent=True) or {}
     st = state()
     st.faults.clear()
@@ -193,6 +223,7 @@ def reset():
     st.mailbox_concurrency = st.default_concurrency
     st.admin_consent_overrides.clear()
     st.clock.offset = 0.0
+    st.notifier.reset(forget=bool(data.get("world") or data.get("tokens")))
     if data.get("world"):
         st.rebuild_world()
     if data.get("tokens"):
@@ -204,4 +235,4 @@ def reset():
     return {"reset": True, "world": bool(data.get("world")), "tokens": bool(data.get("tokens"))}
 
 
-from . import control_calendar  # noqa: E402,F401  (POST /_emulator/calendar)
+from . import control_calendar, control_notify  # noqa: E402,F401  (their routes join bp)

@@ -49,6 +49,9 @@ def recall(token: str, caller) -> dict:
 @bp.get("/me/calendarView/delta")
 @graph_call("calendar")
 def calendar_view_delta(caller):
+    if caller.email.lower() in state().faults.delta_forbidden:
+        raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try "
+                         "again.")
     refused = [name for name in REFUSED if name in request.args]
     if refused:  # docs/microsoft-graph.md §2: only the window and the two tokens are accepted
         raise GraphError(400, "ErrorInvalidUrlQuery", "The following parameters are not supported "
@@ -64,7 +67,7 @@ def calendar_view_delta(caller):
         return page(caller, next_round(caller, entry))
     start, end = odata.window()
     return page(caller, next_round(caller, {"oid": caller.user.oid, "s": start.isoformat(),
-                                            "e": end.isoformat(), "snapshot": None}))
+                                            "e": end.isoformat(), "snapshot": None, "v": 0}))
 
 
 def reset_if_asked(caller, entry: dict) -> None:
@@ -86,9 +89,19 @@ def reset_if_asked(caller, entry: dict) -> None:
                      "has expired and data must be synchronized again.")
 
 
+def removed(event_id: str) -> dict:
+    return {"@odata.type": EVENT_TYPE, "id": event_id, "@removed": {"reason": "deleted"}}
+
+
 def next_round(caller, previous: dict) -> dict:
-    """Entries for a new round: everything (first round) or what changed since `previous`."""
+    """Entries for a new round: everything (first round) or what changed since `previous`.
+
+    Like Outlook (§2), a round also reports as removed the single events and occurrences that
+    changed outside the window; the client filters by its own window.
+    """
     start, end = datetime.fromisoformat(previous["s"]), datetime.fromisoformat(previous["e"])
+    mailbox = state().world.mailbox(caller.user.oid)
+    version = mailbox.version  # read first: a change racing the expansion is replayed, not lost
     events = expanded(caller, "view", start, end, "start/dateTime asc")
     snapshot = {e["id"]: e.get("changeKey") for e in events}
     old = previous["snapshot"]
@@ -96,10 +109,23 @@ def next_round(caller, previous: dict) -> dict:
         pending = list(events)
     else:
         pending = [e for e in events if old.get(e["id"], object()) != e.get("changeKey")]
-        pending += [{"@odata.type": EVENT_TYPE, "id": gone, "@removed": {"reason": "deleted"}}
-                    for gone in old if gone not in snapshot]
+        pending += [removed(gone) for gone in old if gone not in snapshot]
+        pending += [removed(eid) for eid in mailbox.items_touched_since(previous["v"])
+                    if eid not in snapshot and eid not in old]
+        pending = replayed(caller, pending, events)
     return {"oid": caller.user.oid, "s": previous["s"], "e": previous["e"], "pending": pending,
-            "offset": 0, "snapshot": snapshot}
+            "offset": 0, "snapshot": snapshot, "v": version}
+
+
+def replayed(caller, pending: list, events: list) -> list:
+    """A pending delta_replay fault: Graph may send an item again, unchanged, and in any order
+    (§2). The round also carries N unchanged events and repeats its changes in reverse."""
+    extra = state().faults.take_delta_replay(caller.email)
+    if extra is None:
+        return pending
+    changed = {item["id"] for item in pending}
+    unchanged = [e for e in events if e["id"] not in changed][:extra]
+    return pending + unchanged + pending[::-1]
 
 
 def page(caller, entry: dict):
@@ -118,7 +144,8 @@ def page(caller, entry: dict):
         body["@odata.nextLink"] = f"{base()}/me/calendarView/delta?$skiptoken={token}"
     else:
         token = remember({"oid": entry["oid"], "s": entry["s"], "e": entry["e"],
-                          "snapshot": entry["snapshot"], "pending": [], "offset": 0})
+                          "snapshot": entry["snapshot"], "v": entry["v"], "pending": [],
+                          "offset": 0})
         body["@odata.deltaLink"] = f"{base()}/me/calendarView/delta?$deltatoken={token}"
     body["value"] = value
     return json_response(body, headers=applied(prefs, tz_applied, text))

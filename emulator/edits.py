@@ -51,6 +51,20 @@ class Edits:
         self.version += 1
         for held in [c for c in self._copies_of[meeting.key] if not c.deleted] + list(also):
             self.mailbox(held.owner.oid).record(self.version, held.id, day)
+            self._announce(held)
+        self._fresh.clear()
+
+    def _announce(self, copy: Copy) -> None:
+        """Tell on_change (change notifications) what happened to the copy as an item.
+
+        A change to one occurrence is an update of its series master: occurrences are not
+        items of /me/events, which is what a subscription watches.
+        """
+        if self.on_change is None:
+            return
+        kind = ("deleted" if copy.deleted else
+                "created" if copy.id in self._fresh else "updated")
+        self.on_change(copy, kind)
 
     # -- edits ---------------------------------------------------------------
     def create_meeting(self, organizer: str, attendees: list, subject: str,
@@ -189,6 +203,26 @@ class Edits:
         else:
             self.version += 1
             self.mailbox(copy.owner.oid).record(self.version, copy.id)
+            self._announce(copy)
+
+    def touch_events(self, mailbox: str, count: int = 1) -> list[str]:
+        """Change `count` of the person's items without changing what they mean: each gets a
+        new changeKey (on every instance), as when Outlook rewrites an item. For benchmarks of
+        change notifications; returns the item ids."""
+        owner = self.user_by_email(mailbox)
+        if owner is None:
+            raise KeyError(f"{mailbox!r} is not a seeded person")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError("count must be a whole number >= 0")
+        box = self.mailbox(owner.oid)
+        touched = []
+        for copy in box.next_to_touch(count):
+            copy.revision += 1
+            self.version += 1
+            box.record(self.version, copy.id)
+            self._announce(copy)
+            touched.append(copy.id)
+        return touched
 
     # -- helpers -------------------------------------------------------------
     def _remove(self, copy: Copy) -> None:

@@ -76,6 +76,12 @@ def event_id(copy: Copy, inst: Instance | None) -> str:
     return ids.occurrence_id(copy.id, inst.original)
 
 
+def item_etag(copy: Copy) -> str:
+    """The @odata.etag of the item itself (series master or single), as render gives it."""
+    m = copy.meeting
+    return f'W/"{ids.change_key(copy.id, (m.revision, 0, copy.revision))}"'
+
+
 def render(copy: Copy, inst: Instance | None) -> dict:
     """The Graph event for `inst` of `copy` (None: the master or single itself)."""
     m = copy.meeting

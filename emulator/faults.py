@@ -2,7 +2,8 @@
 
 A rule picks requests (every Nth, or a share of them, optionally only one mailbox or endpoint,
 at most `times` times) and then delays them or answers with an error status. Other faults are
-state (a mailbox without REST, a pending delta reset) or one-off actions handled by control.py.
+state (a mailbox without REST, a pending delta reset or replay, delta refused, notification URLs
+that cannot be reached) or one-off actions handled by control.py.
 """
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ class FaultBook:
     rules: list[Rule] = field(default_factory=list)
     no_rest: set[str] = field(default_factory=set)  # lower-case emails: MailboxNotEnabledForRESTAPI
     delta_resets: dict[str, str] = field(default_factory=dict)  # email -> "410"|"syncStateNotFound"
+    delta_forbidden: set[str] = field(default_factory=set)  # lower-case emails: delta answers 403
+    delta_replays: dict[str, int] = field(default_factory=dict)  # email -> unchanged events to resend
+    notifications_down: set[str] = field(default_factory=set)  # URL prefixes ("" = every URL)
     rng: random.Random = field(default_factory=lambda: random.Random(20))
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
@@ -97,15 +101,42 @@ class FaultBook:
         with self.lock:
             return self.delta_resets.pop(mailbox.lower(), None)
 
+    def take_delta_replay(self, mailbox: str) -> int | None:
+        with self.lock:
+            return self.delta_replays.pop(mailbox.lower(), None)
+
+    def set_notifications_down(self, prefix: str, down: bool) -> None:
+        """Deliveries to URLs starting with `prefix` fail as if unreachable; `down=False` with
+        no prefix lifts every such fault."""
+        with self.lock:
+            if down:
+                self.notifications_down.add(prefix)
+            elif prefix:
+                self.notifications_down.discard(prefix)
+            else:
+                self.notifications_down.clear()
+
+    def unreachable(self, url: str) -> bool:
+        if not self.notifications_down:  # the common case: no lock, no loop
+            return False
+        with self.lock:
+            return any(url.startswith(prefix) for prefix in self.notifications_down)
+
     def clear(self) -> None:
         with self.lock:
             self.rules.clear()
             self.no_rest.clear()
             self.delta_resets.clear()
+            self.delta_forbidden.clear()
+            self.delta_replays.clear()
+            self.notifications_down.clear()
             self.rng = random.Random(20)
 
     def public(self) -> dict:
         with self.lock:
             return {"rules": [r.public() for r in self.rules],
                     "mailbox_not_enabled": sorted(self.no_rest),
-                    "delta_resets": dict(self.delta_resets)}
+                    "delta_resets": dict(self.delta_resets),
+                    "delta_forbidden": sorted(self.delta_forbidden),
+                    "delta_replays": dict(self.delta_replays),
+                    "notifications_down": sorted(self.notifications_down)}

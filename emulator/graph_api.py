@@ -230,4 +230,4 @@ def instances(caller, event_id):
     return collection_page(caller, "instances", context, master=event_id)
 
 
-from . import delta  # noqa: E402,F401  (registers /me/calendarView/delta on bp)
+from . import delta, subscriptions_api  # noqa: E402,F401  (register their routes on bp)

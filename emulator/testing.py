@@ -71,6 +71,32 @@ class RunningEmulator:
     def reset(self, world: bool = False, tokens: bool = False) -> dict:
         return self._call("POST", "/reset", {"world": world, "tokens": tokens})
 
+    # --- change notifications ----------------------------------------------------------------
+    def subscriptions(self) -> list[dict]:
+        return self._call("GET", "/subscriptions")
+
+    def forget_subscriptions(self) -> dict:
+        return self._call("DELETE", "/subscriptions")
+
+    def lifecycle(self, event: str, subscription_id: str | None = None,
+                  mailbox: str | None = None) -> dict:
+        spec = {"event": event, "subscription_id": subscription_id, "mailbox": mailbox}
+        return self._call("POST", "/lifecycle", {k: v for k, v in spec.items() if v is not None})
+
+    def notify(self, mailboxes="all", changes_per_mailbox: int = 1,
+               concurrency: int | None = None) -> dict:
+        spec = {"mailboxes": mailboxes, "changes_per_mailbox": changes_per_mailbox}
+        if concurrency is not None:
+            spec["concurrency"] = concurrency
+        return self._call("POST", "/notify", spec)
+
+    def notifications(self, since: int = 0) -> dict:
+        """{"summary": running totals, "deliveries": the log entries after `since`}."""
+        return self._call("GET", f"/notifications?since={since}")
+
+    def deliveries(self, since: int = 0) -> list[dict]:
+        return self.notifications(since)["deliveries"]
+
 
 def self_signed(directory: str) -> tuple[str, str]:
     """A certificate for 127.0.0.1 and localhost, valid for a day."""
@@ -118,3 +144,4 @@ def running_emulator(seed: str = "demo", tls: bool = False, **create_app_kwargs)
         finally:
             server.shutdown()
             server.server_close()
+            app.extensions["emulator"].notifier.close()

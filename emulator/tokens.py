@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import secrets
 import threading
 import time
@@ -164,6 +165,13 @@ class TokenStore:
             if at is None or at.expires <= self.clock.now() or at.epoch != self.epochs.get(at.oid, 0):
                 return None
             return at
+
+    def access_expiry(self, token: AccessToken) -> float:
+        """When `token` stops working on the clock: its expiry, or -inf once revoked."""
+        with self.lock:
+            if token.epoch != self.epochs.get(token.oid, 0):
+                return -math.inf
+            return token.expires
 
     def revoke_user(self, oid: str) -> None:
         """Like revokeSignInSessions: every token issued so far for the user stops working."""

@@ -6,6 +6,7 @@ what Graph shows: per-mailbox ids, one shared iCalUId.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable
@@ -52,6 +53,7 @@ class Mailbox:
         self.version = 0
         self._log: list[tuple[int, str, date | None]] = []
         self._view_cache: tuple[tuple | None, list[dict]] = (None, [])
+        self._touch_cursor = 0
 
     def view(self, start: datetime, end: datetime) -> list[dict]:
         """calendarView: occurrences, exceptions and singles overlapping [start, end).
@@ -108,6 +110,32 @@ class Mailbox:
                 (removed if live else changed).pop(eid, None)
         return list(changed), list(removed), self.version
 
+    def items_touched_since(self, version: int) -> list[str]:
+        """Ids of single events and occurrences logged after `version`.
+
+        Series-wide entries are left out: their instances are whatever the window holds.
+        Delta uses this to report changes outside its window (docs/microsoft-graph.md §2).
+        """
+        found: dict[str, None] = {}
+        for _, copy_id, day in self._log[bisect_right(self._log, version, key=lambda e: e[0]):]:
+            if day is not None:
+                found[ids.occurrence_id(copy_id, day)] = None
+                continue
+            copy = self.copies.get(copy_id) or self.removed.get(copy_id)
+            if copy is not None and not copy.meeting.is_series:
+                found[copy_id] = None
+        return list(found)
+
+    def next_to_touch(self, count: int) -> list[Copy]:
+        """`count` live copies, taking turns, so repeated bulk touches spread over the mailbox."""
+        live = list(self.copies.values())
+        if not live:
+            return []
+        start = self._touch_cursor % len(live)
+        picked = [live[(start + i) % len(live)] for i in range(min(count, len(live)))]
+        self._touch_cursor = start + len(picked)
+        return picked
+
     def _touched(self, copy_id: str, day: date | None, start, end):
         eid = copy_id if day is None else ids.occurrence_id(copy_id, day)
         if start is None or end is None:
@@ -162,6 +190,10 @@ class World(Edits):
         self._copies: dict[str, Copy] = {}          # every mailbox's copies by id
         self._copies_of: dict[int, list[Copy]] = {}
         self._next_key = 1
+        # Told of every change to a mailbox's items: on_change(copy, "created"|"updated"|
+        # "deleted"). The app's notifier sets it; copies given while it is set are "created".
+        self.on_change: Callable[[Copy, str], None] | None = None
+        self._fresh: set[str] = set()
 
     def add_tenant(self, tenant: Tenant) -> Tenant:
         self.tenants[tenant.id] = tenant
@@ -205,6 +237,8 @@ class World(Edits):
 
     def _give_copy(self, meeting: Meeting, user: User) -> Copy:
         copy = Copy(meeting, user, ids.master_id(user.oid, meeting.key))
+        if self.on_change is not None:
+            self._fresh.add(copy.id)
         self._mailboxes[user.oid].copies[copy.id] = copy
         self._copies[copy.id] = copy
         self._copies_of.setdefault(meeting.key, []).append(copy)

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 import requests
 from emu_helpers import Browser
+from receiver import Receiver
 
 from emulator.testing import running_emulator
 
@@ -77,3 +78,26 @@ def graph(emulator):
 @pytest.fixture
 def browser(emulator):
     return Browser(emulator)
+
+
+@pytest.fixture(scope="session")
+def notify_emulator():
+    """A second emulator with short webhook timeouts (1 s instead of Microsoft's 10 s and 3 s),
+    so the tests of slow endpoints stay quick."""
+    with running_emulator(seed="demo", anchor=ANCHOR, validation_timeout=1.0,
+                          delivery_timeout=1.0, **world_kwargs()) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(notify_emulator):
+    """notify_emulator, rebuilt after the test (which forgets subscriptions and deliveries)."""
+    yield notify_emulator
+    notify_emulator.reset(world=True)
+
+
+@pytest.fixture
+def receiver():
+    endpoint = Receiver()
+    yield endpoint
+    endpoint.close()

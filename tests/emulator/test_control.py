@@ -58,6 +58,8 @@ def test_clock_moves_forward(emulator):
     assert moved["offset_seconds"] == 120
     emulator.reset()
     assert emulator.advance_clock(0)["offset_seconds"] == 0
+    for bad in (-5, "soon"):
+        assert post(emulator, "/clock", {"advance_seconds": bad}).status_code == 400
 
 
 def occurrences(graph, token):
@@ -91,6 +93,23 @@ def test_copy_and_delete_series(emulator, graph, manager, fresh_world):
     assert copy["type"] == "seriesMaster" and copy["id"] != master
     emulator.calendar(action="delete_series", event_id=master)
     assert graph(token, f"/me/events/{master}").status_code == 404
+
+
+def test_touch_events_gives_items_new_change_keys_taking_turns(emulator, graph, manager,
+                                                               fresh_world):
+    token = emulator.mint_token(manager["email"])["access_token"]
+    first = emulator.calendar(action="touch_events", mailbox=manager["email"], count=2)["result"]
+    second = emulator.calendar(action="touch_events", mailbox=manager["email"], count=2)["result"]
+    assert len(first) == len(second) == 2 and not set(first) & set(second)
+    before = {e["id"]: e["changeKey"] for e in
+              graph(token, "/me/calendarView", **WINDOW, **{"$top": 1000}).json()["value"]}
+    emulator.calendar(action="touch_events", mailbox=manager["email"], count=1000)
+    after = {e["id"]: e["changeKey"] for e in
+             graph(token, "/me/calendarView", **WINDOW, **{"$top": 1000}).json()["value"]}
+    assert before.keys() == after.keys() and all(before[i] != after[i] for i in before)
+    r = post(emulator, "/calendar", {"action": "touch_events", "mailbox": manager["email"],
+                                     "count": -1})
+    assert r.status_code == 400
 
 
 def test_calendar_edit_errors_are_400_with_a_message(emulator):

@@ -88,3 +88,58 @@ def test_unknown_or_foreign_token_is_sync_state_not_found(emulator, graph, manag
     other = next(p for p in people if p["email"] != manager["email"])
     theirs = emulator.mint_token(other["email"])["access_token"]
     assert graph(theirs, link).json()["error"]["code"] == "syncStateNotFound"
+
+
+def test_calendars_read_basic_delta_never_carries_bodies(emulator, graph, manager, fresh_world):
+    token = emulator.mint_token(manager["email"], ["Calendars.ReadBasic"])["access_token"]
+    items, link = full_round(graph, token, "/me/calendarView/delta", **WINDOW)
+    assert items and not any("body" in e or "bodyPreview" in e for e in items)
+    target = organizer_occurrence(graph, token)
+    emulator.calendar(action="set_sensitivity", event_id=target["id"], sensitivity="private")
+    changed, _ = full_round(graph, token, link)
+    assert changed and not any("body" in e or "bodyPreview" in e for e in changed)
+
+
+def test_delta_forbidden_for_one_mailbox(emulator, graph, manager, people):
+    token = emulator.mint_token(manager["email"])["access_token"]
+    emulator.fault(type="delta_forbidden", mailbox=manager["email"])
+    r = graph(token, "/me/calendarView/delta", **WINDOW)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "ErrorAccessDenied"
+    assert graph(token, "/me/calendarView", **WINDOW).status_code == 200  # the fallback works
+    other = next(p for p in people if p["email"] != manager["email"])
+    theirs = emulator.mint_token(other["email"])["access_token"]
+    assert graph(theirs, "/me/calendarView/delta", **WINDOW).status_code == 200
+    emulator.fault(type="delta_forbidden", mailbox=manager["email"], forbidden=False)
+    assert graph(token, "/me/calendarView/delta", **WINDOW).status_code == 200
+
+
+def test_a_replay_resends_items_unchanged_and_out_of_order(emulator, graph, manager, fresh_world):
+    token = emulator.mint_token(manager["email"])["access_token"]
+    _, link = full_round(graph, token, "/me/calendarView/delta", **WINDOW)
+    target = organizer_occurrence(graph, token)
+    emulator.calendar(action="cancel_occurrence", event_id=target["id"])
+    emulator.fault(type="delta_replay", mailbox=manager["email"], events=2)
+    items, link = full_round(graph, token, link)
+    ids = [e["id"] for e in items]
+    assert ids.count(target["id"]) == 2 and len(ids) == 4  # the change twice, two unchanged
+    unchanged = [e for e in items if "@removed" not in e]
+    assert len(unchanged) == 2 and all(e["@odata.type"] == "#microsoft.graph.event"
+                                       for e in unchanged)
+    again, _ = full_round(graph, token, link)
+    assert again == []  # one round only
+
+
+def test_changes_outside_the_window_come_back_as_removed(emulator, graph, manager, people,
+                                                        fresh_world):
+    token = emulator.mint_token(manager["email"])["access_token"]
+    narrow = {"startDateTime": "2026-03-02T00:00:00Z", "endDateTime": "2026-03-07T00:00:00Z"}
+    _, link = full_round(graph, token, "/me/calendarView/delta", **narrow)
+    other = next(p for p in people if p["email"] != manager["email"]
+                 and p["tenant"] == manager["tenant"])
+    outside = emulator.calendar(action="create_meeting", organizer=manager["email"],
+                                attendees=[other["email"]], subject="Far away",
+                                start="2026-04-20T10:00:00Z", end="2026-04-20T10:30:00Z")
+    items, _ = full_round(graph, token, link)
+    assert {"@odata.type": "#microsoft.graph.event", "id": outside["result"],
+            "@removed": {"reason": "deleted"}} in items
+    assert all("@removed" in e for e in items)  # nothing inside the window changed
