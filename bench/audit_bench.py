@@ -43,9 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scratch import admin_url, answers, drop_database, scratch_database  # noqa: E402
-from listening import audit, audit_log, create_app, db, queue  # noqa: E402
+
+from listening import audit, create_app  # noqa: E402
 from listening.audit import Action  # noqa: E402
-from listening.security import session_fields  # noqa: E402
+from listening.audit import log as audit_log  # noqa: E402
+from listening.core import db, queue  # noqa: E402
+from listening.web.security import session_fields  # noqa: E402
 
 COLUMNS = ("org_id", "seq", "occurred_at", "action", "actor_id", "subject_id", "ip", "user_agent",
            "details", "prev_hash", "hash")
@@ -185,7 +188,7 @@ def page_app(url: str, instance: str, prefix: str):
 def hr_admin(app, org_id: int, verdict) -> int:
     """An HR admin of the organization (Paris time, as the query figures use); records the
     verification verdict the way the daily job does when the chain was verified."""
-    from listening.models import Person, Role
+    from listening.core.models import Person, Role
 
     with db.unit_of_work(app) as session:
         admin = Person(org_id=org_id, email=f"hr.admin@org{org_id}.example", display_name="HR Admin",

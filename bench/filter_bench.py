@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import json
+import os
 import random
 import statistics
 import subprocess

@@ -61,7 +61,7 @@ def main() -> None:
 
     import requests
 
-    from listening import graph
+    from listening.outlook import graph
 
     anchor = date.today() - timedelta(days=date.today().weekday())
     emulator, emu_url = start_emulator(1, args.events, anchor.isoformat())

@@ -25,14 +25,23 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scratch import admin_url, answers, drop_database, scratch_database  # noqa: E402
-from listening import create_app, crypto, db, sync, tokens  # noqa: E402
-from listening.models import CalendarItem, Connection, ConnectionState, Organization, Person, Role  # noqa: E402
-from listening.security import session_fields  # noqa: E402
+
+from listening import create_app, sync  # noqa: E402
+from listening.core import crypto, db  # noqa: E402
+from listening.core.models import (  # noqa: E402
+    CalendarItem,
+    Connection,
+    ConnectionState,
+    Organization,
+    Person,
+    Role,
+)
+from listening.outlook import tokens  # noqa: E402
+from listening.web.security import session_fields  # noqa: E402
 
 DANIEL = "daniel.okafor@contoso.com"
 NEW_REPORTS = ("hannah.kim", "diego.ramos", "chloe.martin", "sam.taylor")

@@ -35,7 +35,7 @@ def scratch_database(admin: str, label: str) -> tuple[str, str]:
     """Create and migrate ``listening_{label}_bench_XXXXXX``; return (name, url)."""
     from alembic import command
 
-    from listening.cli import alembic_config
+    from listening.cli.schema import alembic_config
 
     name = f"listening_{label}_bench_{secrets.token_hex(3)}"
     with psycopg.connect(admin, autocommit=True) as conn:

@@ -45,11 +45,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_phases import (  # noqa: E402  (after the path is set)
-    PHASES, _clear_redis, _own_peak_rss_mb, link_mailboxes, start_emulator, workers_round,
-)
 from bench.scratch import admin_url, drop_database, scratch_database  # noqa: E402
-from listening.provider_data import SELECT  # noqa: E402
+from bench.sync_phases import (  # noqa: E402  (after the path is set)
+    PHASES,
+    _clear_redis,
+    _own_peak_rss_mb,
+    link_mailboxes,
+    start_emulator,
+    workers_round,
+)
+from listening.sync.trim import SELECT  # noqa: E402
 
 
 def run_phase(name: str, cfg: dict) -> dict:

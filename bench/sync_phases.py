@@ -51,9 +51,9 @@ def phase_full(cfg: dict) -> dict:
 def _forget(app, connection_id: int) -> None:
     """Delete the mailbox's stored items; VACUUM, as a new mailbox finds no dead row versions of
     its own keys in the table and its index."""
-    from listening import db as database
-
     from sqlalchemy import text
+
+    from listening.core import db as database
 
     with database.engine_for(app).begin() as conn:
         conn.execute(text("DELETE FROM calendar_items WHERE connection_id = :c"), {"c": connection_id})
@@ -62,11 +62,10 @@ def _forget(app, connection_id: int) -> None:
 
 
 def phase_resync(cfg: dict) -> dict:
-    from listening import db as database
-
     from sqlalchemy import text
 
     from listening import sync
+    from listening.core import db as database
 
     app = _app(cfg)
     versions = text("SELECT id, xmin::text FROM calendar_items WHERE connection_id = :c ORDER BY id")
@@ -84,7 +83,7 @@ def phase_bare(cfg: dict) -> dict:
     """The same pages with nothing but requests and json: the floor a sync cannot beat."""
     import requests
 
-    from listening import graph
+    from listening.outlook import graph
 
     start, end = _window(cfg)
     http, started, events, count = requests.Session(), time.perf_counter(), 0, 0
@@ -112,7 +111,7 @@ def phase_sdk(cfg: dict) -> dict:
         CalendarViewRequestBuilder as Builder,
     )
 
-    from listening import graph
+    from listening.outlook import graph
 
     class Minted:
         def get_token(self, *scopes, **kwargs):
@@ -235,14 +234,20 @@ def link_mailboxes(cfg: dict, emu_url: str, count: int | None = None) -> list[tu
     """One organization with a linked manager per emulator mailbox: [(connection id, token)]."""
     import requests
 
-    from listening import tokens
-    from listening.models import Connection, ConnectionState, Organization, Person, Role
+    from listening.core.models import (
+        Connection,
+        ConnectionState,
+        Organization,
+        Person,
+        Role,
+    )
+    from listening.outlook import tokens
 
     app = _app(cfg | {"emu": emu_url})
     users = requests.get(emu_url + "/_emulator/users", timeout=30).json()[:count]
     out = []
     with app.app_context():
-        from listening import db
+        from listening.core import db
 
         with db.unit_of_work(app) as session:
             org = Organization(tenant_id=f"{users[0]['tenant']}-{secrets.token_hex(3)}", name="Bench")
@@ -266,11 +271,10 @@ def link_mailboxes(cfg: dict, emu_url: str, count: int | None = None) -> list[tu
 # --- 200 mailboxes through N real RQ workers ---------------------------------------------------------
 def workers_round(cfg: dict, emu_url: str, connection_ids: list[int], workers: int) -> dict:
     """Queue a full sync of every mailbox, then time N ``rq worker --burst`` processes draining it."""
-    from listening import db as database
-
     from sqlalchemy import text
 
-    from listening import sync_queue
+    from listening.core import db as database
+    from listening.sync import queue as sync_queue
 
     app = _app(cfg | {"emu": emu_url})
     with database.engine_for(app).begin() as conn:

@@ -1,5 +1,5 @@
 """Verification of one organization's audit chain (queue "maintenance"), for chains too long
-to verify while an HR admin waits (listening/audit_log.py). The verdict is recorded as an
+to verify while an HR admin waits (listening/audit/log.py). The verdict is recorded as an
 ``audit:verified`` entry, which the audit log page shows.
 """
 from __future__ import annotations
@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 
 from jobs import runtime
-from listening import audit, audit_log, db
+from listening import audit
 from listening.audit import Action
+from listening.audit import log as audit_log
+from listening.core import db
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from rq import cron
 
 from jobs import retention, runtime, sync
-from listening.queue import QUEUE_MAINTENANCE
+from listening.core.queue import QUEUE_MAINTENANCE
 
 
 @dataclass(frozen=True)

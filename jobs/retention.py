@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from jobs import audit as audit_jobs, runtime
-from listening import db, retention
+from jobs import audit as audit_jobs
+from jobs import runtime
+from listening.admin import retention
+from listening.core import db
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ process (jobs/runtime.py).
 import jobs.retention  # noqa: F401
 import jobs.sync  # noqa: F401
 from jobs import runtime
-from listening import queue
+from listening.core import queue
 
 _app = runtime.app()
 REDIS_URL = queue.redis_url(_app)

@@ -21,7 +21,7 @@ _app = None
 
 
 def app():
-    """The process's app, built on first use from the environment (listening/config.py)."""
+    """The process's app, built on first use from the environment (listening/core/config.py)."""
     if _app is None:
         from listening import create_app
 
@@ -37,7 +37,7 @@ def use(flask_app) -> None:
 
 def _forget_inherited_connections() -> None:
     if _app is not None:
-        from listening import db
+        from listening.core import db
 
         db.database(_app).dispose(close=False)
 
@@ -50,7 +50,7 @@ def job_scope():
     """The app, with the RQ job id on every log line for the duration of the job."""
     from rq import get_current_job
 
-    from listening import logs
+    from listening.core import logs
 
     job = get_current_job()
     token = logs.context_id.set(job.id if job is not None else "local-" + uuid.uuid4().hex[:8])
@@ -62,7 +62,7 @@ def job_scope():
 
 def queue_names(flask_app=None) -> list[str]:
     """The queues a worker listens to, with this deployment's prefix, busiest first."""
-    from listening.queue import QUEUE_MAINTENANCE, QUEUE_SYNC
+    from listening.core.queue import QUEUE_MAINTENANCE, QUEUE_SYNC
 
     prefix = (flask_app or app()).config["SETTINGS"].queue_prefix
     return [prefix + QUEUE_SYNC, prefix + QUEUE_MAINTENANCE]

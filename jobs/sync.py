@@ -5,8 +5,11 @@ import logging
 from datetime import UTC, datetime
 
 from jobs import runtime
-from listening import db, sync, sync_queue, sync_store
-from listening.sync_policy import Outcome
+from listening import sync
+from listening.core import db
+from listening.sync import queue as sync_queue
+from listening.sync import store as sync_store
+from listening.sync.policy import Outcome
 
 log = logging.getLogger(__name__)
 SWEEP_LIMIT = 5000  # connections queued per sweep; the rest wait for the next minute
@@ -17,10 +20,10 @@ class SyncFailed(RuntimeError):
 
 
 def sync_connection(connection_id: int, trigger: str = "schedule") -> dict:
-    """Sync one connection in one transaction (listening/sync.py). Returns the report's counts.
+    """Sync one connection in one transaction (listening/sync/run.py). Returns the report's counts.
 
     Transient and unexpected failures raise ``SyncFailed`` after the connection
-    has recorded them, so RQ retries the job (intervals: sync_queue.RETRY) and
+    has recorded them, so RQ retries the job (intervals: sync.queue.RETRY) and
     the failure is visible in RQ's failed registry with a clear message. A
     permanent failure (mailbox not enabled, reconnect needed) is an outcome, not
     an exception: retrying cannot help, the connection's state says why.

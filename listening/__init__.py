@@ -11,11 +11,15 @@ from dataclasses import fields
 
 def create_app(config: dict | None = None):
     """Build the Flask app. ``config``: lower-case keys override Settings fields
-    (listening/config.py); upper-case keys go to Flask's config as they are."""
+    (listening/core/config.py); upper-case keys go to Flask's config as they are."""
     from flask import Flask
 
-    from listening import cli, config as config_mod, crypto, db, directory, logs, microsoft, queue, security
-    from listening.views import register_blueprints
+    from listening import cli
+    from listening.admin import directory
+    from listening.core import config as config_mod
+    from listening.core import crypto, db, logs, queue
+    from listening.outlook import identity
+    from listening.web import register_blueprints, security
 
     config = dict(config or {})
     setting_names = {f.name for f in fields(config_mod.Settings)}
@@ -52,7 +56,7 @@ def create_app(config: dict | None = None):
     db.init_app(app)
     crypto.init_app(app)
     queue.init_app(app)
-    microsoft.init_app(app)
+    identity.init_app(app)
     security.init_app(app)
     register_blueprints(app)
     cli.init_app(app)

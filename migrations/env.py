@@ -4,8 +4,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from listening.db import normalise_url
-from listening.models import Base
+from listening.core.db import normalise_url
+from listening.core.models import Base
 
 config = context.config
 
@@ -15,7 +15,8 @@ def _url() -> str:
     if url:
         return url
     # Run directly as `alembic upgrade head`: resolve the URL the way the app does.
-    from listening import create_app, db
+    from listening import create_app
+    from listening.core import db
 
     return db.database(create_app()).url
 

@@ -43,8 +43,9 @@ def database_url(tmp_path_factory):
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.rsplit("/", 1)[0] + "/" + name if "?" not in admin else admin.replace("/postgres?", f"/{name}?")
-    from listening.cli import alembic_config
     from alembic import command
+
+    from listening.cli.schema import alembic_config
 
     command.upgrade(alembic_config(url), "head")
     yield url
@@ -111,8 +112,8 @@ def app(database_url, redis_url, key_prefix, emulator, tmp_path, app_overrides):
 def _truncate(app) -> None:
     from sqlalchemy import text
 
-    from listening import db
-    from listening.models import Base
+    from listening.core import db
+    from listening.core.models import Base
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with db.engine_for(app).begin() as conn:
@@ -121,7 +122,7 @@ def _truncate(app) -> None:
 
 
 def _clear_redis(app, prefix: str) -> None:
-    from listening import queue
+    from listening.core import queue
 
     conn = queue.redis_conn(app)
     for pattern in (f"*{prefix}*",):
@@ -138,7 +139,7 @@ def client(app):
 @pytest.fixture
 def session(app):
     """A plain Session for arranging and asserting; commits are the test's to make."""
-    from listening.db import sessionmaker_for
+    from listening.core.db import sessionmaker_for
 
     sess = sessionmaker_for(app)()
     yield sess

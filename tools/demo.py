@@ -10,7 +10,6 @@ emulator first and the stores last.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time

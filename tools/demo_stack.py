@@ -27,7 +27,7 @@ class DemoError(RuntimeError):
 
 class Stack:
     def __init__(self, root: Path, port: int, emulator_port: int):
-        from listening.config import from_env
+        from listening.core.config import from_env
 
         self.root, self.port, self.emulator_port = root, port, emulator_port
         self.emulator_url = f"http://127.0.0.1:{emulator_port}"
@@ -41,7 +41,7 @@ class Stack:
     # --- stores ------------------------------------------------------------------------------
     def reset(self) -> str | None:
         """Delete the embedded stores' data; a problem in words when that is not safe."""
-        from listening import embedded
+        from listening.core import embedded
 
         if self.settings.database_url or self.settings.redis_url:
             return "--reset deletes only the embedded database and queue; unset DATABASE_URL and REDIS_URL"
@@ -54,7 +54,7 @@ class Stack:
         return None
 
     def _stores(self) -> None:
-        from listening import embedded
+        from listening.core import embedded
 
         self.database_url = self.settings.database_url
         if not self.database_url:
@@ -70,7 +70,7 @@ class Stack:
 
     def stop_stores(self) -> None:
         """The embedded stores this demo started, Valkey then PostgreSQL, after everything else."""
-        from listening import embedded
+        from listening.core import embedded
 
         for name, stop in (("Valkey", embedded.stop_valkey), ("PostgreSQL", embedded.stop_postgres)):
             if name in self.owned_stores:
@@ -83,7 +83,7 @@ class Stack:
     # --- preparing ---------------------------------------------------------------------------
     def prepare(self) -> None:
         from listening import create_app
-        from listening.cli import upgrade
+        from listening.cli.schema import upgrade
 
         self._stores()
         self.app = create_app({"database_url": self.database_url, "redis_url": self.redis_url})
@@ -185,9 +185,10 @@ def load_directory(app, users: list[dict]) -> list[str]:
     the names of the organizations loaded."""
     from sqlalchemy import func, select
 
-    from listening import db, directory, store
+    from listening.admin import directory
     from listening.audit import Action, record
-    from listening.models import Organization, Person
+    from listening.core import db, store
+    from listening.core.models import Organization, Person
 
     tenants: dict[str, list[dict]] = {}
     for user in users:

@@ -19,8 +19,16 @@ logging. A package rather than one module so that ``python -m`` runs
 """
 from .cli import load_json, main, parse_input
 from .judging import judge
-from .model import (REASONS, Candidate, FilterInputError, Participant, Person, Rejected,
-                    Result, format_utc)
+from .model import (
+                    REASONS,
+                    Candidate,
+                    FilterInputError,
+                    Participant,
+                    Person,
+                    Rejected,
+                    Result,
+                    format_utc,
+)
 from .reading import PROBLEMS
 
 __all__ = ["judge", "parse_input", "load_json", "main", "Person", "Participant", "Candidate",

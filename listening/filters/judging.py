@@ -4,8 +4,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from .model import (COPIED, MALFORMED, PRIVATE, Candidate, FilterInputError, Participant,
-                    Person, Rejected, Result)
+from .model import (
+    COPIED,
+    MALFORMED,
+    PRIVATE,
+    Candidate,
+    FilterInputError,
+    Participant,
+    Person,
+    Rejected,
+    Result,
+)
 from .people import Directory
 from .reading import Group, Malformed, read_events
 from .rules import Verdict, is_private, judge_group, people_of, series_key

@@ -6,8 +6,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .model import (ALL_DAY, CANCELLED, DECLINED, ENDED, MANAGER_NOT_PARTICIPANT,
-                    NOT_DIRECT_REPORT, NOT_RECURRING, NOT_TWO_PEOPLE, PRIVATE)
+from .model import (
+    ALL_DAY,
+    CANCELLED,
+    DECLINED,
+    ENDED,
+    MANAGER_NOT_PARTICIPANT,
+    NOT_DIRECT_REPORT,
+    NOT_RECURRING,
+    NOT_TWO_PEOPLE,
+    PRIVATE,
+)
 from .people import Directory
 from .reading import Entry, Group
 

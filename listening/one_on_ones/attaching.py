@@ -14,10 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from listening import audit, linking, store
+from listening import audit
 from listening.audit import Action
-from listening.models import OneOnOne, OneOnOneStatus, Person
+from listening.core import store
+from listening.core.models import OneOnOne, OneOnOneStatus, Person
 from listening.one_on_ones.judged import judge_calendar
+from listening.outlook import linking
 
 MAX_SERIES_ID = 512  # Graph ids are ~150 characters; anything far longer is not one
 

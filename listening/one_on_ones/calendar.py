@@ -35,8 +35,8 @@ from sqlalchemy import case, or_, select
 from sqlalchemy.dialects.postgresql import array_agg
 from sqlalchemy.orm import Session
 
-from listening import crypto
-from listening.models import CalendarItem, Connection
+from listening.core import crypto
+from listening.core.models import CalendarItem, Connection
 
 log = logging.getLogger(__name__)
 RECURRING_TYPES = ("occurrence", "exception", "seriesMaster")

@@ -8,9 +8,11 @@ from typing import Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from listening import filters, linking, store
-from listening.models import Connection, Person
+from listening import filters
+from listening.core import store
+from listening.core.models import Connection, Person
 from listening.one_on_ones.calendar import load_recurring
+from listening.outlook import linking
 
 DIRECTORY_CONFLICT = ("Two people in the directory share an email address or alias, so meetings "
                       "cannot be matched to people. Ask your HR admin to correct the directory.")

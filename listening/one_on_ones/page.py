@@ -12,11 +12,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from listening import filters, store
+from listening import filters
+from listening.core import store
+from listening.core.models import Connection, OneOnOne, OneOnOneStatus, Person
 from listening.filters.model import REASONS
-from listening.models import Connection, OneOnOne, OneOnOneStatus, Person
 from listening.one_on_ones import wording
-from listening.one_on_ones.cadence import cadence_in_words, local_time, upcoming, zone_of
+from listening.one_on_ones.cadence import (
+    cadence_in_words,
+    local_time,
+    upcoming,
+    zone_of,
+)
 from listening.one_on_ones.judged import Judgement, judge_calendar, namer
 
 NEXT_FEW = 4

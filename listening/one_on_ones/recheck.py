@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from listening import audit
 from listening.audit import Action
-from listening.models import Connection, OneOnOne, OneOnOneStatus, Person
+from listening.core.models import Connection, OneOnOne, OneOnOneStatus, Person
 from listening.one_on_ones import wording
 from listening.one_on_ones.judged import Judgement, judge_calendar
 

@@ -10,9 +10,19 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from listening.filters import Rejected
-from listening.filters.model import (ALL_DAY, CANCELLED, COPIED, DECLINED, ENDED, MALFORMED,
-                                     MANAGER_NOT_PARTICIPANT, NOT_DIRECT_REPORT, NOT_RECURRING,
-                                     NOT_TWO_PEOPLE, PRIVATE)
+from listening.filters.model import (
+    ALL_DAY,
+    CANCELLED,
+    COPIED,
+    DECLINED,
+    ENDED,
+    MALFORMED,
+    MANAGER_NOT_PARTICIPANT,
+    NOT_DIRECT_REPORT,
+    NOT_RECURRING,
+    NOT_TWO_PEOPLE,
+    PRIVATE,
+)
 
 Names = Callable[[str], str]  # primary email -> "you", a directory name, or the address
 MOST_NAMED = 5

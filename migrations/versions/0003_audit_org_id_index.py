@@ -5,7 +5,7 @@ Revises: 0002
 Create Date: 2026-11-23 18:45:00
 
 The audit page lists an organization's entries newest first, keyed on id
-(listening/audit_log.py). Filtered pages use the (org_id, action|actor_id|subject_id, id)
+(listening/audit/log.py). Filtered pages use the (org_id, action|actor_id|subject_id, id)
 indexes; without this one an unfiltered page walked the primary key backwards past
 every other organization's newer entries (bench/audit_bench.py).
 """

@@ -5,9 +5,9 @@ Revises: 0003
 Create Date: 2026-12-06 11:30:00
 
 Sign-out, deactivation and erasure now end every session issued before them
-(listening/security.py), and refused
+(listening/web/security.py), and refused
 sign-ins that belong to no organization are counted per hour, reason and address
-(listening/sign_in_refusals.py).
+(listening/audit/refusals.py).
 """
 import sqlalchemy as sa
 from alembic import op

@@ -69,8 +69,8 @@ def served(database_url, redis_url, key_prefix, tmp_path):
 
 
 def _clean(app, prefix: str) -> None:
-    from listening import db, queue
-    from listening.models import Base
+    from listening.core import db, queue
+    from listening.core.models import Base
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with db.engine_for(app).begin() as conn:
@@ -84,8 +84,8 @@ def _clean(app, prefix: str) -> None:
 
 def _directory(app, emu) -> dict:
     """Contoso's people as the demo imports them (Daniel in Los Angeles time)."""
-    from listening import db
-    from listening.models import Organization, Person, Role
+    from listening.core import db
+    from listening.core.models import Organization, Person, Role
 
     users = [u for u in emu.users() if u["email"].endswith("@contoso.com")]
     with db.unit_of_work(app) as session:
@@ -108,7 +108,7 @@ def _run_queued_syncs(app) -> None:
     from rq import SimpleWorker
 
     from jobs import runtime
-    from listening import queue
+    from listening.core import queue
 
     sync_queue = queue.queue(queue.QUEUE_SYNC, app)
     assert sync_queue.count >= 1, "Refresh now queued no sync"
@@ -203,8 +203,9 @@ def _attach_and_detach(page, row, base: str, james: int) -> None:
 def test_manager_signs_in_links_outlook_attaches_and_detaches(served):
     from playwright.sync_api import sync_playwright
 
-    from listening import audit, db
-    from listening.models import AuditEvent, OneOnOne
+    from listening import audit
+    from listening.core import db
+    from listening.core.models import AuditEvent, OneOnOne
 
     app, emu, base = served
     james = _directory(app, emu)["james.smith@contoso.com"]

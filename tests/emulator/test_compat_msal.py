@@ -10,12 +10,11 @@ from urllib.parse import parse_qs, urlparse
 import msal
 import pytest
 import requests
+from conftest import ANCHOR, world_kwargs
 from emu_helpers import form_flow
 
 from emulator.app import DEFAULT_CLIENT_ID, DEFAULT_SECRET
 from emulator.testing import running_emulator
-
-from conftest import ANCHOR, world_kwargs
 
 REDIRECT = "http://localhost:5000/auth/callback"
 SCOPES = ["User.Read", "Calendars.Read"]

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import jwt
 import requests
+from emu_helpers import REDIRECT, Browser, redirect_params, refresh
 
 from emulator.app import DEFAULT_CLIENT_ID, DEFAULT_SECRET
-
-from emu_helpers import REDIRECT, Browser, redirect_params, refresh
 
 
 def token_error(response, status: int, error: str, code: int):

@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from listening import sync
-from listening.models import AuditEvent, Connection, ConnectionState, OneOnOne, Person, Role
+from listening.core.models import (
+    AuditEvent,
+    Connection,
+    ConnectionState,
+    OneOnOne,
+    Person,
+    Role,
+)
 from tests.support import factories as f
 
 CLASS_ID = "040000008200E00074C5B7101A82E008"

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import itsdangerous.timed
 from sqlalchemy import select
 
-from listening.models import AuditEvent, Connection, Organization, Person, Role
-from listening.views import outlook
+from listening.core.models import AuditEvent, Connection, Organization, Person, Role
+from listening.web import outlook
 from tests.support import factories as f
 
 

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-
-from sqlalchemy import func, select, text
-
 from rq import SimpleWorker
 from rq.job import Job
+from sqlalchemy import func, select, text
 
-from listening import crypto, db, queue, sync_queue, tokens
-from listening.models import CalendarItem, Connection, ConnectionState, Role
+from listening.core import crypto, db, queue
+from listening.core.models import CalendarItem, Connection, ConnectionState, Role
+from listening.outlook import tokens
+from listening.sync import queue as sync_queue
 from tests.support import factories as f
 
 
@@ -105,7 +105,7 @@ def make_app(database_url: str, redis_url: str, key_prefix: str, emulator, insta
 
 def clean_up(app, key_prefix: str) -> None:
     """What the conftest's app fixture does after a test: empty tables, this run's Redis keys."""
-    from listening.models import Base
+    from listening.core.models import Base
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with db.engine_for(app).begin() as conn:

@@ -10,8 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from listening import crypto
-from listening.models import CalendarItem, ConnectionState, OneOnOne, OneOnOneStatus, Role
+from listening.core import crypto
+from listening.core.models import (
+    CalendarItem,
+    ConnectionState,
+    OneOnOne,
+    OneOnOneStatus,
+    Role,
+)
 from tests.integration.outlook_helpers import company, connection_of, last_audit
 from tests.support import factories as f
 from tests.support.browserless import link_outlook

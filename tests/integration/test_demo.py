@@ -245,7 +245,8 @@ def test_commands_that_touch_no_store_start_none(tmp_path, emu):
 
 
 def test_an_app_opens_its_stores_on_first_use(tmp_path):
-    from listening import create_app, db, queue
+    from listening import create_app
+    from listening.core import db, queue
 
     app = create_app({"instance_path": tmp_path, "secret_key": "x", "keys": "k1:" + "A" * 43 + "="})
 

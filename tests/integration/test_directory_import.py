@@ -3,8 +3,8 @@ import io
 
 from sqlalchemy import func, select
 
-from listening import directory
-from listening.models import AuditEvent, Person, Role
+from listening.admin import directory
+from listening.core.models import AuditEvent, Person, Role
 from tests.support import factories as f
 
 CSV = ("email,name,manager_email,role,aliases\n"

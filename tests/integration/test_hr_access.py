@@ -3,7 +3,7 @@ import pytest
 
 from listening import audit
 from listening.audit import Action
-from listening.models import Organization, Person, Role
+from listening.core.models import Organization, Person, Role
 from tests.support import factories as f
 
 SETTINGS_FORM = {"sync_enabled": "on", "sync_interval_minutes": "15", "window_past_days": "10",

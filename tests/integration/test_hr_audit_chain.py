@@ -6,7 +6,7 @@ import pytest
 
 from listening import audit
 from listening.audit import Action
-from listening.models import Role
+from listening.core.models import Role
 from tests.support import factories as f
 from tests.support.audit_chain import append_at, tamper
 
@@ -72,7 +72,7 @@ def test_a_rewritten_hash_is_caught_by_the_next_entry(session, chain):
     """Recomputing one entry's hash after editing it still breaks the link to its successor."""
     org, _ = chain
     tamper(session, "UPDATE audit_events SET details = '{\"n\": 7}' WHERE org_id = :org AND seq = 2", org=org.id)
-    from listening.models import AuditEvent
+    from listening.core.models import AuditEvent
 
     entry = session.query(AuditEvent).filter_by(org_id=org.id, seq=2).one()
     forged = audit.chain_hash(entry.prev_hash, entry)

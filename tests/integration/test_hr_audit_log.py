@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from listening import audit
 from listening.audit import Action
-from listening.models import AuditEvent, Role
+from listening.core.models import AuditEvent, Role
 from tests.support import factories as f
 from tests.support.audit_chain import append_at, append_many, tamper
 
@@ -216,7 +216,8 @@ def test_a_long_chain_is_verified_by_a_job_whose_verdict_the_page_shows(app, cli
     from rq import SimpleWorker
 
     from jobs import runtime
-    from listening import audit_log, queue
+    from listening.audit import log as audit_log
+    from listening.core import queue
 
     org, admin, boss, _ = world
     for _ in range(4):

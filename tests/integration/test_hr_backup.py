@@ -15,9 +15,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from listening import audit, crypto, db, retention
+from listening import audit
+from listening.admin import retention
 from listening.audit import Action
-from listening.models import CalendarItem, Role
+from listening.core import crypto, db
+from listening.core.models import CalendarItem, Role
 from tests.support import factories as f
 from tests.support.audit_chain import append_at
 from tests.support.calendar_data import connection, item

@@ -7,7 +7,14 @@ from sqlalchemy import func, select, text
 
 from listening import audit
 from listening.audit import Action
-from listening.models import AuditEvent, CalendarItem, Connection, OneOnOne, Person, Role
+from listening.core.models import (
+    AuditEvent,
+    CalendarItem,
+    Connection,
+    OneOnOne,
+    Person,
+    Role,
+)
 from tests.support import factories as f
 from tests.support.calendar_data import connection, item, one_on_one
 

@@ -4,9 +4,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from listening import audit, db, retention
+from listening import audit
+from listening.admin import retention
 from listening.audit import Action
-from listening.models import AuditEvent, CalendarItem, Role
+from listening.core import db
+from listening.core.models import AuditEvent, CalendarItem, Role
 from tests.support import factories as f
 from tests.support.audit_chain import append_at, tamper
 from tests.support.calendar_data import connection, item
@@ -116,7 +118,8 @@ def test_the_purge_respects_each_organizations_retention(app, session, aged_chai
 
 
 def test_the_daily_job_reports_totals(app, session):
-    from jobs import retention as retention_job, runtime
+    from jobs import retention as retention_job
+    from jobs import runtime
 
     org, now = f.org(session), datetime.now(UTC)  # the job reads the real clock
     for days_ago in (900, 800, 731, 1):
@@ -132,7 +135,7 @@ def test_the_daily_job_reports_totals(app, session):
                      "sign_in_refusal_buckets": 0}
     assert second == {"organizations": 1, "calendar_items": 0, "audit_entries": 0,
                       "sign_in_refusal_buckets": 0}
-    from listening import audit_log
+    from listening.audit import log as audit_log
 
     verdict = audit_log.last_verdict(session, org.id)  # each run ends by verifying the chain
     assert verdict.actor_id is None and verdict.details["whole"] is True and verdict.details["first_seq"] == 4

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import select
 
-from listening.models import AuditEvent, Organization, Role
+from listening.core.models import AuditEvent, Organization, Role
 from tests.support import factories as f
 
 FORM = {"sync_enabled": "on", "sync_interval_minutes": "60", "window_past_days": "30",

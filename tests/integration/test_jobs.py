@@ -14,8 +14,9 @@ from rq.cron import CronScheduler
 from rq.job import JobStatus
 
 from jobs import runtime
-from listening import logs, queue, sync_queue
-from listening.models import ConnectionState, Organization
+from listening.core import logs, queue
+from listening.core.models import ConnectionState, Organization
+from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -56,7 +57,7 @@ def test_job_log_lines_carry_the_job_id(job_app, session, emulator):
 
     class Collect(logging.Handler):
         def emit(self, record):
-            if record.name == "listening.sync":
+            if record.name == "listening.sync.run":
                 seen.append(record.context_id)
 
     handler = Collect()

@@ -17,7 +17,9 @@ from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 
 from jobs import runtime
-from listening import db, queue, sync, sync_queue
+from listening import sync
+from listening.core import db, queue
+from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
 from tests.integration.sync_helpers import big_app, big_emulator, scale_window  # noqa: F401
 

@@ -7,8 +7,10 @@ import base64
 import pytest
 from sqlalchemy import select
 
-from listening import create_app, crypto, db, tokens
-from listening.models import AuditEvent, CalendarItem, Connection, ConnectionState
+from listening import create_app
+from listening.core import crypto, db
+from listening.core.models import AuditEvent, CalendarItem, Connection, ConnectionState
+from listening.outlook import tokens
 from tests.support import factories as f
 
 K1 = "k1:" + base64.b64encode(b"\x11" * 32).decode()

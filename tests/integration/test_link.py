@@ -12,13 +12,23 @@ import requests
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import text
 
-from listening import crypto, db
-from listening.models import ConnectionState, Role
-from listening.views import outlook
-from tests.integration.outlook_helpers import (actions, approval_path, company, connection_of,
-                                               last_audit)
+from listening.core import crypto, db
+from listening.core.models import ConnectionState, Role
+from listening.web import outlook
+from tests.integration.outlook_helpers import (
+    actions,
+    approval_path,
+    company,
+    connection_of,
+    last_audit,
+)
 from tests.support import factories as f
-from tests.support.browserless import MicrosoftBrowser, consent_as, link_outlook, start_link
+from tests.support.browserless import (
+    MicrosoftBrowser,
+    consent_as,
+    link_outlook,
+    start_link,
+)
 
 
 def _query(url: str) -> dict:

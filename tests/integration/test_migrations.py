@@ -3,8 +3,8 @@ database, so a model change without its migration would otherwise pass here and 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from listening import db
-from listening.models import Base
+from listening.core import db
+from listening.core.models import Base
 
 
 def test_models_and_migrations_agree(app):

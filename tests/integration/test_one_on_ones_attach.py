@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from listening.models import Role
+from listening.core.models import Role
 from tests.integration import one_on_ones_helpers as h
 from tests.support import factories as f
 

@@ -11,9 +11,18 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from listening import crypto, filters, sync, tokens
-from listening.models import CalendarItem, Connection, ConnectionState, OneOnOne, OneOnOneStatus, Role
+from listening import filters, sync
+from listening.core import crypto
+from listening.core.models import (
+    CalendarItem,
+    Connection,
+    ConnectionState,
+    OneOnOne,
+    OneOnOneStatus,
+    Role,
+)
 from listening.one_on_ones.judged import filter_person, judge_calendar
+from listening.outlook import tokens
 from tests.integration import one_on_ones_helpers as h
 from tests.support import factories as f
 

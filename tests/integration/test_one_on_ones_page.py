@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from listening.models import OneOnOne, Role
+from listening.core.models import OneOnOne, Role
 from tests.integration import one_on_ones_helpers as h
 from tests.support import factories as f
 
@@ -126,7 +126,7 @@ def test_no_connection_shows_reports_and_the_link_panel_but_no_why_not(app, clie
 def test_a_stored_event_that_cannot_be_decrypted_leaves_its_series_out(app, client, session, dana):
     from sqlalchemy import select, update
 
-    from listening.models import CalendarItem
+    from listening.core.models import CalendarItem
 
     latest = session.scalar(select(CalendarItem.provider_event_id).where(
         CalendarItem.series_id == dana.events[0]["seriesMasterId"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from listening import crypto
+from listening.core import crypto
 from listening.one_on_ones.calendar import load_recurring
 from tests.integration import one_on_ones_helpers as h
 

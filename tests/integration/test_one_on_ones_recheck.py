@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from listening.models import OneOnOne, OneOnOneStatus
+from listening.core.models import OneOnOne, OneOnOneStatus
 from listening.one_on_ones import recheck_after_sync
 from tests.integration import one_on_ones_helpers as h
 from tests.support import factories as f

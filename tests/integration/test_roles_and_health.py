@@ -1,8 +1,8 @@
 """Roles on every page, organization isolation, and /healthz."""
 import pytest
 
-from listening.models import Role
-from listening.security import session_fields
+from listening.core.models import Role
+from listening.web.security import session_fields
 from tests.support import factories as f
 
 

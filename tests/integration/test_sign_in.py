@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from listening.models import AuditEvent, Person, Role, SignInRefusal
+from listening.core.models import AuditEvent, Person, Role, SignInRefusal
 from tests.support import factories as f
 from tests.support.browserless import MicrosoftBrowser, local_path, sign_in
 
@@ -132,10 +132,10 @@ def test_replayed_code_with_fresh_state_is_refused_by_microsoft(client, session,
 
 
 def test_a_tampered_id_token_is_refused(app, client, session, emu, contoso, monkeypatch):
-    from listening import microsoft
+    from listening.outlook import identity
 
     with app.app_context():
-        signin = microsoft.client("signin")  # the app's own client object, as the view will get it
+        signin = identity.client("signin")  # the app's own client object, as the view will get it
     real_fetch = signin.fetch_access_token
 
     def tamper(**kwargs):
@@ -153,10 +153,10 @@ def test_a_tampered_id_token_is_refused(app, client, session, emu, contoso, monk
 
 
 def test_issuer_must_match_the_tokens_own_tenant(app):
-    from listening import microsoft
+    from listening.outlook import identity
 
     with app.app_context():
-        options = microsoft.issuer_options(microsoft.client("signin"))
+        options = identity.issuer_options(identity.client("signin"))
     valid = options["iss"]["validate"]
     other = "f4b2c7e1-0d3a-4a58-b6e9-71c5d2a8e04f"
     base = app.config["SETTINGS"].ms_authority
@@ -216,7 +216,7 @@ def test_off_site_next_is_ignored(client, session, emu, contoso):
 ])
 def test_a_redirect_error_is_logged_only_in_the_shape_of_an_oauth_code(client, session, caplog, error, logged):
     """Anyone can open the callback: what they put in ``error`` never reaches the log as is."""
-    with caplog.at_level("WARNING", logger="listening.views.auth"):
+    with caplog.at_level("WARNING", logger="listening.web.auth"):
         response = client.get("/auth/callback", query_string={"error": error})
     assert response.status_code == 400
     assert [r.getMessage() for r in caplog.records] == [logged]
@@ -239,13 +239,14 @@ def test_sign_out_ends_every_copy_of_the_session(app, client, session, emu, cont
 def test_refused_sign_in_counts_are_listed_and_purged_after_90_days(app, session):
     from datetime import UTC, datetime, timedelta
 
-    from listening import retention, sign_in_refusals
-    from listening.db import sessionmaker_for
+    from listening.admin import retention
+    from listening.audit import refusals as counts
+    from listening.core.db import sessionmaker_for
 
     now = datetime.now(UTC)
     for when, reason in ((now, "invalid response"), (now, "invalid response"),
                          (now - timedelta(days=91), "unknown tenant")):
-        sign_in_refusals.record(session, reason, when, detail="mismatching_state")
+        counts.record(session, reason, when, detail="mismatching_state")
     session.commit()
     listed = app.test_cli_runner().invoke(args=["audit", "refused-sign-ins", "--days", "90"])
     assert listed.exit_code == 0
@@ -261,13 +262,14 @@ def test_refusal_sources_are_bounded_per_hour(app, session, monkeypatch):
     """IPv6 sources count by /64, and past the cap further sources share one count."""
     from datetime import UTC, datetime
 
-    from listening import audit, sign_in_refusals
+    from listening import audit
+    from listening.audit import refusals
 
-    monkeypatch.setattr(sign_in_refusals, "MAX_SOURCES_PER_HOUR", 2)
+    monkeypatch.setattr(refusals, "MAX_SOURCES_PER_HOUR", 2)
     now = datetime.now(UTC).replace(minute=30)
     for ip in ("2001:db8:1:2::1", "2001:db8:1:2::99", "198.51.100.1", "198.51.100.2", "198.51.100.3"):
         audit.origin.set(audit.Origin(ip=ip, user_agent="flood/1.0"))
-        sign_in_refusals.record(session, "invalid response", now, detail="mismatching_state")
+        refusals.record(session, "invalid response", now, detail="mismatching_state")
     audit.origin.set(audit.Origin())
     session.commit()
     rows = {str(r.ip): r.count for r in session.scalars(select(SignInRefusal))}
@@ -284,7 +286,7 @@ def _signed_in_manager_client(app, session, contoso):
 
 
 def test_deactivation_ends_sessions_and_reactivation_does_not_revive_them(app, session, contoso):
-    from listening import directory
+    from listening.admin import directory
 
     org, manager = contoso
     old = _signed_in_manager_client(app, session, contoso)

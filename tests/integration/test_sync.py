@@ -13,9 +13,16 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from listening import db, graph, sync
-from listening.models import AuditEvent, CalendarItem, ConnectionState, Organization
-from listening.sync_policy import Outcome
+from listening import sync
+from listening.core import db
+from listening.core.models import (
+    AuditEvent,
+    CalendarItem,
+    ConnectionState,
+    Organization,
+)
+from listening.outlook import graph
+from listening.sync.policy import Outcome
 from tests.integration import sync_helpers as h
 
 
@@ -62,7 +69,7 @@ def test_stored_data_is_bound_to_its_row(app, session, emu):
     connection = h.linked(app, session, emu)
     sync.run(app, connection.id)
     first, second = h.items(session, connection.id)[:2]
-    from listening.crypto import CryptoError
+    from listening.core.crypto import CryptoError
 
     with pytest.raises(CryptoError):
         h.decrypted(app, CalendarItem(connection_id=second.connection_id,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from listening.models import Organization
+from listening.core.models import Organization
 from tests.integration import sync_helpers as h
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

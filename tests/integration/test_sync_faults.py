@@ -9,10 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from listening import sync
-from listening.models import AuditEvent, ConnectionState
-from listening.sync_policy import Outcome
+from listening.core.models import AuditEvent, ConnectionState
+from listening.sync.policy import Outcome
 from tests.integration import sync_helpers as h
-from tests.integration.sync_helpers import big_app, big_emulator, graph_proxy, scale_window  # noqa: F401
+from tests.integration.sync_helpers import (  # noqa: F401
+    big_app,
+    big_emulator,
+    graph_proxy,
+    scale_window,
+)
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -129,7 +134,7 @@ def test_a_mailbox_not_enabled_puts_the_connection_in_error_without_retry(app, s
 def test_access_denied_puts_the_connection_in_error(app, session, emu):
     connection = h.linked(app, session, emu)
     emu.fault(type="mailbox_not_enabled", mailbox=connection.account_email, enabled=False)
-    from listening import tokens
+    from listening.outlook import tokens
 
     with app.app_context():
         tokens.save_tokens(session, connection, emu.mint_token(connection.account_email, ["User.Read"]))

@@ -10,8 +10,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from listening import graph
-from listening.provider_data import SELECT
+from listening.outlook import graph
+from listening.sync.trim import SELECT
 from tests.integration.sync_helpers import big_emulator, graph_proxy, scale_window  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("reset_big")

@@ -7,8 +7,9 @@ import pytest
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from listening import db, queue, sync_queue
-from listening.models import AuditEvent, ConnectionState, Organization, Role
+from listening.core import db, queue
+from listening.core.models import AuditEvent, ConnectionState, Organization, Role
+from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
 from tests.support import factories as f
 
@@ -23,7 +24,7 @@ def _queued(app, connection_id: int) -> Job | None:
 
 def _signed_in_owner(app, client, session, emu):
     connection = h.linked(app, session, emu)
-    from listening.models import Person
+    from listening.core.models import Person
 
     f.sign_in_as(client, session.get(Person, connection.person_id))
     return connection
@@ -112,8 +113,9 @@ def test_redis_unreachable_is_said_plainly_and_the_request_still_succeeds(databa
         assert "could not be queued right now" in client.get("/one-on-ones").get_data(as_text=True)
     finally:
         session.close()
-        from listening.models import Base
         from sqlalchemy import text
+
+        from listening.core.models import Base
 
         with db.engine_for(app).begin() as conn:
             conn.execute(text("TRUNCATE " + ", ".join(t.name for t in Base.metadata.sorted_tables)

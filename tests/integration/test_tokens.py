@@ -11,8 +11,9 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
-from listening import crypto, microsoft, tokens
-from listening.models import Connection, ConnectionState
+from listening.core import crypto
+from listening.core.models import Connection, ConnectionState
+from listening.outlook import identity, tokens
 from tests.integration.outlook_helpers import company, connection_of, last_audit
 from tests.support import factories as f
 
@@ -126,7 +127,7 @@ class StubTokenEndpoint:
 def token_endpoint_at(app, monkeypatch):
     def point(url: str):
         with app.app_context():
-            client = microsoft.client("outlook")
+            client = identity.client("outlook")
             client.load_server_metadata()
             monkeypatch.setitem(client.server_metadata, "token_endpoint", url)
     return point

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, text
 
 from listening import audit
-from listening.models import AuditEvent
+from listening.core.models import AuditEvent
 
 
 def append_at(session, org_id: int, action, occurred_at: datetime, actor_id: int | None = None,

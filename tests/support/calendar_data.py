@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from listening import crypto
-from listening.models import CalendarItem, Connection, ConnectionState, OneOnOne
+from listening.core import crypto
+from listening.core.models import CalendarItem, Connection, ConnectionState, OneOnOne
 
 
 def connection(session, person, last_sync_at: datetime | None, account_email: str | None = None) -> Connection:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 
-from listening.models import Organization, Person, Role
+from listening.core.models import Organization, Person, Role
 
 _n = itertools.count(1)
 
@@ -29,7 +29,7 @@ def person(session, organization: Organization, email: str | None = None, role: 
 
 def sign_in_as(client, p: Person) -> None:
     """For tests whose subject is not sign-in itself (tests/integration/test_sign_in.py drives the real flow)."""
-    from listening.security import session_fields
+    from listening.web.security import session_fields
 
     with client.session_transaction() as s:
         s.update(session_fields(p.id, p.org_id, p.session_version or 0))

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from listening import audit_log
+from listening.audit import log as audit_log
 
 
 @pytest.mark.parametrize("value, expected", [

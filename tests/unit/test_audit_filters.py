@@ -3,8 +3,8 @@ from datetime import date
 
 import pytest
 
-from listening import audit_log
 from listening.audit import Action
+from listening.audit import log as audit_log
 
 
 def test_empty_parameters_mean_no_filter():

@@ -1,7 +1,7 @@
 """Organization settings form: bounds and messages (the audited apply is in tests/integration)."""
 import pytest
 
-from listening import org_settings
+from listening.admin import settings as org_settings
 
 GOOD = {"sync_enabled": "on", "sync_interval_minutes": "60", "window_past_days": "30",
         "window_future_days": "120", "calendar_scope": "Calendars.ReadBasic",

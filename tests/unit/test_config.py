@@ -1,7 +1,7 @@
 """Settings: production refuses demo and plain-HTTP identity endpoints; numbers are checked."""
 import pytest
 
-from listening.config import DEMO_AUTHORITY, ConfigError, Settings, from_env
+from listening.core.config import DEMO_AUTHORITY, ConfigError, Settings, from_env
 
 PRODUCTION = dict(env="production", secret_key="s", database_url="postgresql://x/y",
                   redis_url="redis://x", keys="k1:key", ms_client_id="id", ms_client_secret="secret",

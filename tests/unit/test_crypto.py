@@ -7,8 +7,15 @@ import stat
 
 import pytest
 
-from listening.config import ConfigError, Settings
-from listening.crypto import CryptoError, KeyRing, aad_for, aad_maker, demo_key_spec, new_key_spec
+from listening.core.config import ConfigError, Settings
+from listening.core.crypto import (
+    CryptoError,
+    KeyRing,
+    aad_for,
+    aad_maker,
+    demo_key_spec,
+    new_key_spec,
+)
 
 K1 = "k1:" + base64.b64encode(b"\x01" * 32).decode()
 K2 = "k2:" + base64.b64encode(b"\x02" * 32).decode()

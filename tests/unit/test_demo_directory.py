@@ -1,5 +1,5 @@
 """The demo's directory: the emulator's Windows zone names become IANA names the import accepts."""
-from listening import directory
+from listening.admin import directory
 from tools import demo_stack as demo
 
 

@@ -1,8 +1,8 @@
 """The directory CSV rules (pure: parsing and validation, no database)."""
 import pytest
 
-from listening.directory import DirectoryError, parse_csv
-from listening.models import Role
+from listening.admin.directory import DirectoryError, parse_csv
+from listening.core.models import Role
 
 HEADER = "email,name,manager_email,role,aliases\n"
 GOOD = HEADER + (

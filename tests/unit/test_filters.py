@@ -8,7 +8,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from listening.filters import (PROBLEMS, REASONS, FilterInputError, Person, judge, parse_input)
+from listening.filters import (
+    PROBLEMS,
+    REASONS,
+    FilterInputError,
+    Person,
+    judge,
+    parse_input,
+)
 from listening.filters.times import TZ_NAMES, WINDOWS_ZONES, read_start, zone_named
 from tests.support.data import FILTER_EXAMPLES
 

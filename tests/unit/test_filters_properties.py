@@ -9,7 +9,8 @@ import random
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from listening.filters import judge, main, parse_input
 from listening.filters.times import read_start

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import requests
 
-from listening import graph
+from listening.outlook import graph
 
 
 @pytest.mark.parametrize("header, seconds", [

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from authlib.integrations.base_client.errors import OAuthError
 
-from listening.microsoft import redirect_error, what_failed
+from listening.outlook.identity import redirect_error, what_failed
 
 
 @pytest.mark.parametrize("exc, expected", [

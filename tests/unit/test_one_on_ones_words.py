@@ -6,7 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from listening.filters import Participant, Rejected
-from listening.one_on_ones.cadence import cadence_in_words, local_time, upcoming, zone_of
+from listening.one_on_ones.cadence import (
+    cadence_in_words,
+    local_time,
+    upcoming,
+    zone_of,
+)
 from listening.one_on_ones.calendar import pick, skeleton
 from listening.one_on_ones.wording import attention_reason, join_names, why_not
 

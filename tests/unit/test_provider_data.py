@@ -6,9 +6,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from listening.provider_data import PRIVATE_FIELDS, SCHEMA, SELECT, trim, utc_instant
+from listening.sync.trim import PRIVATE_FIELDS, SCHEMA, SELECT, trim, utc_instant
 from tests.support.data import GRAPH_SAMPLES
 
 STORED = {"id", "iCalUId", "seriesMasterId", "type", "start", "end", "originalStartTimeZone", "isAllDay",

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from listening.models import ConnectionState
-from listening.sync_policy import Outcome, after_failure, after_success, backoff
+from listening.core.models import ConnectionState
+from listening.sync.policy import Outcome, after_failure, after_success, backoff
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

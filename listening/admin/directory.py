@@ -1,0 +1,201 @@
+"""The org directory: import a CSV org chart, all or nothing.
+
+Columns: ``email, name, manager_email, role, aliases`` (aliases separated by
+``;``) and an optional ``time_zone`` (IANA name, default UTC). Every row is
+validated with marshmallow; any error refuses the whole file with line numbers.
+Import is idempotent: upsert by email, people absent from the file are
+deactivated (never deleted).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from listening.core.models import Organization, Person, Role
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 50_000
+REQUIRED_COLUMNS = ("email", "name", "manager_email", "role")
+OPTIONAL_COLUMNS = ("aliases", "time_zone")
+
+
+class DirectoryError(ValueError):
+    """The file is refused; ``problems`` lists "line N: what is wrong" strings."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+        self.problems = problems
+
+
+def _split_aliases(raw: str) -> list[str]:
+    return [a.strip().lower() for a in raw.replace(",", ";").split(";") if a.strip()]
+
+
+class RowSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    email = fields.Email(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    manager_email = fields.Email(load_default=None, allow_none=True)
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+    aliases = fields.List(fields.Email(), load_default=list)
+    time_zone = fields.String(load_default="UTC")
+
+    @pre_load
+    def clean(self, data, **_):
+        data = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
+        for key in ("email", "manager_email"):
+            if isinstance(data.get(key), str):
+                data[key] = data[key].lower() or None
+        data["aliases"] = _split_aliases(data.get("aliases") or "")
+        data["time_zone"] = data.get("time_zone") or "UTC"
+        return data
+
+    @validates("time_zone")
+    def known_zone(self, value, **_):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(f"unknown time zone {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    email: str
+    name: str
+    manager_email: str | None
+    role: Role
+    aliases: tuple[str, ...]
+    time_zone: str
+
+
+def parse_csv(data: bytes) -> list[Row]:
+    """Bytes of a CSV file -> validated rows, or DirectoryError naming every bad line."""
+    if len(data) > MAX_BYTES:
+        raise DirectoryError([f"the file is {len(data) / 1e6:.1f} MB; the limit is {MAX_BYTES // 2**20} MB"])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DirectoryError([f"line {line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"]) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise DirectoryError([f"line 1: missing column(s) {', '.join(missing)}; expected "
+                              f"{', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}"])
+    reader.fieldnames = header
+    rows, problems, schema = [], [], RowSchema()
+    try:
+        for record in reader:
+            line = reader.line_num
+            if len(rows) + len(problems) >= MAX_ROWS:
+                raise DirectoryError([f"line {line}: more than {MAX_ROWS} rows"])
+            if None in record:
+                problems.append(f"line {line}: more fields than the header has")
+                continue
+            try:
+                loaded = schema.load({k: v or "" for k, v in record.items()})
+            except ValidationError as err:
+                problems.extend(f"line {line}: {field}: {' '.join(map(str, msgs))}"
+                                for field, msgs in sorted(err.messages.items()))
+                continue
+            rows.append(Row(line, loaded["email"], loaded["name"], loaded["manager_email"],
+                            Role(loaded["role"]), tuple(loaded["aliases"]), loaded["time_zone"]))
+    except csv.Error as exc:
+        raise DirectoryError([f"line {reader.line_num}: not a CSV file ({exc})"]) from None
+    if not rows and not problems:
+        problems.append("line 2: the file has no people")
+    problems += _chart_problems(rows)
+    if problems:
+        raise DirectoryError(problems)
+    return rows
+
+
+def _chart_problems(rows: list[Row]) -> list[str]:
+    """Cross-row rules: unique addresses, known managers, no cycles."""
+    problems, owner = [], {}
+    for row in rows:
+        for address in (row.email, *row.aliases):
+            if address in owner and owner[address] != row.line:
+                problems.append(f"line {row.line}: {address} is already used on line {owner[address]}")
+            owner.setdefault(address, row.line)
+    by_email = {row.email: row for row in rows}
+    for row in rows:
+        if row.manager_email is None:
+            continue
+        if row.manager_email == row.email:
+            problems.append(f"line {row.line}: {row.email} is their own manager")
+        elif row.manager_email not in by_email:
+            problems.append(f"line {row.line}: unknown manager {row.manager_email} (not in this file)")
+    if problems:
+        return problems
+    for row in rows:
+        seen, current = [], row
+        while current.manager_email is not None:
+            if current.email in seen:
+                chain = " -> ".join(seen[seen.index(current.email):] + [current.email])
+                return [f"line {row.line}: the manager chain has a cycle: {chain}"]
+            seen.append(current.email)
+            current = by_email[current.manager_email]
+    return problems
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+    deactivated: int
+    unchanged: int
+
+
+def apply_import(session: Session, org: Organization, rows: list[Row]) -> ImportResult:
+    """Upsert rows by email into ``org``; deactivate the absent. Never commits."""
+    existing = {p.email: p for p in session.scalars(select(Person).where(Person.org_id == org.id))
+                if p.email is not None}
+    created, changed, people = 0, set(), {}
+    for row in rows:
+        person = existing.get(row.email)
+        if person is None:
+            person = Person(org_id=org.id, email=row.email)
+            session.add(person)
+            created += 1
+        values = dict(display_name=row.name, role=row.role, aliases=list(row.aliases),
+                      time_zone=row.time_zone, active=True)
+        if person.id is not None and any(getattr(person, k) != v for k, v in values.items()):
+            changed.add(row.email)
+        for key, value in values.items():
+            setattr(person, key, value)
+        people[row.email] = person
+    session.flush()  # new people get ids before managers point at them
+    for row in rows:
+        person = people[row.email]
+        manager_id = people[row.manager_email].id if row.manager_email else None
+        if person.manager_id != manager_id:
+            if row.email in existing:
+                changed.add(row.email)
+            person.manager_id = manager_id
+    deactivated = 0
+    for email, person in existing.items():
+        if email not in people and person.active:
+            person.active = False
+            person.end_sessions()  # reactivation later must not revive an old cookie
+            deactivated += 1
+    session.flush()
+    return ImportResult(created, len(changed), deactivated, len(rows) - created - len(changed))

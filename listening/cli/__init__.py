@@ -1,0 +1,15 @@
+"""The ``flask`` commands (entry points): each opens a unit of work, calls a use case, commits.
+
+Bad input exits with status 2 and one line on stderr; nothing is half-written
+because each command is one unit of work.
+"""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    from listening.cli import audit, keys, schema, sync
+
+    for group in (schema.db_cli, schema.org_cli, schema.directory_cli, audit.audit_cli,
+                  audit.retention_cli, keys.keys_cli):
+        app.cli.add_command(group)
+    sync.init_app(app)

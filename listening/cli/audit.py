@@ -1,0 +1,89 @@
+"""``flask audit verify``, ``flask audit refused-sign-ins`` and ``flask retention run``.
+
+``audit verify`` exits 1 when a chain is broken (a finding, not bad input), and
+2 with one line on stderr for bad input, like every command of ours.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from listening import audit
+from listening.admin import retention
+from listening.audit import refusals
+from listening.core import db, store
+from listening.core.models import Organization
+
+audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
+retention_cli = AppGroup("retention", help="Removal of data older than the organizations' retention.")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _describe(org: Organization, verdict: audit.Verdict) -> str:
+    who = f"{org.name} ({org.tenant_id})"
+    if verdict.whole:
+        start = f", starting at #{verdict.first_seq} after retention" if (verdict.first_seq or 1) > 1 else ""
+        return f"{who}: chain whole, {verdict.checked} entries checked{start}"
+    return (f"{who}: chain BROKEN at entry #{verdict.broken_at_seq}: {verdict.problem} "
+            f"({verdict.checked} entries before it are intact)")
+
+
+@audit_cli.command("verify")
+@click.option("--org", "tenant_id", help="Only this organization's chain (Microsoft tenant id).")
+def verify(tenant_id: str | None):
+    """Say whether each organization's audit chain is whole and where it breaks."""
+    with db.unit_of_work() as sess:
+        if tenant_id:
+            org = store.organization_by_tenant(sess, tenant_id)
+            if org is None:
+                _fail(f"no organization for tenant {tenant_id}")
+            orgs = [org]
+        else:
+            orgs = list(sess.scalars(select(Organization).order_by(Organization.id)))
+        verdicts = [(org, audit.verify(sess, org.id)) for org in orgs]
+    for org, verdict in verdicts:
+        click.echo(_describe(org, verdict))
+    if not verdicts:
+        click.echo("no organizations")
+    if any(not v.whole for _, v in verdicts):
+        sys.exit(1)
+
+
+@retention_cli.command("run")
+def run():
+    """Apply every organization's retention now (what the daily job does)."""
+    summary = retention.run(db.sessionmaker_for(current_app), datetime.now(UTC))
+    for report in summary.organizations:
+        click.echo(f"organization {report.org_id}: removed {report.calendar_items} calendar items "
+                   f"and {report.audit_entries} audit entries")
+    click.echo(f"refused sign-ins: removed {summary.sign_in_refusal_buckets} hourly counts older than "
+               f"{refusals.KEEP.days} days")
+
+
+@audit_cli.command("refused-sign-ins")
+@click.option("--days", type=int, default=7, show_default=True, help="How far back to look.")
+def refused_sign_ins(days: int):
+    """Refused sign-ins we cannot tie to an organization, per hour, reason and source."""
+    if not 1 <= days <= refusals.KEEP.days:
+        _fail(f"--days must be from 1 to {refusals.KEEP.days} (older counts are purged)")
+    since = datetime.now(UTC) - timedelta(days=days)
+    with db.unit_of_work() as sess:
+        rows, total = refusals.latest(sess, since), refusals.count(sess, since)
+        lines = [f"{r.hour:%Y-%m-%d %H:00}Z  {r.count:>6}  {r.reason:<16} {str(r.ip or 'many'):<22} "
+                 f"{r.last_detail or ''}{f'  tenant {r.last_tenant_id}' if r.last_tenant_id else ''}"
+                 for r in rows]
+    if not lines:
+        click.echo(f"no refused sign-ins in the last {days} days")
+        return
+    click.echo("\n".join(lines))
+    if total > len(lines):
+        click.echo(f"(the newest {len(lines)} of {total} hourly counts)")

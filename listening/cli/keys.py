@@ -1,0 +1,132 @@
+"""``flask keys rotate``: re-encrypt every stored ciphertext under the newest key.
+
+Rotation, step by step (README "Keys"): add the new key at the END of
+LISTENING_KEYS and restart, run ``flask keys rotate``, then (when it reports
+nothing left) remove the old key. Safe to re-run: rows already under the newest
+key are skipped. Each batch is its own transaction, and each UPDATE only
+applies if the row still holds the ciphertext that was read, so a sync or a
+token refresh writing the same row at the same time is never overwritten.
+"""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import bindparam, select, update
+
+from listening import audit
+from listening.audit import Action
+from listening.core import crypto, db
+from listening.core.models import CalendarItem, Connection
+
+keys_cli = AppGroup("keys", help="Encryption keys (LISTENING_KEYS).")
+BATCH = 500
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@keys_cli.command("generate")
+@click.argument("kid")
+def generate(kid: str):
+    """Print a new random key as KID:BASE64, to append to LISTENING_KEYS."""
+    try:
+        crypto.KeyRing.parse(spec := crypto.new_key_spec(kid))
+    except crypto.CryptoError as err:
+        _fail(str(err))
+    click.echo(spec)
+
+
+@keys_cli.command("rotate")
+@click.option("--batch-size", default=BATCH, show_default=True, type=click.IntRange(1, 10_000))
+def rotate(batch_size: int):
+    """Re-encrypt tokens and calendar items under the newest key (idempotent)."""
+    ring = crypto.ring(current_app)
+    counts: Counter = Counter()  # (org_id, kind) -> rows re-encrypted
+    try:
+        tokens_seen = _rotate_table(_token_batch, _write_tokens, ring, batch_size, counts, "tokens")
+        items_seen = _rotate_table(_item_batch, _write_items, ring, batch_size, counts, "items")
+    except crypto.CryptoError as err:
+        _fail(f"{err}; rows before it are done, fix the key ring and run again")
+    _audit(counts, ring.current)
+    done_tokens = sum(v for (_, k), v in counts.items() if k == "tokens")
+    done_items = sum(v for (_, k), v in counts.items() if k == "items")
+    click.echo(f"newest key {ring.current}: {done_tokens} of {tokens_seen} connection tokens and "
+               f"{done_items} of {items_seen} calendar items re-encrypted; the rest were already current")
+
+
+def _rotate_table(read_batch, write, ring, batch_size, counts, kind) -> int:
+    """Walk a table by id in batches, one transaction each; return how many values were seen."""
+    after, seen = 0, 0
+    while True:
+        with db.unit_of_work() as sess:
+            rows = read_batch(sess, after, batch_size)
+            if not rows:
+                return seen
+            after = rows[-1].id
+            seen += sum(len(_values(row, kind)) for row in rows)
+            for org_id, written in write(sess, rows, ring):
+                counts[(org_id, kind)] += written
+
+
+def _values(row, kind) -> list:
+    if kind == "items":
+        return [row.provider_data]
+    return [v for v in (row.access_token, row.refresh_token) if v is not None]
+
+
+def _token_batch(sess, after: int, limit: int):
+    return sess.execute(
+        select(Connection.id, Connection.org_id, Connection.access_token, Connection.refresh_token)
+        .where(Connection.id > after).order_by(Connection.id).limit(limit)).all()
+
+
+def _write_tokens(sess, rows, ring):
+    table = Connection.__table__
+    for field in ("access", "refresh"):
+        column = table.c[f"{field}_token"]
+        changes = [{"b_id": r.id, "b_old": blob,
+                    "b_new": ring.reencrypt(blob, crypto.aad_for("token", r.id, field)), "org": r.org_id}
+                   for r in rows if (blob := getattr(r, f"{field}_token")) is not None
+                   and ring.needs_rotation(blob)]
+        yield from _guarded_update(sess, table, column, changes)
+
+
+def _item_batch(sess, after: int, limit: int):
+    return sess.execute(
+        select(CalendarItem.id, CalendarItem.org_id, CalendarItem.connection_id,
+               CalendarItem.provider_event_id, CalendarItem.provider_data)
+        .where(CalendarItem.id > after).order_by(CalendarItem.id).limit(limit)).all()
+
+
+def _write_items(sess, rows, ring):
+    table = CalendarItem.__table__
+    changes = [{"b_id": r.id, "b_old": r.provider_data, "org": r.org_id,
+                "b_new": ring.reencrypt(r.provider_data,
+                                        crypto.aad_for("event", r.connection_id, r.provider_event_id))}
+               for r in rows if ring.needs_rotation(r.provider_data)]
+    yield from _guarded_update(sess, table, table.c.provider_data, changes)
+
+
+def _guarded_update(sess, table, column, changes):
+    """UPDATE ... WHERE id = :id AND column = :old, one row at a time (so each count is known)."""
+    statement = (update(table).where(table.c.id == bindparam("b_id"), column == bindparam("b_old"))
+                 .values({column.name: bindparam("b_new")}))
+    for change in changes:
+        params = {k: v for k, v in change.items() if k != "org"}
+        if sess.execute(statement, params).rowcount:
+            yield change["org"], 1
+
+
+def _audit(counts: Counter, kid: str) -> None:
+    by_org: dict[int, dict] = {}
+    for (org_id, kind), n in counts.items():
+        by_org.setdefault(org_id, {"key_id": kid, "tokens": 0, "items": 0})[kind] += n
+    with db.unit_of_work() as sess:
+        for org_id, details in sorted(by_org.items()):
+            audit.record(sess, Action.keys_rotated, None, None, details, org_id=org_id)

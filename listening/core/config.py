@@ -1,0 +1,101 @@
+"""Settings: read from the environment in exactly one place.
+
+Every variable is listed in README.md ("Configuration"). Defaults are the
+embedded demo: the emulator on loopback, an embedded PostgreSQL and Valkey
+under ``instance/``. ``LISTENING_ENV=production`` refuses those defaults.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+# The emulator's default registration (emulator/README.md); harmless outside a demo.
+DEMO_CLIENT_ID = "5f1d8a2c-3b4e-4c6d-9e8f-0a1b2c3d4e5f"
+DEMO_CLIENT_SECRET = "demo-secret"
+DEMO_AUTHORITY = "http://127.0.0.1:5100"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the app (raised at start-up, never later)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    secret_key: str | None = None
+    database_url: str | None = None
+    redis_url: str | None = None
+    instance_path: Path = Path("instance")
+    # Identity platform: "{authority}/{tenant}/v2.0/.well-known/openid-configuration".
+    ms_authority: str = DEMO_AUTHORITY
+    ms_tenant: str = "organizations"
+    ms_client_id: str = DEMO_CLIENT_ID
+    ms_client_secret: str = DEMO_CLIENT_SECRET
+    graph_url: str = DEMO_AUTHORITY + "/v1.0"
+    # Key ring "kid:base64key,kid:base64key" (newest last); see listening/core/crypto.py.
+    keys: str | None = None
+    http_timeout: float = 10.0
+    # How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
+    trusted_proxies: int = 0
+    queue_prefix: str = ""
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def check(self) -> None:
+        """Refuse to start production on demo defaults (secrets, emulator, embedded stores)."""
+        if not self.production:
+            return
+        missing = [name for name, value in (
+            ("SECRET_KEY", self.secret_key), ("DATABASE_URL", self.database_url),
+            ("REDIS_URL", self.redis_url), ("LISTENING_KEYS", self.keys),
+        ) if not value]
+        if self.ms_client_secret == DEMO_CLIENT_SECRET or self.ms_client_id == DEMO_CLIENT_ID:
+            missing.append("MS_CLIENT_ID/MS_CLIENT_SECRET")
+        # Tokens and calendar data travel to these: never the emulator, never plain HTTP.
+        for name, url in (("MS_AUTHORITY", self.ms_authority), ("GRAPH_URL", self.graph_url)):
+            if url.startswith(DEMO_AUTHORITY) or not url.startswith("https://"):
+                missing.append(f"{name} (an https:// address, not the emulator)")
+        if missing:
+            raise ConfigError("production needs " + ", ".join(missing))
+
+
+def _number(name: str, raw: str | None, default, kind=float, minimum=0):
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"{name} must be a {kind.__name__} of at least {minimum}, got {raw!r}")
+    return value
+
+
+def from_env(environ: dict | None = None, **overrides) -> Settings:
+    env = os.environ if environ is None else environ
+    get = lambda name, default=None: env.get(name) or default  # noqa: E731 - empty means unset
+    authority = get("MS_AUTHORITY", DEMO_AUTHORITY).rstrip("/")
+    settings = Settings(
+        env=get("LISTENING_ENV", "development"),
+        secret_key=get("SECRET_KEY"),
+        database_url=get("DATABASE_URL"),
+        redis_url=get("REDIS_URL"),
+        instance_path=Path(get("LISTENING_INSTANCE", "instance")).resolve(),
+        ms_authority=authority,
+        ms_tenant=get("MS_TENANT", "organizations"),
+        ms_client_id=get("MS_CLIENT_ID", DEMO_CLIENT_ID),
+        ms_client_secret=get("MS_CLIENT_SECRET", DEMO_CLIENT_SECRET),
+        graph_url=get("GRAPH_URL", authority + "/v1.0").rstrip("/"),
+        keys=get("LISTENING_KEYS"),
+        http_timeout=_number("HTTP_TIMEOUT", get("HTTP_TIMEOUT"), 10.0, minimum=0.1),
+        trusted_proxies=_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), 0, kind=int),
+        queue_prefix=get("QUEUE_PREFIX", ""),
+        log_level=get("LOG_LEVEL", "INFO"),
+    )
+    return replace(settings, **overrides) if overrides else settings

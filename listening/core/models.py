@@ -1,0 +1,242 @@
+"""SQLAlchemy 2 typed models. Queries live in store.py; nothing here commits.
+
+Every table but organizations carries ``org_id`` so that every query can be
+scoped to the caller's organization without a join.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _enum(cls, name):
+    # Store the readable value, not the member name, and let PostgreSQL check it.
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+
+
+class Role(str, enum.Enum):
+    employee = "employee"
+    manager = "manager"
+    hr_admin = "hr_admin"
+
+
+class ConnectionState(str, enum.Enum):
+    linked = "linked"
+    needs_reconnect = "needs_reconnect"
+    error = "error"
+    disabled = "disabled"
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Settings (issue 7 gives HR admins a page for them); defaults are the product's.
+    sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    window_past_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    window_future_days: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    calendar_scope: Mapped[str] = mapped_column(String(40), default="Calendars.Read",
+                                                server_default="Calendars.Read")
+    retention_calendar_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    retention_audit_days: Mapped[int] = mapped_column(Integer, default=730, server_default="730")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Person(Base):
+    __tablename__ = "people"
+    __table_args__ = (
+        UniqueConstraint("org_id", "email", name="people_org_email_key"),
+        UniqueConstraint("org_id", "oid", name="people_org_oid_key"),
+        Index("people_manager_idx", "manager_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    oid: Mapped[str | None] = mapped_column(String(64))
+    # Nullable only so that erasure (issue 7) can clear personal fields.
+    email: Mapped[str | None] = mapped_column(String(320))
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role, "person_role"), default=Role.employee)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sessions are signed cookies that carry this number: sign-out, deactivation and erasure
+    # raise it, which ends every session issued before, copies included (a counter, not a
+    # time, so no two hosts' clocks are compared). Migration 0004.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+
+    manager: Mapped[Person | None] = relationship(remote_side="Person.id", lazy="raise")
+
+    def end_sessions(self) -> None:
+        """Every session issued so far stops working at its next request (security.py)."""
+        self.session_version = (self.session_version or 0) + 1
+
+    @property
+    def label(self) -> str:
+        """What pages show: the name, or a pseudonym once erased."""
+        return Person.label_of(self.id, self.display_name, self.email)
+
+    @staticmethod
+    def label_of(person_id: int, display_name: str | None, email: str | None) -> str:
+        """``label`` from plain column values (for queries that select rows, not Person objects)."""
+        return display_name or email or f"person #{person_id}"
+
+
+class AuditEvent(Base):
+    """Append-only: a trigger refuses UPDATE and DELETE (see migrations)."""
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("org_id", "seq", name="audit_org_seq_key"),
+        Index("audit_org_time_idx", "org_id", "occurred_at", "id"),
+        Index("audit_org_id_idx", "org_id", "id"),  # migration 0003: unfiltered audit pages
+        Index("audit_org_action_idx", "org_id", "action", "id"),
+        Index("audit_org_actor_idx", "org_id", "actor_id", "id"),
+        Index("audit_org_subject_idx", "org_id", "subject_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(64))
+    # People are named by internal id only, so erasure never rewrites an entry.
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    ip: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    details: Mapped[dict] = mapped_column(JSONB, default=dict)
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SignInRefusal(Base):
+    """Refused sign-ins we cannot tie to an organization: a bad state, a replayed code, a
+    tampered id_token, an unknown tenant, and a cancel or error sent back by Microsoft (that
+    redirect names no tenant). The operators' record, since no organization's audit log can
+    hold them. One row per hour, reason and source with a count, and a bounded number of
+    sources per hour (listening/audit/refusals.py). Migration 0004.
+    """
+    __tablename__ = "sign_in_refusals"
+    __table_args__ = (
+        UniqueConstraint("hour", "reason", "ip", name="sign_in_refusals_bucket_key",
+                         postgresql_nulls_not_distinct=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(40))
+    ip: Mapped[str | None] = mapped_column(INET)  # an IPv6 source is its /64; NULL: many sources
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_detail: Mapped[str | None] = mapped_column(String(120))
+    last_user_agent: Mapped[str | None] = mapped_column(String(400))
+    # Only a tenant id read from a verified id_token; never one taken from the request.
+    last_tenant_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Connection(Base):
+    """A manager's linked Outlook calendar. Tokens are AES-GCM ciphertexts (listening/core/crypto.py)."""
+    __tablename__ = "connections"
+    __table_args__ = (
+        UniqueConstraint("person_id", name="connections_person_key"),
+        Index("connections_due_idx", "next_sync_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    state: Mapped[ConnectionState] = mapped_column(_enum(ConnectionState, "connection_state"),
+                                                   default=ConnectionState.linked)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    # Linked as whom (Microsoft's view of the account), and what it granted.
+    ms_tenant_id: Mapped[str | None] = mapped_column(String(64))
+    ms_oid: Mapped[str | None] = mapped_column(String(64))
+    account_email: Mapped[str | None] = mapped_column(String(320))
+    scopes: Mapped[str | None] = mapped_column(Text)
+    access_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    admin_consent_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sync_outcome: Mapped[str | None] = mapped_column(String(40))
+    next_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failure_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+
+
+class CalendarItem(Base):
+    """A trimmed, encrypted copy of one Graph event, beside the plain columns queries need."""
+    __tablename__ = "calendar_items"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "provider_event_id", name="calendar_items_event_key"),
+        Index("calendar_items_series_idx", "connection_id", "series_id"),
+        Index("calendar_items_start_idx", "connection_id", "start_utc"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    provider_event_id: Mapped[str] = mapped_column(Text)
+    series_id: Mapped[str | None] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(String(20))
+    start_utc: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_utc: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    is_cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    change_key: Mapped[str | None] = mapped_column(Text)
+    provider_data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OneOnOneStatus(str, enum.Enum):
+    ok = "ok"
+    needs_attention = "needs_attention"
+
+
+class OneOnOne(Base):
+    """The series a manager attached as their 1-on-1 with one report (one per pair)."""
+    __tablename__ = "one_on_ones"
+    __table_args__ = (UniqueConstraint("manager_id", "report_id", name="one_on_ones_pair_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    manager_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    report_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    series_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[OneOnOneStatus] = mapped_column(_enum(OneOnOneStatus, "one_on_one_status"),
+                                                   default=OneOnOneStatus.ok)
+    attention_reason: Mapped[str | None] = mapped_column(Text)
+    replacement_series_id: Mapped[str | None] = mapped_column(Text)
+    attached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,299 @@
+"""The only code that talks to Microsoft Graph.
+
+``GraphClient.calendar_view(start, end)`` reads one mailbox's default calendar
+for a window and yields it page by page (memory does not grow with the
+mailbox). What it asks for, and why (docs/microsoft-graph.md):
+
+- ``$select`` names exactly the fields we keep (listening/sync/trim.py),
+  never ``body`` or ``bodyPreview`` (§1, §3);
+- ``$top=1000``, the maximum for calendarView; without it Graph pages 10 at a
+  time (§1), so a 20,000-event mailbox costs 20 requests instead of 2,000;
+- ``Prefer: IdType="ImmutableId"`` so ids survive moves between folders (§3),
+  and ``Prefer: outlook.timezone="UTC"`` so start/end need no zone table;
+- ``@odata.nextLink`` is followed as an opaque URL until there is none (§1),
+  but only on the Graph host we were configured with: the bearer token must
+  never be sent anywhere else.
+
+Failures become our own exception types (below). 429/503/504 (and 500/502 and
+network errors) are retried after ``Retry-After`` (seconds, possibly
+fractional, §5) or an exponential backoff with jitter, within a bounded total
+wait. A 401 asks the caller's ``refresh`` callback for a new token once per
+request. Every request has a timeout.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+
+from listening.sync.trim import SELECT
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000  # calendarView's maximum $top (docs/microsoft-graph.md §1)
+MAX_WAIT = 120.0  # seconds one client may spend waiting on Retry-After/backoff before giving up
+PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
+RETRYABLE = frozenset((429, 500, 502, 503, 504))
+# Graph error codes that no retry will fix (docs/microsoft-graph.md §6).
+PERMANENT_CODES = {
+    "MailboxNotEnabledForRESTAPI": "Microsoft cannot open this mailbox through its API: it is "
+    "inactive, hosted on-premises, or has no Exchange Online licence. Ask your IT team to check it.",
+    "ErrorAccessDenied": "Microsoft refused access to this calendar (the permission was removed, or "
+    "an Exchange policy blocks Listening). Reconnect Outlook, or ask your IT team.",
+}
+
+
+class GraphError(Exception):
+    """Base of every failure of a Graph call. Messages never carry event content."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 request_id: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.request_id = status, code, request_id
+
+
+class TransientGraphError(GraphError):
+    """Throttled, unavailable or unreachable beyond our wait budget: try again later."""
+
+
+class PermanentGraphError(GraphError):
+    """Retrying cannot help (mailbox not enabled, access denied); ``reason`` is for people."""
+
+    @property
+    def reason(self) -> str:
+        return PERMANENT_CODES.get(self.code or "", PERMANENT_CODES["ErrorAccessDenied"])
+
+
+class GraphAuthError(GraphError):
+    """401 even with a freshly refreshed token: the link must be made again."""
+
+
+class MalformedResponseError(GraphError):
+    """A page that is not JSON, or has no ``value`` list: nothing from it can be trusted."""
+
+
+class GraphRequestError(GraphError):
+    """Any other 4xx: our request was wrong (a bug), retrying the same thing will not help."""
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: a number (Graph sends e.g. ``2.128``) or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, seconds) if seconds == seconds else None  # NaN is no answer
+
+
+def backoff_seconds(attempt: int, rng: Callable[[], float] = random.random,
+                    base: float = 1.0, cap: float = 30.0) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random, so retries of many
+    workers spread out yet never come back immediately."""
+    ceiling = min(cap, base * 2 ** attempt)
+    return ceiling / 2 + rng() * ceiling / 2
+
+
+class GraphClient:
+    """One mailbox's Graph calls with one access token. Not thread-safe; one per sync."""
+
+    def __init__(self, graph_url: str, access_token: str, *, refresh: Callable[[], str] | None = None,
+                 timeout: float = 10.0, max_wait: float = MAX_WAIT, http: requests.Session | None = None,
+                 rng: Callable[[], float] = random.random):
+        self.base = graph_url.rstrip("/")
+        self._origin = _origin(self.base)
+        self._token, self._refresh = access_token, refresh
+        self.timeout, self.max_wait = timeout, max_wait
+        self.http = http or requests.Session()
+        self._rng = rng
+        self._stop = threading.Event()
+        self._pools: list[ThreadPoolExecutor] = []
+        self.requests = 0        # HTTP requests sent, retries included
+        self.waited = 0.0        # seconds spent honouring Retry-After / backoff
+
+    def close(self) -> None:
+        """Stop any read still in progress (even one never iterated), then the HTTP session."""
+        self._stop.set()
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self.http.close()
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def calendar_view(self, start: datetime, end: datetime) -> Iterator[list[dict]]:
+        """The events of [start, end), page by page, in Graph's order.
+
+        The first request is sent at once (the caller may prepare meanwhile), and
+        while the caller works on one page the next is already being fetched on a
+        helper thread: network and our CPU work overlap, and at most two pages are
+        ever held. The thread runs in a copy of the caller's context, so a token
+        refresh it triggers sees the same app and log context.
+        """
+        params = {"startDateTime": _iso(start), "endDateTime": _iso(end),
+                  "$select": ",".join(SELECT), "$top": str(PAGE_SIZE)}
+        self._stop.clear()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-page")
+        self._pools.append(pool)
+        first = pool.submit(copy_context().run, self._get_json, self.base + "/me/calendarView", params, 1)
+        return self._pages(pool, first)
+
+    def _pages(self, pool: ThreadPoolExecutor, pending: Future) -> Iterator[list[dict]]:
+        page_number = 1
+        try:
+            while pending is not None:
+                body, pending = pending.result(), None
+                url = body.get("@odata.nextLink")
+                if url is not None:
+                    self._check_next_link(url, page_number)
+                    pending = pool.submit(copy_context().run, self._get_json, url, None, page_number + 1)
+                yield body["value"]
+                page_number += 1
+        finally:
+            self._stop.set()  # a read abandoned mid-way must not sit out a Retry-After
+            pool.shutdown(wait=True)
+
+    def me(self) -> dict:
+        """The signed-in user (``GET /me``): what "Check connection" asks Graph."""
+        response = self._send(self.base + "/me", None)
+        return _json_object(response, "/me")
+
+    # --- one request, with its retries ---------------------------------------------------------
+    def _get_json(self, url: str, params: dict | None, page_number: int) -> dict:
+        response = self._send(url, params)
+        return _page(response, page_number)
+
+    def _send(self, url: str, params: dict | None) -> requests.Response:
+        attempt, refreshed = 0, False
+        while True:
+            try:
+                response = self._get(url, params)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self._wait(None, attempt, f"network error ({type(exc).__name__})")
+                attempt += 1
+                continue
+            status = response.status_code
+            if status == 401 and self._refresh is not None and not refreshed:
+                log.info("Graph answered 401; refreshing the access token once")
+                self._token, refreshed = self._refresh(), True
+                continue
+            if status in RETRYABLE:
+                self._wait(response, attempt, f"HTTP {status}")
+                attempt += 1
+                continue
+            if status >= 400:
+                raise _error_for(response)
+            return response
+
+    def _get(self, url: str, params: dict | None) -> requests.Response:
+        self.requests += 1
+        return self.http.get(url, params=params, timeout=self.timeout, allow_redirects=False,
+                             headers={"Authorization": "Bearer " + self._token, "Prefer": PREFER,
+                                      "Accept": "application/json"})
+
+    def _wait(self, response: requests.Response | None, attempt: int, what: str) -> None:
+        """Sleep as Graph asks (or back off); give up as transient past the total budget."""
+        header = response.headers.get("Retry-After") if response is not None else None
+        delay = retry_after_seconds(header)
+        if delay is None:
+            delay = backoff_seconds(attempt, self._rng)
+        if self.waited + delay > self.max_wait:
+            status = response.status_code if response is not None else None
+            code, request_id = _error_code(response) if response is not None else (None, None)
+            raise TransientGraphError(
+                f"Graph kept failing ({what}) beyond our {self.max_wait:g} s wait budget",
+                status=status, code=code, request_id=request_id)
+        log.info("Graph %s; waiting %.2f s before retrying", what, delay)
+        if self._stop.wait(delay):
+            raise TransientGraphError("the read was abandoned while waiting to retry")
+        self.waited += delay
+
+    def _check_next_link(self, url: str, page_number: int) -> None:
+        if _origin(url) != self._origin:
+            raise MalformedResponseError(
+                f"page {page_number}: @odata.nextLink points to another host; not following it")
+
+
+def _json(response: requests.Response, what: str):
+    """The parsed body, or MalformedResponseError: a proxy's or gateway's HTML page can come
+    with a 200."""
+    try:
+        return orjson.loads(response.content)  # a page is ~1 MB: ~2x the stdlib parser
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise MalformedResponseError(f"{what} is not JSON ({kind}, {len(response.content)} bytes)",
+                                     status=response.status_code,
+                                     request_id=response.headers.get("request-id")) from None
+
+
+def _json_object(response: requests.Response, what: str) -> dict:
+    body = _json(response, what)
+    if not isinstance(body, dict):
+        raise MalformedResponseError(f"{what} is not a JSON object", status=response.status_code,
+                                     request_id=response.headers.get("request-id"))
+    return body
+
+
+def _page(response: requests.Response, page_number: int) -> dict:
+    """The page body, or MalformedResponseError saying plainly what is wrong with it."""
+    request_id = response.headers.get("request-id")
+    body = _json(response, f"page {page_number} of calendarView")
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+        raise MalformedResponseError(f"page {page_number} of calendarView has no 'value' list",
+                                     status=response.status_code, request_id=request_id)
+    link = body.get("@odata.nextLink")
+    if link is not None and not isinstance(link, str):
+        raise MalformedResponseError(f"page {page_number}: @odata.nextLink is not a string",
+                                     status=response.status_code, request_id=request_id)
+    return body
+
+
+def _error_code(response: requests.Response) -> tuple[str | None, str | None]:
+    """(Graph error code, request id) from an error envelope (docs/microsoft-graph.md §6), if readable."""
+    request_id = response.headers.get("request-id")
+    try:
+        error = response.json().get("error") or {}
+        code = error.get("code")
+        return (code if isinstance(code, str) else None), request_id
+    except (ValueError, AttributeError):
+        return None, request_id
+
+
+def _error_for(response: requests.Response) -> GraphError:
+    status = response.status_code
+    code, request_id = _error_code(response)
+    text = f"Graph answered {status} {code or '(no error code)'}"
+    kwargs = {"status": status, "code": code, "request_id": request_id}
+    if code in PERMANENT_CODES or status == 403:
+        return PermanentGraphError(text, **kwargs)
+    if status == 401:
+        return GraphAuthError(text + " even after refreshing the token", **kwargs)
+    return GraphRequestError(text, **kwargs)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("calendarView window bounds must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

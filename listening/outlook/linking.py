@@ -1,0 +1,242 @@
+"""Linking a manager's Outlook calendar: the use cases behind the /outlook views.
+
+No Flask and no commit here: every function works in the caller's session, and
+the view commits once. Each outcome is audited (who, when, IP and user agent
+come from ``audit.origin``); tokens never reach the audit log or the logs.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, update
+
+from listening import audit
+from listening.audit import Action
+from listening.core.models import (
+    CalendarItem,
+    Connection,
+    ConnectionState,
+    OneOnOne,
+    OneOnOneStatus,
+    Organization,
+    Person,
+)
+from listening.outlook import graph, identity, tokens
+
+log = logging.getLogger(__name__)
+WRITE_SCOPES = frozenset({"Calendars.ReadWrite", "Calendars.ReadWrite.Shared", "Mail.Send"})
+WAITING = "Waiting for your organization's administrator to approve Listening's access to calendars."
+UNLINKED_1ON1 = "Outlook was unlinked; link it again so this 1-on-1 stays up to date."
+# Admin consent: redirect errors whose AADSTS code means "the organization must approve".
+ADMIN_CONSENT_CODES = (90094, 90095, 65001)
+
+
+class LinkRefused(Exception):
+    """Linking was refused; ``message`` is for the person, ``reason`` for the audit log."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(reason)
+        self.reason, self.message = reason, message
+
+
+# --- queries (always scoped to the caller's organization) --------------------------------------
+def connection_of(session, person: Person) -> Connection | None:
+    return session.scalar(select(Connection).where(
+        Connection.org_id == person.org_id, Connection.person_id == person.id))
+
+
+def owned_connection(session, person: Person, connection_id: int) -> Connection | None:
+    """The person's own connection with that id, or None (the view answers 404)."""
+    return session.scalar(select(Connection).where(
+        Connection.id == connection_id, Connection.org_id == person.org_id,
+        Connection.person_id == person.id))
+
+
+def waiting_for_admin_consent(session, org_id: int) -> list[tuple[Person, Connection]]:
+    """People whose link stopped at "an administrator must approve", oldest request first."""
+    rows = session.execute(
+        select(Person, Connection).join(Connection, Connection.person_id == Person.id)
+        .where(Connection.org_id == org_id, Person.org_id == org_id,
+               Connection.admin_consent_requested_at.is_not(None),
+               Connection.state != ConnectionState.linked)
+        .order_by(Connection.admin_consent_requested_at, Person.id))
+    return [(p, c) for p, c in rows]
+
+
+# --- link --------------------------------------------------------------------------------------
+def refuse(session, person: Person, reason: str, message: str, **details) -> LinkRefused:
+    """Audit a refused link and return the exception for the caller to raise."""
+    audit.record(session, Action.link_refused, person, person, {"reason": reason, **details})
+    return LinkRefused(reason, message)
+
+
+def complete_link(session, person: Person, org: Organization, token: dict) -> Connection:
+    """Store a token response from the consent redirect as the person's connection.
+
+    ``token`` is authlib's result: the token endpoint's body plus ``userinfo``, the
+    verified id_token claims. Raises LinkRefused (already audited) when the account is
+    not the person's own, or Microsoft gave no lasting access or no calendar access.
+    """
+    claims = token.get("userinfo") or {}
+    if not claims:
+        raise refuse(session, person, "no id_token",
+                     "Microsoft did not say which account you chose, so nothing was linked. "
+                     "Start again from the 1-on-1s page.")
+    tid, oid = (claims.get("tid") or "").lower(), claims.get("oid")
+    if not person.oid or tid != org.tenant_id.lower() or oid != person.oid:
+        raise refuse(session, person, "account mismatch",
+                     "You chose a Microsoft account that is not your own Listening account, so "
+                     "nothing was linked. Link Outlook again and sign in as "
+                     f"{person.email or 'yourself'}.", same_tenant=tid == org.tenant_id.lower())
+    if not token.get("refresh_token"):
+        raise refuse(session, person, "no refresh token",
+                     "Microsoft did not give Listening lasting access to your calendar (the "
+                     "\"Maintain access\" permission was not granted), so nothing was saved. "
+                     "Link Outlook again and accept all the permissions listed.")
+    granted = tokens.short_scopes(token.get("scope"))
+    if org.calendar_scope not in granted:
+        raise refuse(session, person, "calendar scope not granted",
+                     "Microsoft did not grant access to your calendar, so nothing was saved.",
+                     granted=granted)
+    return _store_link(session, person, claims, token, granted)
+
+
+def _store_link(session, person: Person, claims: dict, token: dict, granted: list[str]) -> Connection:
+    connection = connection_of(session, person)
+    relinked = connection is not None and connection.linked_at is not None
+    if connection is None:
+        connection = Connection(org_id=person.org_id, person_id=person.id, state=ConnectionState.linked)
+        session.add(connection)
+        session.flush()
+    now = datetime.now(UTC)
+    connection.ms_tenant_id, connection.ms_oid = claims["tid"].lower(), claims["oid"]
+    connection.account_email = claims.get("preferred_username") or claims.get("email")
+    tokens.save_tokens(session, connection, token)
+    connection.linked_at, connection.admin_consent_requested_at = now, None
+    connection.failure_count, connection.next_sync_at = 0, now  # the scheduler picks it up now
+    tokens.set_state(session, connection, ConnectionState.linked, None, actor=person)
+    audit.record(session, Action.link, person, person,
+                 {"connection_id": connection.id, "relinked": relinked, "scopes": granted,
+                  "write_scopes": sorted(WRITE_SCOPES & set(granted))})
+    return connection
+
+
+def note_admin_consent_needed(session, person: Person, code: int | None) -> Connection:
+    """Remember that this person waits for an administrator (the HR admin page lists them)."""
+    connection = connection_of(session, person)
+    if connection is None:
+        connection = Connection(org_id=person.org_id, person_id=person.id,
+                                state=ConnectionState.needs_reconnect, state_reason=WAITING)
+        session.add(connection)
+    elif connection.state is not ConnectionState.linked:
+        connection.state_reason = WAITING
+    connection.admin_consent_requested_at = datetime.now(UTC)
+    session.flush()
+    audit.record(session, Action.admin_consent_required, person, person,
+                 {"code": code, "connection_id": connection.id})
+    return connection
+
+
+def admin_consent_code(error: str, description: str) -> int | None:
+    """The AADSTS code when a redirect error means "an administrator must approve", else None."""
+    code = tokens.aadsts_code(description)
+    if error in ("access_denied", "consent_required", "invalid_grant") and code in ADMIN_CONSENT_CODES:
+        return code
+    return None
+
+
+# --- unlink ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Unlinked:
+    calendar_items: int
+    one_on_ones_flagged: int
+
+
+def unlink(session, connection: Connection, actor: Person) -> Unlinked:
+    """Delete the tokens and every stored calendar item of the connection (one transaction).
+
+    The attached 1-on-1s stay, marked as needing attention. Microsoft has no revocation
+    endpoint: removing the app's consent there is the person's step (the page says how).
+    """
+    items = session.execute(delete(CalendarItem).where(
+        CalendarItem.org_id == connection.org_id, CalendarItem.connection_id == connection.id)).rowcount
+    flagged = session.execute(
+        update(OneOnOne).where(OneOnOne.org_id == connection.org_id,
+                               OneOnOne.manager_id == connection.person_id)
+        .values(status=OneOnOneStatus.needs_attention, attention_reason=UNLINKED_1ON1)).rowcount
+    # No address in the audit log: people are named there by internal id only (erasure).
+    details = {"connection_id": connection.id, "calendar_items_deleted": items,
+               "one_on_ones_flagged": flagged}
+    session.delete(connection)  # the tokens go with the row
+    session.flush()
+    audit.record(session, Action.unlink, actor, connection.person_id, details,
+                 org_id=connection.org_id)
+    return Unlinked(items, flagged)
+
+
+def record_admin_consent_return(session, org: Organization, *, granted: bool, error: str | None,
+                                reported_tenant: str | None) -> None:
+    """The administrator came back from Microsoft's /adminconsent (audit only: ``tenant`` in that
+    redirect can be forged, so it grants nothing here)."""
+    audit.record(session, Action.admin_consent_returned, None, None,
+                 {"granted": granted, "error": error and identity.redirect_error(error),
+                  "tenant_matches": (reported_tenant or "").lower() == org.tenant_id.lower()},
+                 org_id=org.id)
+
+
+
+# --- check -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+
+
+UNREADABLE_ME = "Microsoft Graph sent an answer Listening could not read. Try again later."
+
+
+def check_connection(session, connection: Connection, actor: Person, *, graph_url: str,
+                     timeout: float) -> CheckResult:
+    """Call Graph /me with the stored token (refreshing it if due, and once more after a 401)."""
+    try:
+        result = _ask_me(session, connection, graph_url, timeout)
+    except tokens.ReconnectNeeded as exc:
+        result = CheckResult(False, exc.reason)
+    except tokens.TransientTokenError:
+        result = CheckResult(False, "Microsoft's sign-in service did not answer. Try again in a few minutes.")
+    except tokens.UnreadableToken as exc:
+        result = CheckResult(False, exc.reason)
+    audit.record(session, Action.check, actor, connection.person_id,
+                 {"connection_id": connection.id, "ok": result.ok})
+    return result
+
+
+def _ask_me(session, connection: Connection, graph_url: str, timeout: float) -> CheckResult:
+    """Graph's /me through the one Graph client: a 401 refreshes the token once; no waiting on
+    Retry-After (max_wait 0), the person is waiting for the page."""
+    def token(force: bool) -> str:
+        return tokens.access_token_for(session, connection, force_refresh=force)
+
+    try:
+        with graph.GraphClient(graph_url, token(False), refresh=lambda: token(True), timeout=timeout,
+                               max_wait=0.0) as client:
+            me = client.me()
+    except graph.GraphAuthError:
+        reason = "Microsoft refuses the saved permission. Reconnect Outlook."
+        tokens.set_state(session, connection, ConnectionState.needs_reconnect, reason, actor=None)
+        return CheckResult(False, reason)
+    except graph.MalformedResponseError:
+        return CheckResult(False, UNREADABLE_ME)
+    except graph.GraphError as exc:  # unreachable, throttled or refused: nothing for the person to fix
+        if exc.status is None:
+            return CheckResult(False, "Microsoft Graph did not answer. Try again in a few minutes.")
+        return CheckResult(False, f"Microsoft Graph answered {exc.status}. Try again later.")
+    if me.get("id") != connection.ms_oid:
+        return CheckResult(False, "The saved permission belongs to another Microsoft account. "
+                                  "Unlink and link Outlook again.")
+    who = me.get("displayName") or "your account"
+    address = me.get("mail") or me.get("userPrincipalName")
+    return CheckResult(True, f"Connected: Microsoft answered as {who}" +
+                       (f" ({address})." if address else "."))

@@ -1,0 +1,60 @@
+"""How a sync is queued: one job per connection at a time, with explicit timeouts, TTLs and
+retries. Enqueue only after the transaction that made the sync due has committed.
+
+The job functions live in jobs/sync.py; listening/ names them by dotted path
+and never imports jobs/.
+"""
+from __future__ import annotations
+
+from flask import current_app
+
+from listening.core import queue
+from listening.core.models import ConnectionState
+from listening.outlook import tokens
+
+SYNC_JOB = "jobs.sync.sync_connection"
+SWEEP_JOB = "jobs.sync.enqueue_due_syncs"
+
+JOB_TIMEOUT = 600            # seconds a sync may run; Graph waits are capped at 120 s per sync
+TTL = 1800                   # a sync still queued after 30 min is dropped; the sweep re-queues it
+RESULT_TTL = 3600
+FAILURE_TTL = 7 * 86400
+# Transient failures (throttling, Graph or the database unreachable): RQ retries after these
+# many seconds; meanwhile the connection's own backoff (sync.policy.backoff) guards the sweep.
+RETRY = (3, [30, 120, 600])
+
+
+def sync_job_id(connection_id: int) -> str:
+    """Deterministic, so RQ's ``unique`` keeps one sync per connection queued or running."""
+    return f"sync-connection-{int(connection_id)}"
+
+
+def enqueue_sync(connection_id: int, *, trigger: str = "schedule", app=None) -> bool:
+    """Queue a sync of one connection; False when one is already queued, waiting or running.
+    Raises redis.RedisError when Redis is unreachable (callers say so; the sweep catches up)."""
+    app = app or current_app
+    retry = app.config["SETTINGS"].extra.get("sync_retry", RETRY)
+    job = queue.enqueue_once(
+        queue.QUEUE_SYNC, SYNC_JOB, int(connection_id), trigger, job_id=sync_job_id(connection_id),
+        retry=retry, job_timeout=JOB_TIMEOUT, ttl=TTL, result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL, description=f"sync connection {int(connection_id)} ({trigger})",
+        app=app)
+    return job is not None
+
+
+def refusal_for_refresh(connection, org) -> str | None:
+    """Why "Refresh now" cannot queue a sync for this connection, in plain words; None if it can."""
+    if not org.sync_enabled:
+        return "Calendar sync is turned off for your organization (ask your HR admin)."
+    if connection.state is ConnectionState.needs_reconnect:
+        return "Reconnect Outlook first: Microsoft no longer accepts the saved permission."
+    if connection.state is ConnectionState.disabled:
+        return "This Outlook connection is disabled."
+    return None
+
+
+def prepare_refresh(session, connection, person) -> None:
+    """A manager asked to try again: a connection in ``error`` (e.g. the mailbox was not
+    enabled) goes back to ``linked`` so the sync may run; the change is audited."""
+    if connection.state is ConnectionState.error:
+        tokens.set_state(session, connection, ConnectionState.linked, None, actor=person)

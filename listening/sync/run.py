@@ -1,0 +1,323 @@
+"""The sync use case: read one linked calendar's window from Graph and keep a trimmed,
+encrypted copy of each event.
+
+One mailbox's sync is ONE transaction (``run``): pages are fetched, trimmed,
+encrypted and upserted as they arrive, events gone from the window are
+deleted, the connection's state and an audit entry are written, and only then
+does anything commit. A crash part-way (worker killed, Graph failing, a
+malformed page) leaves the previous copy whole, and the unique key
+(connection, provider event id) means a re-run cannot duplicate anything.
+
+Token refreshes are the exception: they save the rotated refresh token in
+their own short transaction (see ``_token_source``), because Microsoft's new
+refresh token must not be lost when the sync itself rolls back.
+"""
+from __future__ import annotations
+
+import gc
+import importlib.util
+import logging
+import time
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from listening import audit
+from listening.audit import Action
+from listening.core import crypto, db
+from listening.core.models import Connection, ConnectionState, Organization
+from listening.outlook import graph, tokens
+from listening.sync import store
+from listening.sync.policy import Outcome, after_failure, after_success
+from listening.sync.trim import trim, utc_instant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncReport:
+    """What one sync did: counts and timings only, never event content."""
+    connection_id: int
+    outcome: Outcome = Outcome.ok
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    pages: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    detail: str | None = None
+    error: BaseException | None = field(default=None, repr=False, compare=False)
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    @property
+    def rows_written(self) -> int:
+        return self.inserted + self.updated + self.deleted
+
+    def finish(self) -> SyncReport:
+        self.seconds = round(time.monotonic() - self._started, 3)
+        return self
+
+    def public(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if not f.name.startswith("_") and f.name != "error"}
+        out["outcome"] = self.outcome.value
+        return out
+
+
+def window_for(org: Organization, now: datetime) -> tuple[datetime, datetime]:
+    """The organization's sync window around ``now`` (default 30 days back, 120 ahead)."""
+    return now - timedelta(days=org.window_past_days), now + timedelta(days=org.window_future_days)
+
+
+# --- the data transaction ------------------------------------------------------------------------
+def store_pages(session: Session, connection: Connection, pages: Iterable[list[dict]],
+                window: tuple[datetime, datetime], now: datetime, report: SyncReport) -> None:
+    """Upsert every changed event of ``pages`` and delete held events gone from the window.
+
+    Events whose change key matches the held copy are not even trimmed or
+    encrypted again. Items that ended before the window are left alone: they
+    left the window by age, and the retention job decides how long they stay.
+    """
+    held = store.held_items(session, connection.id)
+    seen: dict[str, str | None] = {}
+    make_row = _RowMaker(connection, crypto.ring(), now)
+    with _cyclic_gc_paused(), store.Writer(session) as writer:
+        for page in pages:
+            report.pages += 1
+            report.fetched += len(page)
+            new, changed = _sort_page(page, held, seen, make_row, report)
+            writer.write(list(new.values()), list(changed.values()))
+            for event_id in new:
+                held[event_id] = (seen[event_id], None)
+    gone = [event_id for event_id, (_, end) in held.items()
+            if event_id not in seen and not (end is not None and end <= window[0])]
+    report.deleted = store.delete_items(session, connection.id, gone)
+
+
+@contextmanager
+def _cyclic_gc_paused():
+    """Python's cycle collector off while pages are stored, as it was before afterwards.
+
+    A sync makes about ten containers per event (parsed JSON, trimmed copies, rows),
+    and reference counting frees every one of them: they hold no cycles. With the
+    collector on, their sheer number set off full collections of the whole process:
+    in a 20,000-event sync two of them (~75 ms each here) and ~300 young ones, ~0.19 s
+    in all, about a sixth of the sync. A worker runs one job at a time (rq.SimpleWorker,
+    the Procfile) and ``flask sync`` one sync after another, so nothing else waits on this.
+    """
+    was_on = gc.isenabled()
+    try:
+        gc.disable()
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _sort_page(page: list, held: dict, seen: dict, make_row: _RowMaker,
+               report: SyncReport) -> tuple[dict, dict]:
+    """Rows for the page's new and changed events; unchanged ones are only counted."""
+    new: dict[str, tuple] = {}
+    changed: dict[str, tuple] = {}
+    for event in page:
+        event_id, change_key = _identity(event, report.pages)
+        if event_id in seen and seen[event_id] == change_key:
+            continue  # the same version twice (Graph paging by $skip can repeat one)
+        seen[event_id] = change_key
+        known = held.get(event_id)
+        if known is not None and change_key is not None and known[0] == change_key:
+            report.unchanged += 1
+            continue
+        (new if known is None else changed)[event_id] = make_row(event, report.pages)
+    report.inserted, report.updated = report.inserted + len(new), report.updated + len(changed)
+    return new, changed
+
+
+def _identity(event, page_number: int) -> tuple[str, str | None]:
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
+        raise graph.MalformedResponseError(f"page {page_number} holds an event without an id")
+    change_key = event.get("changeKey")
+    return event["id"], change_key if isinstance(change_key, str) else None
+
+
+class _RowMaker:
+    """calendar_items rows (in store.COLUMNS order) for one connection's events.
+
+    Per sync, not per event: the connection's ids, the associated-data prefix and
+    the cipher are set up once (20,000 events make 20,000 rows)."""
+
+    def __init__(self, connection: Connection, ring: crypto.KeyRing, now: datetime):
+        self.org_id, self.connection_id, self.now = connection.org_id, connection.id, now
+        self.seal, self.aad = ring.sealer(), crypto.aad_maker("event", connection.id)
+
+    def __call__(self, event: dict, page_number: int) -> tuple:
+        kept = trim(event)
+        try:
+            start, end = utc_instant(kept.get("start")), utc_instant(kept.get("end"))
+        except (ValueError, TypeError, AttributeError):
+            raise graph.MalformedResponseError(f"page {page_number} holds an event whose start or end "
+                                               "is not a UTC date and time") from None
+        plain = orjson.dumps(kept)  # compact UTF-8 JSON; ~17x the stdlib encoder (0.7 µs against 12 µs)
+        event_id = kept["id"]
+        return (self.org_id, self.connection_id, event_id, kept.get("seriesMasterId"),
+                str(kept.get("type") or "singleInstance")[:20], start, end, kept.get("isCancelled") is True,
+                kept.get("changeKey"), self.seal(plain, self.aad(event_id)), self.now)
+
+
+# --- outcomes on the connection -------------------------------------------------------------------
+def record_success(session: Session, connection: Connection, org: Organization, report: SyncReport,
+                   now: datetime, trigger: str) -> None:
+    move = after_success(now, org.sync_interval_minutes)
+    tokens.set_state(session, connection, move.state, move.reason)
+    connection.failure_count, connection.next_sync_at = move.failure_count, move.next_sync_at
+    connection.last_sync_at, connection.last_sync_outcome = now, Outcome.ok.value
+    _audit(session, connection, report, trigger)
+
+
+def record_failure(session: Session, connection: Connection, report: SyncReport, now: datetime,
+                   trigger: str) -> None:
+    move = after_failure(report.outcome, connection.failure_count or 0, now, report.detail or "")
+    tokens.set_state(session, connection, move.state, move.reason)
+    connection.failure_count, connection.next_sync_at = move.failure_count, move.next_sync_at
+    connection.last_sync_outcome = report.outcome.value
+    _audit(session, connection, report, trigger)
+
+
+def _audit(session: Session, connection: Connection, report: SyncReport, trigger: str) -> None:
+    details = {k: v for k, v in report.public().items() if k not in ("connection_id", "detail")}
+    details.update(connection_id=connection.id, trigger=trigger,
+                   ms=int(report.seconds * 1000), error=report.detail if report.outcome.value != "ok" else None)
+    audit.record(session, Action.sync, None, connection.person_id, details, org_id=connection.org_id)
+
+
+def classify(exc: BaseException) -> tuple[Outcome, str]:
+    """The outcome of a failed sync and a plain-words detail (never event content)."""
+    if isinstance(exc, graph.PermanentGraphError):
+        return Outcome.error, exc.reason
+    if isinstance(exc, tokens.ReconnectNeeded):
+        return Outcome.reconnect, exc.reason
+    if isinstance(exc, graph.GraphAuthError):
+        return Outcome.reconnect, tokens.GENERIC
+    if isinstance(exc, graph.TransientGraphError):
+        return Outcome.transient, str(exc)
+    if isinstance(exc, tokens.TransientTokenError):
+        return Outcome.transient, "Microsoft's sign-in service did not answer"
+    if isinstance(exc, OperationalError):
+        return Outcome.transient, "the database was unreachable"
+    if isinstance(exc, graph.GraphError):
+        return Outcome.failed, str(exc)
+    if isinstance(exc, tokens.UnreadableToken):
+        return Outcome.failed, tokens.UNREADABLE
+    return Outcome.failed, f"an internal error ({type(exc).__name__})"
+
+
+# --- the whole use case, for the entry points (jobs, CLI) -----------------------------------------
+def run(app, connection_id: int, *, trigger: str = "schedule", now: datetime | None = None,
+        window: tuple[datetime, datetime] | None = None) -> SyncReport:
+    """Sync one connection: one transaction for the data, then the follow-up re-check.
+
+    Failures are recorded on the connection (state, backoff, audit) in a
+    transaction of their own and reported in ``SyncReport.outcome``; the caller
+    decides whether to raise (a job raises on transient ones so RQ retries).
+    ``window`` overrides the organization's (for benchmarks against fixed data).
+    """
+    now = now or datetime.now(UTC)
+    report = SyncReport(connection_id)
+    with app.app_context():
+        try:
+            _sync_in_one_transaction(app, report, now, trigger, window)
+        except Exception as exc:  # every failure is recorded, then reported
+            report.outcome, report.detail = classify(exc)
+            log.warning("sync of connection %s failed (%s): %s", connection_id, report.outcome.value,
+                        report.detail, exc_info=report.outcome is Outcome.failed)
+            _record_failure_or_log(app, report.finish(), now, trigger)
+            report.error = exc
+            return report
+        if report.outcome is Outcome.ok:
+            _recheck_one_on_ones(app, connection_id)
+    return report
+
+
+def _sync_in_one_transaction(app, report: SyncReport, now: datetime, trigger: str, window) -> None:
+    settings = app.config["SETTINGS"]
+    with db.unit_of_work(app) as session:
+        connection = session.get(Connection, report.connection_id)
+        org = session.get(Organization, connection.org_id) if connection else None
+        skip = _skip_reason(connection, org)
+        if skip:
+            report.outcome, report.detail = Outcome.skipped, skip
+            return
+        if not store.try_lock(session, connection.id):
+            report.outcome, report.detail = Outcome.busy, "another sync of this calendar is running"
+            return
+        window = window or window_for(org, now)
+        token = _token_source(app, connection.id)
+        with graph.GraphClient(settings.graph_url, token(False), refresh=lambda: token(True),
+                               timeout=settings.http_timeout,
+                               max_wait=settings.extra.get("graph_max_wait", graph.MAX_WAIT)) as client:
+            try:
+                store_pages(session, connection, client.calendar_view(*window), window, now, report)
+            finally:
+                report.requests = client.requests
+        record_success(session, connection, org, report.finish(), now, trigger)
+    log.info("synced connection %s: %s events, %s written, %s requests, %.2f s", report.connection_id,
+             report.fetched, report.rows_written, report.requests, report.seconds)
+
+
+def _skip_reason(connection: Connection | None, org: Organization | None) -> str | None:
+    if connection is None:
+        return "no such connection (unlinked since the sync was queued)"
+    if connection.state is not ConnectionState.linked:
+        return f"the connection is {connection.state.value}"
+    if not org.sync_enabled:
+        return "calendar sync is turned off for the organization"
+    return None
+
+
+def _token_source(app, connection_id: int):
+    """``fetch(force_refresh) -> access token``, each call in its own committed transaction so
+    a rotated refresh token (or the needs_reconnect state tokens.py records) is never rolled
+    back with the sync."""
+    def fetch(force_refresh: bool) -> str:
+        failure = None
+        with db.unit_of_work(app) as session:
+            connection = session.get(Connection, connection_id)
+            try:
+                return tokens.access_token_for(session, connection, force_refresh=force_refresh)
+            except tokens.TokenError as exc:
+                failure = exc
+        raise failure
+    return fetch
+
+
+def _record_failure_or_log(app, report: SyncReport, now: datetime, trigger: str) -> None:
+    try:
+        with db.unit_of_work(app) as session:
+            connection = session.get(Connection, report.connection_id)
+            if connection is not None:
+                record_failure(session, connection, report, now, trigger)
+    except OperationalError:
+        log.warning("could not record the failed sync of connection %s: database unreachable",
+                    report.connection_id)
+
+
+def _recheck_one_on_ones(app, connection_id: int) -> None:
+    """Issue 6's hook: re-check attached 1-on-1s against the fresh copy, if that module has it.
+    Its own transaction: a failure there must not undo a good sync (the next one re-checks)."""
+    if importlib.util.find_spec("listening.one_on_ones") is None:
+        return
+    hook = getattr(importlib.import_module("listening.one_on_ones"), "recheck_after_sync", None)
+    if hook is None:
+        return
+    try:
+        with db.unit_of_work(app) as session:
+            hook(session, session.get(Connection, connection_id))
+    except Exception:
+        log.exception("re-checking the 1-on-1s of connection %s failed", connection_id)

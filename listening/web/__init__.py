@@ -1,0 +1,34 @@
+"""Thin blueprints: validate input, call one service, commit once, render or redirect."""
+from __future__ import annotations
+
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from listening.admin import directory
+
+
+def register_blueprints(app) -> None:
+    from listening.web import admin, auth, health, hr, one_on_ones, outlook, pages, sync
+
+    for module in (auth, pages, one_on_ones, admin, hr, outlook, sync, health):
+        app.register_blueprint(module.bp)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        return render_template("message.html", title="Form expired",
+                               message="This form was missing its security token or it expired. "
+                                       "Go back, reload the page and try again."), 400
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(error):
+        # Raised while reading the body, before any view: nothing was read, so nothing changed.
+        limit = directory.MAX_BYTES // 2**20  # the stated limit, as the import page states it
+        return render_template("message.html", title="File too large",
+                               message=f"The upload is larger than {limit} MB, the most Listening "
+                                       "accepts. Nothing was imported or changed."), 413
+
+    @app.errorhandler(HTTPException)
+    def _http(error):
+        return render_template("message.html", title=f"{error.code} {error.name}",
+                               message=error.description), error.code

@@ -1,0 +1,275 @@
+"""Link Outlook: incremental consent (PKCE, state, nonce), admin consent, check and unlink.
+
+Thin views over listening/outlook/linking.py: validate the request, call one use case,
+commit once, then redirect or render.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from authlib.integrations.base_client.errors import OAuthError
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from joserfc.errors import JoseError
+from requests import RequestException
+
+from listening.core import db
+from listening.core.models import Organization, Role
+from listening.outlook import identity, linking, tokens
+from listening.web.security import own_organization, requires
+from listening.web.urls import safe_next
+
+bp = Blueprint("outlook", __name__)
+log = logging.getLogger(__name__)
+ADMIN_STATE_KEY = "outlook_admin_consent"
+ADMIN_STATE_SECONDS = 3600
+# An approval link waits in an administrator's inbox or ticket queue, holidays included, so a
+# few days is too short; past two weeks a copy is more likely forgotten or leaked than about to
+# be used, and the manager or HR admin gets a fresh one on their page in one click.
+ADMIN_LINK_MAX_AGE = timedelta(days=14)
+# Distinct from every other use of the app's secret (the session cookie), so a signature made
+# for one can never be replayed as the other.
+ADMIN_LINK_SALT = "admin-consent"
+ADMIN_LINK_INVALID = ("This approval link is not valid. Ask for a new one: whoever sent it to you "
+                      "can copy a fresh one from the 1-on-1s page.")
+ADMIN_LINK_EXPIRED = ("This approval link has expired; ask for a new one from the 1-on-1s page "
+                      "(whoever sent it to you can copy a fresh one there).")
+
+
+def _message(title: str, message: str, status: int = 200, link: str | None = None):
+    return render_template("message.html", title=title, message=message, link=link), status
+
+
+def _refused(exc: linking.LinkRefused, status: int = 403):
+    db.session().commit()  # the refusal's audit entry
+    log.info("outlook link refused: %s", exc.reason)
+    return _message("Outlook was not linked", exc.message, status)
+
+
+@bp.post("/outlook/link")
+@requires(Role.manager)
+def link():
+    """Start (or redo) the consent; the form's CSRF token is checked by CSRFProtect."""
+    org = own_organization(db.session())
+    try:
+        scope = identity.link_scopes(org.calendar_scope)
+    except ValueError:
+        abort(409, description="Your organization's calendar setting is not one Listening can use. "
+                               "Ask your HR admin.")
+    session["outlook_next"] = safe_next(request.form.get("next"))
+    hint = {"login_hint": g.person.email} if g.person.email else {}
+    return identity.client("outlook").authorize_redirect(
+        url_for("outlook.callback", _external=True), scope=scope, **hint)
+
+
+@bp.get("/outlook/callback")
+@requires(Role.manager)
+def callback():
+    sess, person = db.session(), g.person
+    org = own_organization(sess)
+    client = identity.client("outlook")
+    state = request.args.get("state") or ""
+    # Checked before anything else, errors included: a forged redirect changes nothing.
+    if not state or client.framework.get_state_data(session, state) is None:
+        return _refused(linking.refuse(
+            sess, person, "invalid state",
+            "This answer from Microsoft does not belong to a link you started here, or it "
+            "expired. Nothing was linked. Start again from the 1-on-1s page."), 400)
+    if request.args.get("error"):
+        client.framework.clear_state_data(session, state)
+        return _redirect_error(sess, person, org)
+    try:
+        token = client.authorize_access_token(claims_options=identity.issuer_options(client))
+    except (OAuthError, JoseError, ValueError, RequestException) as exc:
+        return _refused(linking.refuse(
+            sess, person, f"invalid response: {identity.what_failed(exc)}"[:64],
+            "Microsoft's answer could not be used (expired, already used or tampered with). "
+            "Nothing was linked. Start again from the 1-on-1s page."), 400)
+    try:
+        connection = linking.complete_link(sess, person, org, token)
+    except linking.LinkRefused as exc:
+        return _refused(exc)
+    sess.commit()
+    flash(f"Outlook is linked as {connection.account_email or 'your Microsoft account'}.")
+    return redirect(session.pop("outlook_next", None) or url_for("pages.one_on_ones"))
+
+
+def _redirect_error(sess, person, org):
+    error = identity.redirect_error(request.args.get("error"))
+    description = request.args.get("error_description", "")
+    consent_code = linking.admin_consent_code(error, description)
+    if consent_code is not None:
+        linking.note_admin_consent_needed(sess, person, consent_code)
+        sess.commit()
+        return render_template("outlook_admin_consent.html", code=consent_code, org=org,
+                               admin_link=admin_consent_url(org)), 403
+    # Only the subcode says the person pressed Cancel; a bare access_denied can be a policy
+    # (e.g. AADSTS50105, not assigned to the app), which is not theirs to retry.
+    if request.args.get("error_subcode") == "cancel":
+        return _refused(linking.refuse(sess, person, "cancelled",
+                                       "You cancelled linking Outlook; nothing was saved."), 400)
+    return _refused(linking.refuse(sess, person, f"microsoft error: {error}",
+                                   "Microsoft did not link your calendar. Try again later, or "
+                                   "ask your HR admin.", code=tokens.aadsts_code(description)), 400)
+
+
+# --- admin consent -----------------------------------------------------------------------------
+def _approval_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=ADMIN_LINK_SALT)
+
+
+def approval_token(org_id: int, tenant_id: str) -> str:
+    """The signed, dated token of an organization's approval link (signed, not encrypted:
+    it holds nothing the administrator may not read)."""
+    return _approval_serializer().dumps({"org": org_id, "tenant": tenant_id.lower()})
+
+
+def admin_consent_url(org: Organization) -> str:
+    """What the manager forwards to an administrator: our page, which starts Microsoft's
+    /adminconsent with a state kept in the administrator's own browser session.
+
+    The administrator may not be a Listening user, so the link needs no sign-in; it carries a
+    signed token instead of the bare tenant id, so nobody can start an approval (or write its
+    audit entries) for an organization by guessing or knowing its tenant id.
+    """
+    return url_for("outlook.admin_consent_start", token=approval_token(org.id, org.tenant_id),
+                   _external=True)
+
+
+def _approval_link_org(sess, token: str) -> Organization | None:
+    """The organization a genuine, unexpired approval link was made for, else None.
+
+    Raises SignatureExpired for a link we signed that is older than ADMIN_LINK_MAX_AGE
+    (itsdangerous raises it only once the signature checked out). A forged or tampered token,
+    an old-style link and a link of a removed or re-tenanted organization are all just None,
+    so the answer tells a stranger nothing about which tenants are customers.
+    """
+    try:
+        payload = _approval_serializer().loads(token, max_age=int(ADMIN_LINK_MAX_AGE.total_seconds()))
+    except SignatureExpired:
+        raise  # a subclass of BadSignature, but the one answer that differs
+    except BadSignature:
+        return None
+    payload = payload if isinstance(payload, dict) else {}
+    org_id, tenant = payload.get("org"), payload.get("tenant")
+    if not isinstance(org_id, int) or not isinstance(tenant, str):
+        return None
+    org = sess.get(Organization, org_id)
+    if org is None or org.tenant_id.lower() != tenant.lower():
+        return None
+    return org
+
+
+@bp.get("/outlook/approve/<token>")
+def admin_consent_start(token: str):
+    try:
+        org = _approval_link_org(db.session(), token)
+    except SignatureExpired:
+        return _message("Approval link expired", ADMIN_LINK_EXPIRED, 410)
+    if org is None:
+        log.info("admin consent link refused")  # never the token itself
+        return _message("Approval link not valid", ADMIN_LINK_INVALID, 404)
+    settings = current_app.config["SETTINGS"]
+    try:
+        scope = identity.link_scopes(org.calendar_scope)
+    except ValueError:
+        abort(409, description="This organization's calendar setting is not one Listening can use.")
+    state = secrets.token_urlsafe(24)
+    session[ADMIN_STATE_KEY] = {"state": state, "org_id": org.id, "exp": time.time() + ADMIN_STATE_SECONDS}
+    graph = " ".join(s if s in ("openid", "profile", "offline_access") else "https://graph.microsoft.com/" + s
+                     for s in scope.split())
+    query = urlencode({"client_id": settings.ms_client_id, "scope": graph, "state": state,
+                       "redirect_uri": url_for("outlook.admin_consent_callback", _external=True)})
+    # Admin consent must name the tenant (never /common, docs/microsoft-graph.md §8).
+    return redirect(f"{settings.ms_authority}/{org.tenant_id}/v2.0/adminconsent?{query}")
+
+
+@bp.get("/outlook/adminconsent/callback")
+def admin_consent_callback():
+    expected = session.pop(ADMIN_STATE_KEY, None) or {}
+    given = request.args.get("state") or ""
+    if (not expected or expected.get("exp", 0) < time.time()
+            or not hmac.compare_digest(str(expected.get("state")), given)):
+        return _message("Approval not recorded", "This answer from Microsoft does not belong to an "
+                        "approval started here, or it expired. Open the approval link again.", 400)
+    sess = db.session()
+    org = sess.get(Organization, expected["org_id"])
+    if org is None:
+        abort(404)
+    error = request.args.get("error")
+    granted = request.args.get("admin_consent", "").lower() == "true" and not error
+    # `tenant` in this redirect can be forged: it is only compared, never trusted.
+    linking.record_admin_consent_return(sess, org, granted=granted, error=error,
+                                        reported_tenant=request.args.get("tenant"))
+    sess.commit()
+    if not granted:
+        return _message("Approval not given", "Microsoft reports that the organization-wide "
+                        "approval was not given. Nothing changed.", 400)
+    # Not the organization's name: this page is for whoever holds the link and the session.
+    return _message("Thank you", "Microsoft reports that Listening may now read calendars in your "
+                    "organization. People who were waiting can now link Outlook from their "
+                    "1-on-1s page.")
+
+
+@bp.get("/admin/consent-waiting")
+@requires(Role.hr_admin)
+def consent_waiting():
+    sess = db.session()
+    org = own_organization(sess)
+    return render_template("admin_consent_waiting.html", org=org, admin_link=admin_consent_url(org),
+                           waiting=linking.waiting_for_admin_consent(sess, org.id))
+
+
+# --- check and unlink --------------------------------------------------------------------------
+def _own_connection(sess, connection_id: int):
+    connection = linking.owned_connection(sess, g.person, connection_id)
+    if connection is None:
+        abort(404, description="No such connection.")
+    return connection
+
+
+@bp.post("/outlook/connections/<int:connection_id>/check")
+@requires(Role.manager)
+def check(connection_id: int):
+    sess = db.session()
+    settings = current_app.config["SETTINGS"]
+    result = linking.check_connection(sess, _own_connection(sess, connection_id), g.person,
+                                      graph_url=settings.graph_url, timeout=settings.http_timeout)
+    sess.commit()
+    flash(result.message)
+    return redirect(url_for("pages.one_on_ones"))
+
+
+@bp.post("/outlook/connections/<int:connection_id>/unlink")
+@requires(Role.manager)
+def unlink(connection_id: int):
+    sess = db.session()
+    result = linking.unlink(sess, _own_connection(sess, connection_id), g.person)
+    sess.commit()
+    return render_template("outlook_unlinked.html", result=result)
+
+
+def _signed_in_admin_consent_url() -> str:
+    return admin_consent_url(own_organization(db.session()))
+
+
+@bp.app_context_processor
+def _panel_helpers():
+    return {"outlook_admin_consent_url": _signed_in_admin_consent_url,
+            "admin_link_days": ADMIN_LINK_MAX_AGE.days}

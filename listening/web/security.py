@@ -1,0 +1,121 @@
+"""Who may do what: the signed-in person, role checks, CSRF on every form, security headers."""
+from __future__ import annotations
+
+import ipaddress
+import time
+from datetime import timedelta
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+
+from listening import audit
+from listening.core import db
+from listening.core.models import Organization, Person, Role
+
+csrf = CSRFProtect()
+
+
+def init_app(app) -> None:
+    # Registered before CSRFProtect's own check, so that a refused form already knows who sent
+    # it and from where (web/one_on_ones.py audits it).
+    app.before_request(_load_person)
+    csrf.init_app(app)
+    # Forms that start a Microsoft sign-in redirect there; browsers apply form-action to that.
+    authority = urlsplit(app.config["SETTINGS"].ms_authority)
+    policy = ("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+              f"form-action 'self' {authority.scheme}://{authority.netloc}")
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+
+def requires(*roles: Role):
+    """Sign-in required; with roles, the person must hold one of them (403 otherwise)."""
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if g.get("person") is None:
+                return redirect(url_for("auth.start", next=request.full_path if request.method == "GET" else None))
+            if roles and g.person.role not in roles:
+                abort(403, description="This page is not available to your role.")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def own_organization(sess) -> Organization:
+    """The signed-in person's organization (404 if it is gone): the root of every scoped query."""
+    org = sess.get(Organization, g.person.org_id)
+    if org is None:
+        abort(404)
+    return org
+
+
+def _load_person() -> None:
+    g.person = None
+    audit.origin.set(audit.Origin(ip=client_ip(request.remote_addr),
+                                  user_agent=request.headers.get("User-Agent")))
+    person_id, org_id = session.get("person_id"), session.get("org_id")
+    if person_id is None:
+        return
+    # Scoped to the organization the session was issued for; a deactivated or
+    # erased person loses access at their next request.
+    person = db.session().scalar(select(Person).where(
+        Person.id == person_id, Person.org_id == org_id, Person.active.is_(True)))
+    if person is None or not _session_current(person, session, current_app.permanent_session_lifetime):
+        session.clear()
+        return
+    g.person = person
+
+
+def start_session(person: Person) -> None:
+    """A fresh session for ``person``: nothing from before survives (session fixation)."""
+    session.clear()
+    session.permanent = True
+    session.update(session_fields(person.id, person.org_id, person.session_version or 0))
+
+
+def session_fields(person_id: int, org_id: int, version: int = 0) -> dict:
+    """What a signed-in session holds (also for tests and benchmarks that sign in directly)."""
+    return {"person_id": person_id, "org_id": org_id, "signed_in_at": int(time.time()),
+            "session_version": version}
+
+
+def _session_current(person: Person, cookie, lifetime: timedelta) -> bool:
+    """Issued since the person's last sign-out, deactivation or erasure, and younger than the
+    session lifetime counted from sign-in (Flask re-signs the cookie at every request, so its
+    own expiry alone would let a used session live for ever). A session without these fields
+    predates them: it is refused, and its holder signs in once more."""
+    version, signed_in_at = cookie.get("session_version"), cookie.get("signed_in_at")
+    if not isinstance(version, int) or version != (person.session_version or 0):
+        return False
+    if not isinstance(signed_in_at, (int, float)):
+        return False
+    age = time.time() - signed_in_at
+    return -300 <= age < lifetime.total_seconds()  # a few minutes of clock skew between hosts
+
+
+def client_ip(raw: str | None) -> str | None:
+    """The client's address as PostgreSQL's inet accepts it, or None.
+
+    Behind a proxy it comes from X-Forwarded-For, where some (Azure Application Gateway)
+    write "address:port" or "[v6]:port"; anything that is not an address is not stored."""
+    if not raw:
+        return None
+    candidate = raw.strip()
+    if candidate.startswith("["):
+        candidate = candidate[1:].split("]", 1)[0]
+    elif candidate.count(":") == 1:
+        candidate = candidate.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
