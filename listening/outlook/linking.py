@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 
@@ -24,6 +25,9 @@ from listening.core.models import (
     Person,
 )
 from listening.outlook import graph, identity, tokens
+
+if TYPE_CHECKING:
+    from listening.services import Services
 
 log = logging.getLogger(__name__)
 WRITE_SCOPES = frozenset({"Calendars.ReadWrite", "Calendars.ReadWrite.Shared", "Mail.Send"})
@@ -72,7 +76,7 @@ def refuse(session, person: Person, reason: str, message: str, **details) -> Lin
     return LinkRefused(reason, message)
 
 
-def complete_link(session, person: Person, org: Organization, token: dict) -> Connection:
+def complete_link(services: Services, session, person: Person, org: Organization, token: dict) -> Connection:
     """Store a token response from the consent redirect as the person's connection.
 
     ``token`` is authlib's result: the token endpoint's body plus ``userinfo``, the
@@ -100,10 +104,11 @@ def complete_link(session, person: Person, org: Organization, token: dict) -> Co
         raise refuse(session, person, "calendar scope not granted",
                      "Microsoft did not grant access to your calendar, so nothing was saved.",
                      granted=granted)
-    return _store_link(session, person, claims, token, granted)
+    return _store_link(services, session, person, claims, token, granted)
 
 
-def _store_link(session, person: Person, claims: dict, token: dict, granted: list[str]) -> Connection:
+def _store_link(services: Services, session, person: Person, claims: dict, token: dict,
+                granted: list[str]) -> Connection:
     connection = connection_of(session, person)
     relinked = connection is not None and connection.linked_at is not None
     if connection is None:
@@ -113,7 +118,7 @@ def _store_link(session, person: Person, claims: dict, token: dict, granted: lis
     now = datetime.now(UTC)
     connection.ms_tenant_id, connection.ms_oid = claims["tid"].lower(), claims["oid"]
     connection.account_email = claims.get("preferred_username") or claims.get("email")
-    tokens.save_tokens(session, connection, token)
+    services.tokens.save(session, connection, token)
     connection.linked_at, connection.admin_consent_requested_at = now, None
     connection.failure_count, connection.next_sync_at = 0, now  # the scheduler picks it up now
     tokens.set_state(session, connection, ConnectionState.linked, None, actor=person)
@@ -197,11 +202,10 @@ class CheckResult:
 UNREADABLE_ME = "Microsoft Graph sent an answer Listening could not read. Try again later."
 
 
-def check_connection(session, connection: Connection, actor: Person, *, graph_url: str,
-                     timeout: float) -> CheckResult:
+def check_connection(services: Services, session, connection: Connection, actor: Person) -> CheckResult:
     """Call Graph /me with the stored token (refreshing it if due, and once more after a 401)."""
     try:
-        result = _ask_me(session, connection, graph_url, timeout)
+        result = _ask_me(services, session, connection)
     except tokens.ReconnectNeeded as exc:
         result = CheckResult(False, exc.reason)
     except tokens.TransientTokenError:
@@ -213,15 +217,14 @@ def check_connection(session, connection: Connection, actor: Person, *, graph_ur
     return result
 
 
-def _ask_me(session, connection: Connection, graph_url: str, timeout: float) -> CheckResult:
+def _ask_me(services: Services, session, connection: Connection) -> CheckResult:
     """Graph's /me through the one Graph client: a 401 refreshes the token once; no waiting on
     Retry-After (max_wait 0), the person is waiting for the page."""
     def token(force: bool) -> str:
-        return tokens.access_token_for(session, connection, force_refresh=force)
+        return services.tokens.access_token(session, connection, force_refresh=force)
 
     try:
-        with graph.GraphClient(graph_url, token(False), refresh=lambda: token(True), timeout=timeout,
-                               max_wait=0.0) as client:
+        with services.graph.client(token(False), refresh=lambda: token(True), max_wait=0.0) as client:
             me = client.me()
     except graph.GraphAuthError:
         reason = "Microsoft refuses the saved permission. Reconnect Outlook."

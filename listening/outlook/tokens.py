@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
+import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from flask import current_app
 from requests import RequestException
 
 from listening import audit
@@ -92,26 +93,7 @@ class UnreadableToken(TokenError):
     reason = UNREADABLE + ". Unlink and link Outlook again; if that keeps happening, tell your HR admin."
 
 
-# --- storing -----------------------------------------------------------------------------------
-def _aad(connection: Connection, field: str) -> bytes:
-    return crypto.aad_for("token", connection.id, field)
-
-
-def save_tokens(session, connection: Connection, token_response: dict) -> None:
-    """Encrypt and store a token endpoint response; the newest refresh token replaces the old."""
-    if connection.id is None:
-        session.flush()  # the row's id is part of the associated data
-    ring = crypto.ring()
-    connection.access_token = ring.encrypt(token_response["access_token"].encode(), _aad(connection, "access"))
-    if token_response.get("refresh_token"):
-        connection.refresh_token = ring.encrypt(token_response["refresh_token"].encode(),
-                                                _aad(connection, "refresh"))
-    expires_in = int(token_response.get("expires_in") or 3600)
-    connection.access_expires_at = datetime.now(UTC) + timedelta(seconds=expires_in)
-    if token_response.get("scope"):
-        connection.scopes = " ".join(short_scopes(token_response["scope"]))
-
-
+# --- storing and using --------------------------------------------------------------------------
 def short_scopes(scope: str | None) -> list[str]:
     """Short names of a token response's ``scope`` (Graph ones come as full URIs,
     docs/microsoft-graph.md §8)."""
@@ -122,58 +104,103 @@ def clear_tokens(connection: Connection) -> None:
     connection.access_token = connection.refresh_token = connection.access_expires_at = None
 
 
-def _read(connection: Connection, field: str) -> str | None:
-    blob = getattr(connection, f"{field}_token")
-    if blob is None:
-        return None
-    try:
-        return crypto.ring().decrypt(blob, _aad(connection, field)).decode()
-    except crypto.CryptoError as err:
-        log.error("the stored %s token of connection %s cannot be decrypted: %s", field, connection.id, err)
-        raise UnreadableToken(UnreadableToken.reason) from None
+class TokenEndpoint:
+    """Microsoft's token endpoint, for refreshes: found through the OpenID Connect discovery
+    document once per process, then called with our registration. Every call is bounded."""
+
+    def __init__(self, settings, url: str | None = None):
+        self._settings = settings
+        self._url = url  # None: read from the discovery document on first use
+        self._lock = threading.Lock()
+
+    def url(self) -> str:
+        if self._url is None:
+            with self._lock:
+                if self._url is None:
+                    response = requests.get(identity.metadata_url(self._settings),
+                                            timeout=self._settings.http_timeout)
+                    response.raise_for_status()
+                    self._url = response.json()["token_endpoint"]
+        return self._url
+
+    def refresh(self, refresh_token: str, scope: str) -> dict:
+        """The token response; raises authlib's OAuthError when Microsoft refuses it, and
+        requests' errors (or ValueError for a body that is not JSON) when it cannot answer."""
+        settings = self._settings
+        with OAuth2Session(settings.ms_client_id, settings.ms_client_secret, scope=scope,
+                           token_endpoint_auth_method="client_secret_post",
+                           default_timeout=settings.http_timeout) as http:
+            return dict(http.refresh_token(self.url(), refresh_token=refresh_token))
 
 
-# --- using -------------------------------------------------------------------------------------
-def access_token_for(session, connection: Connection, *, force_refresh: bool = False) -> str:
-    """A usable access token: the stored one, or a fresh one when it is (nearly) expired or
-    ``force_refresh`` (after Graph answered 401). Raises ReconnectNeeded / TransientTokenError."""
-    if connection.state is not ConnectionState.linked:
-        raise ReconnectNeeded(connection.state_reason or NO_TOKEN)
-    expires = connection.access_expires_at
-    fresh = expires is not None and expires - EXPIRY_MARGIN > datetime.now(UTC)
-    if fresh and not force_refresh and connection.access_token is not None:
-        return _read(connection, "access")
-    # No lock around the refresh: Microsoft keeps older refresh tokens valid, so two workers
-    # refreshing at once both succeed and the last one saved is as good as the other.
-    return refresh(session, connection)
+class Tokens:
+    """A connection's tokens: encrypted with the key ring, refreshed through the token endpoint.
+
+    Nothing here commits: the new tokens (and any state change with its audit entries)
+    are in the caller's session, and the caller commits once."""
+
+    def __init__(self, keys: crypto.KeyRing, endpoint: TokenEndpoint):
+        self.keys, self.endpoint = keys, endpoint
+
+    def save(self, session, connection: Connection, token_response: dict) -> None:
+        """Encrypt and store a token endpoint response; the newest refresh token replaces the old."""
+        if connection.id is None:
+            session.flush()  # the row's id is part of the associated data
+        connection.access_token = self.keys.encrypt(token_response["access_token"].encode(),
+                                                    _aad(connection, "access"))
+        if token_response.get("refresh_token"):
+            connection.refresh_token = self.keys.encrypt(token_response["refresh_token"].encode(),
+                                                         _aad(connection, "refresh"))
+        expires_in = int(token_response.get("expires_in") or 3600)
+        connection.access_expires_at = datetime.now(UTC) + timedelta(seconds=expires_in)
+        if token_response.get("scope"):
+            connection.scopes = " ".join(short_scopes(token_response["scope"]))
+
+    def read(self, connection: Connection, field: str) -> str | None:
+        """The stored ``access`` or ``refresh`` token in clear (the one place they are decrypted)."""
+        blob = getattr(connection, f"{field}_token")
+        if blob is None:
+            return None
+        try:
+            return self.keys.decrypt(blob, _aad(connection, field)).decode()
+        except crypto.CryptoError as err:
+            log.error("the stored %s token of connection %s cannot be decrypted: %s", field, connection.id, err)
+            raise UnreadableToken(UnreadableToken.reason) from None
+
+    def access_token(self, session, connection: Connection, *, force_refresh: bool = False) -> str:
+        """A usable access token: the stored one, or a fresh one when it is (nearly) expired or
+        ``force_refresh`` (after Graph answered 401). Raises ReconnectNeeded / TransientTokenError."""
+        if connection.state is not ConnectionState.linked:
+            raise ReconnectNeeded(connection.state_reason or NO_TOKEN)
+        expires = connection.access_expires_at
+        fresh = expires is not None and expires - EXPIRY_MARGIN > datetime.now(UTC)
+        if fresh and not force_refresh and connection.access_token is not None:
+            return self.read(connection, "access")
+        # No lock around the refresh: Microsoft keeps older refresh tokens valid, so two workers
+        # refreshing at once both succeed and the last one saved is as good as the other.
+        return self.refresh(session, connection)
+
+    def refresh(self, session, connection: Connection) -> str:
+        """Redeem the stored refresh token; the new tokens are saved in the caller's transaction."""
+        refresh_token = self.read(connection, "refresh")
+        if refresh_token is None:
+            raise _needs_reconnect(session, connection, NO_TOKEN, {"error": "no_refresh_token"})
+        org = session.get(Organization, connection.org_id)
+        try:
+            token = self.endpoint.refresh(refresh_token, identity.refresh_scopes(org.calendar_scope))
+        except OAuthError as exc:
+            raise _classify(session, connection, exc.error or "", exc.description or "") from None
+        except (RequestException, ValueError, KeyError) as exc:
+            # 5xx, timeouts, connection errors, a non-JSON page from a gateway.
+            raise _transient(session, connection, type(exc).__name__) from None
+        if not token.get("access_token"):
+            raise _transient(session, connection, "no access_token in the response")
+        self.save(session, connection, token)
+        return token["access_token"]
 
 
-def refresh(session, connection: Connection) -> str:
-    """Redeem the stored refresh token; the new tokens are saved in the caller's transaction."""
-    refresh_token = _read(connection, "refresh")
-    if refresh_token is None:
-        raise _needs_reconnect(session, connection, NO_TOKEN, {"error": "no_refresh_token"})
-    org = session.get(Organization, connection.org_id)
-    try:
-        token = _token_endpoint_refresh(refresh_token, identity.refresh_scopes(org.calendar_scope))
-    except OAuthError as exc:
-        raise _classify(session, connection, exc.error or "", exc.description or "") from None
-    except (RequestException, ValueError) as exc:
-        # 5xx, timeouts, connection errors, a non-JSON page from a gateway.
-        raise _transient(session, connection, type(exc).__name__) from None
-    if not token.get("access_token"):
-        raise _transient(session, connection, "no access_token in the response")
-    save_tokens(session, connection, token)
-    return token["access_token"]
-
-
-def _token_endpoint_refresh(refresh_token: str, scope: str) -> dict:
-    settings = current_app.config["SETTINGS"]
-    metadata = identity.client("outlook").load_server_metadata()
-    with OAuth2Session(settings.ms_client_id, settings.ms_client_secret, scope=scope,
-                       token_endpoint_auth_method="client_secret_post",
-                       default_timeout=settings.http_timeout) as http:
-        return dict(http.refresh_token(metadata["token_endpoint"], refresh_token=refresh_token))
+def _aad(connection: Connection, field: str) -> bytes:
+    return crypto.aad_for("token", connection.id, field)
 
 
 def aadsts_code(description: str) -> int | None:
