@@ -2,7 +2,6 @@
 
 - ``mailbox``: the use case, ``run`` (one mailbox, one transaction);
 - ``store``: the calendar_items writes (batched COPY, merge, deletes, the per-connection lock);
-- ``policy``: what an outcome does to its connection (pure);
 - ``queue``: one sync per connection queued at a time, with its timeouts and retries.
 
 What of an event is kept (the trimmed copy) is listening/outlook/events.py.
