@@ -10,6 +10,7 @@ import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # The emulator's default registration (emulator/README.md); harmless outside a demo.
 DEMO_CLIENT_ID = "5f1d8a2c-3b4e-4c6d-9e8f-0a1b2c3d4e5f"
@@ -45,6 +46,11 @@ class Settings:
     trusted_proxies: int = 0
     queue_prefix: str = ""
     log_level: str = "INFO"
+    # Where Microsoft reaches this deployment (https://listening.example.com): set, it turns on
+    # Graph change notifications (listening/notifications/); unset, calendars are polled.
+    public_url: str | None = None
+    # Seconds a burst of change notifications for one mailbox is gathered into one sync.
+    notify_debounce: float = 1.0
 
     @property
     def production(self) -> bool:
@@ -64,6 +70,9 @@ class Settings:
         for name, url in (("MS_AUTHORITY", self.ms_authority), ("GRAPH_URL", self.graph_url)):
             if url.startswith(DEMO_AUTHORITY) or not url.startswith("https://"):
                 missing.append(f"{name} (an https:// address, not the emulator)")
+        if self.public_url and not self.public_url.startswith("https://"):
+            # Microsoft posts notifications only to https, and they carry our clientState.
+            missing.append("PUBLIC_URL (an https:// address)")
         if missing:
             raise ConfigError("production needs " + ", ".join(missing))
 
@@ -78,6 +87,16 @@ def _number(name: str, raw: str | None, default, kind=float, minimum=0):
     if value is None or not math.isfinite(value) or value < minimum:
         raise ConfigError(f"{name} must be a {kind.__name__} of at least {minimum}, got {raw!r}")
     return value
+
+
+def _public_url(raw: str | None) -> str | None:
+    """PUBLIC_URL without a trailing slash: an absolute http(s) address with no query or fragment."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_URL must be an absolute https:// address, got {raw!r}")
+    return raw.strip().rstrip("/")
 
 
 def from_env(environ: dict | None = None, **overrides) -> Settings:
@@ -101,5 +120,6 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         trusted_proxies=_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), 0, kind=int),
         queue_prefix=get("QUEUE_PREFIX", ""),
         log_level=get("LOG_LEVEL", "INFO"),
+        public_url=_public_url(get("PUBLIC_URL")),
     )
     return replace(settings, **overrides) if overrides else settings
