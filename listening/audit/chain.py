@@ -50,6 +50,12 @@ class Action(str, enum.Enum):
     person_erased = "person:erased"
     retention_purged = "calendar:retention_purged"
     keys_rotated = "keys:rotated"
+    # Graph change-notification subscriptions (listening/notifications/).
+    subscription_created = "subscription:created"
+    subscription_renewed = "subscription:renewed"
+    subscription_reauthorized = "subscription:reauthorized"
+    subscription_deleted = "subscription:deleted"    # by us: unlink, erasure, sync off, address change
+    subscription_removed = "subscription:removed"    # by Microsoft, or expired unrenewed
 
 
 @dataclass(frozen=True)
