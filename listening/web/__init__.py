@@ -2,7 +2,7 @@
 render or redirect; who may do what (security); the request's dependencies (deps)."""
 from __future__ import annotations
 
-from flask import render_template
+from flask import Response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -10,16 +10,18 @@ from listening.admin import directory
 
 
 def init_app(app, services) -> None:
-    from listening.web import deps, oauth, security
+    from listening.web import deps, graph_notifications, oauth, security
 
     deps.init_app(app, services)
     oauth.init_app(app, services.settings)
     security.init_app(app, services.settings)
     register_blueprints(app)
+    graph_notifications.init_app(app, services)
 
 
 def register_blueprints(app) -> None:
     from listening.web import admin, auth, health, hr, one_on_ones, outlook, pages, sync
+    from listening.web.security import is_sessionless
 
     for module in (auth, pages, one_on_ones, admin, hr, outlook, sync, health):
         app.register_blueprint(module.bp)
@@ -32,6 +34,8 @@ def register_blueprints(app) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error):
+        if is_sessionless(request.path):
+            return Response("too large", 413, mimetype="text/plain")
         # Raised while reading the body, before any view: nothing was read, so nothing changed.
         limit = directory.MAX_BYTES // 2**20  # the stated limit, as the import page states it
         return render_template("message.html", title="File too large",
@@ -40,5 +44,7 @@ def register_blueprints(app) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error):
+        if is_sessionless(request.path):  # machines: no page (it would need a session)
+            return Response(error.name, error.code, mimetype="text/plain")
         return render_template("message.html", title=f"{error.code} {error.name}",
                                message=error.description), error.code
