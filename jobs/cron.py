@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rq import cron
 
-from jobs import retention, runtime, sync
+from jobs import notifications, retention, runtime, sync
 from listening.core.queue import QUEUE_MAINTENANCE
 
 
@@ -29,6 +29,8 @@ class Periodic:
 SCHEDULE = (
     # Queue a sync for every connection that is due (each org sets its own interval).
     Periodic(sync.enqueue_due_syncs, cron="* * * * *", job_timeout=120, ttl=55, result_ttl=600),
+    # Graph subscriptions: create missing ones, renew before expiry, delete unwanted ones.
+    Periodic(notifications.sweep_subscriptions, cron="* * * * *", job_timeout=120, ttl=55, result_ttl=600),
     # Retention (issue 7): calendar data outside each org's window, audit entries past retention.
     Periodic(retention.purge_expired, cron="17 3 * * *", job_timeout=3600, ttl=3600),
 )

@@ -10,6 +10,7 @@ this module builds the Services and imports the job modules once for the worker
 process (jobs/runtime.py).
 """
 # The job modules, imported once per worker process (forked work-horses would inherit them).
+import jobs.notifications  # noqa: F401
 import jobs.retention  # noqa: F401
 import jobs.sync  # noqa: F401
 from jobs import runtime
