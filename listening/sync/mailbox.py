@@ -31,12 +31,13 @@ from listening import audit
 from listening.audit import Action
 from listening.core import crypto
 from listening.core.models import Connection, ConnectionState, Organization
+from listening.notifications import status as notification_status
 from listening.one_on_ones import recheck_after_sync
 from listening.outlook import connection as states
 from listening.outlook import graph
 from listening.outlook.connection import Outcome
 from listening.outlook.events import trim, utc_instant
-from listening.sync import store
+from listening.sync import delta, store
 
 if TYPE_CHECKING:
     from listening.services import Services
@@ -84,12 +85,15 @@ def window_for(org: Organization, now: datetime) -> tuple[datetime, datetime]:
 
 # --- the data transaction ------------------------------------------------------------------------
 def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, pages: Iterable[list[dict]],
-                window: tuple[datetime, datetime], now: datetime, report: SyncReport) -> None:
+                window: tuple[datetime, datetime], now: datetime, report: SyncReport, *,
+                complete: bool = True) -> None:
     """Upsert every changed event of ``pages`` and delete held events gone from the window.
 
     Events whose change key matches the held copy are not even trimmed or
     encrypted again. Items that ended before the window are left alone: they
     left the window by age, and the retention job decides how long they stay.
+    ``complete`` False: the pages hold only changes (a delta round), so nothing
+    is deleted for being absent.
     """
     held = store.held_items(session, connection.id)
     seen: dict[str, str | None] = {}
@@ -102,6 +106,8 @@ def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, 
             writer.write(list(new.values()), list(changed.values()))
             for event_id in new:
                 held[event_id] = (seen[event_id], None)
+    if not complete:
+        return
     gone = [event_id for event_id, (_, end) in held.items()
             if event_id not in seen and not (end is not None and end <= window[0])]
     report.deleted = store.delete_items(session, connection.id, gone)
@@ -180,7 +186,7 @@ class _RowMaker:
 # --- outcomes on the connection (its state machine: listening/outlook/connection.py) ----------------
 def record_success(session: Session, connection: Connection, org: Organization, report: SyncReport,
                    now: datetime, trigger: str) -> None:
-    states.succeed(session, connection, now, org.sync_interval_minutes)
+    states.succeed(session, connection, now, notification_status.poll_minutes(session, connection, org, now))
     connection.last_sync_at, connection.last_sync_outcome = now, Outcome.ok.value
     _audit(session, connection, report, trigger)
 
@@ -242,8 +248,7 @@ def _sync_in_one_transaction(services: Services, report: SyncReport, now: dateti
         token = _token_source(services, connection.id)
         with services.graph.client(token(False), refresh=lambda: token(True)) as client:
             try:
-                store_pages(session, connection, services.keys, client.calendar_view(*window), window, now,
-                            report)
+                delta.read(session, connection, org, services.keys, client, window, now, report, store_pages)
             finally:
                 report.requests = client.requests
         record_success(session, connection, org, report.finish(), now, trigger)
