@@ -29,6 +29,7 @@ from listening.audit import Action
 from listening.audit import log as audit_log
 from listening.core import store
 from listening.core.models import Person, Role
+from listening.notifications import subscriptions
 from listening.web import deps
 from listening.web.security import own_organization, requires
 
@@ -198,6 +199,9 @@ def person_erase(person_id: int):
     person = _person(sess, person_id)
     if request.form.get("confirm") != "erase":
         abort(400, description="Type the word erase in the confirmation box to erase this person.")
+    connection = privacy.connection_of(sess, person)
+    if connection is not None and not privacy.erasure_refused(person, g.person):
+        subscriptions.end(deps.services(), sess, connection, g.person, "erased")
     try:
         result = privacy.erase(sess, person, g.person, datetime.now(UTC))
     except privacy.ErasureError as err:

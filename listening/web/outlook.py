@@ -27,9 +27,12 @@ from flask import (
 )
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from joserfc.errors import JoseError
+from redis.exceptions import RedisError
 from requests import RequestException
 
 from listening.core.models import Organization, Role
+from listening.notifications import queue as notify_queue
+from listening.notifications import subscriptions
 from listening.outlook import connection as states
 from listening.outlook import identity, linking
 from listening.web import deps, oauth
@@ -107,8 +110,21 @@ def callback():
     except linking.LinkRefused as exc:
         return _refused(exc)
     sess.commit()
+    _subscribe(connection.id)
     flash(f"Outlook is linked as {connection.account_email or 'your Microsoft account'}.")
     return redirect(session.pop("outlook_next", None) or url_for("pages.one_on_ones"))
+
+
+def _subscribe(connection_id: int) -> None:
+    """Change notifications for the new link at once (Graph's handshake needs a worker, not this
+    request); should Redis be down, the every-minute sweep creates the subscription."""
+    services = deps.services()
+    if not subscriptions.urls(services.settings):
+        return
+    try:
+        notify_queue.keep_subscription(services, connection_id)
+    except RedisError:
+        log.warning("could not queue the subscription of connection %s: Redis unreachable", connection_id)
 
 
 def _redirect_error(sess, person, org):
@@ -259,7 +275,9 @@ def check(connection_id: int):
 @requires(Role.manager)
 def unlink(connection_id: int):
     sess = deps.session()
-    result = linking.unlink(sess, _own_connection(sess, connection_id), g.person)
+    connection = _own_connection(sess, connection_id)
+    subscriptions.end(deps.services(), sess, connection, g.person, "unlinked")
+    result = linking.unlink(sess, connection, g.person)
     sess.commit()
     return render_template("outlook_unlinked.html", result=result)
 
