@@ -93,8 +93,11 @@ class Stack:
         upgrade(self.services)
 
     def env(self) -> dict:
+        # Change notifications over loopback: the emulator posts them to the web app's own port
+        # (the worker needs the address too: it makes the subscriptions).
         return dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
-                    LISTENING_INSTANCE=str(self.instance), PYTHONUNBUFFERED="1")
+                    LISTENING_INSTANCE=str(self.instance), PYTHONUNBUFFERED="1",
+                    PUBLIC_URL=os.environ.get("PUBLIC_URL") or f"http://127.0.0.1:{self.port}")
 
     def redirect_uris(self) -> list[str]:
         """What the emulator must accept for the web app on this port, by either host name."""
