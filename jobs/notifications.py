@@ -32,6 +32,7 @@ def sync_changed(connection_id: int, trigger: str = "notification", attempt: int
     """Sync a calendar Graph told us changed. Another sync of it running may have read the
     calendar before the change, so this one then waits its turn instead of giving up."""
     with runtime.job_scope() as services:
+        notify_queue.claim(services, connection_id)  # before reading: later changes need another sync
         report = sync.run(services, connection_id, trigger=trigger)
         if report.outcome is Outcome.busy:
             if attempt < BUSY_TRIES:

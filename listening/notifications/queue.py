@@ -2,12 +2,14 @@
 
 The job functions live in jobs/notifications.py; listening/ names them by dotted path.
 
-A burst of notifications for one mailbox becomes one sync: the first one sets a short Redis
-key (``notify:debounce:<connection>``, living ``Settings.notify_debounce`` seconds) and
-schedules the sync for when the key expires; those that find the key are covered by that
-sync, which starts after them. A sync that finds another sync of the same calendar running
-schedules itself again shortly (jobs/notifications.py), so a notification that arrives during
-a sync is never answered by that sync alone.
+A burst of notifications for one mailbox becomes one sync: the first one sets a Redis key
+(``notify:debounce:<connection>``) and schedules the sync ``Settings.notify_debounce`` seconds
+later; those that find the key are covered by that sync, which removes the key as it starts,
+before it reads the calendar (``claim``). The key's own expiry only bounds what a lost job
+could swallow. (RQ's scheduler keeps whole seconds, so a job may start up to a second before
+the time asked: the key cannot simply expire when the job is due.) A sync that finds another
+sync of the same calendar running schedules itself again shortly (jobs/notifications.py), so
+a notification that arrives during a sync is never answered by that sync alone.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ SYNC_JOB = "jobs.notifications.sync_changed"
 UPKEEP_JOB = "jobs.notifications.keep_subscription"
 LIFECYCLE_JOB = "jobs.notifications.lifecycle_event"
 UPKEEP_TIMEOUT = 120  # a create waits for Graph's validation of our endpoint (up to 10 s) and more
+DEBOUNCE_KEY_LIFE = 300.0  # seconds: at most this long could a lost sync job swallow notifications
 
 
 def _debounce_key(services: Services, connection_id: int) -> str:
@@ -58,7 +61,8 @@ def sync_after_changes(services: Services, connection_ids: Iterable[int]) -> int
     if delay > 0 and ids:
         pipe = redis.pipeline(transaction=False)
         for connection_id in ids:
-            pipe.set(_debounce_key(services, connection_id), 1, nx=True, px=max(1, int(delay * 1000)))
+            pipe.set(_debounce_key(services, connection_id), 1, nx=True,
+                     px=int((delay + DEBOUNCE_KEY_LIFE) * 1000))
         ids = [c for c, acquired in zip(ids, pipe.execute()) if acquired]
     queued = 0
     try:
@@ -74,6 +78,14 @@ def sync_after_changes(services: Services, connection_ids: Iterable[int]) -> int
                 pass
         raise
     return queued
+
+
+def claim(services: Services, connection_id: int) -> None:
+    """A notified sync is starting: notifications from now on need a sync of their own."""
+    try:
+        services.jobs.redis.delete(_debounce_key(services, connection_id))
+    except RedisError:
+        pass  # the key expires by itself; until then notifications wait for the next sync
 
 
 def keep_subscription(services: Services, connection_id: int) -> bool:
