@@ -241,6 +241,11 @@ def test_a_burst_for_one_mailbox_becomes_one_sync(served, session):
         item = notification(row, state, tenant, event_id=f"event-{n % 4}", etag=f'W/"{n}"')
         assert post(served, "/graph/notifications", {"value": [item]}).status_code == 202
     assert queued(served)["scheduled"] == 1
+    # Once that sync starts (before it reads the calendar), a change needs a sync of its own.
+    notify_queue.claim(served.services, connection.id)
+    item = notification(row, state, tenant, event_id="event-late", etag='W/"late"')
+    assert post(served, "/graph/notifications", {"value": [item]}).status_code == 202
+    assert queued(served)["scheduled"] == 2
 
 
 @pytest.mark.parametrize("served", [{"notify_debounce": 30.0}], indirect=True)
@@ -263,3 +268,13 @@ def test_no_calendar_data_or_secret_reaches_the_audit_log(served, session):
     state = client_state(served, row)
     for _, details in actions(session, connection.org_id, ""):
         assert state not in str(details)
+
+
+def test_the_status_command_reports_subscriptions_and_refusals(served, session):
+    connection, row = subscribed(served, session)
+    post(served, "/graph/notifications", {"value": [notification(row, "wrong", connection.ms_tenant_id)]})
+    result = served.app.test_cli_runner().invoke(args=["notifications", "status"])
+    assert result.exit_code == 0, result.output
+    assert f"on, at {served.base}/graph/notifications" in result.output
+    assert "subscriptions: 1 live, 0 due" in result.output
+    assert "refused in the last 24 h: wrong_client_state 1" in result.output
