@@ -121,5 +121,6 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         queue_prefix=get("QUEUE_PREFIX", ""),
         log_level=get("LOG_LEVEL", "INFO"),
         public_url=_public_url(get("PUBLIC_URL")),
+        notify_debounce=_number("NOTIFY_DEBOUNCE", get("NOTIFY_DEBOUNCE"), 1.0),
     )
     return replace(settings, **overrides) if overrides else settings
