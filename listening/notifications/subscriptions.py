@@ -232,6 +232,17 @@ def _forget(session, connection, row, action: Action, reason: str, *, actor=None
     session.delete(row)
     session.flush()
     audit.record(session, action, actor, connection.person_id, details, org_id=connection.org_id)
+    _poll_again(session, connection)
+
+
+def _poll_again(session, connection: Connection) -> None:
+    """Without a subscription nobody announces changes: the next scheduled read comes at the
+    organization's sync interval again, not at the far-off safety net."""
+    if connection.next_sync_at is None:
+        return
+    org = session.get(Organization, connection.org_id)
+    soon = datetime.now(UTC) + timedelta(minutes=org.sync_interval_minutes)
+    connection.next_sync_at = min(connection.next_sync_at, soon)
 
 
 def _failed(connection: Connection, what: str, exc: Exception) -> Upkeep:

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from sqlalchemy import select
 
-from listening.core.models import CalendarItem, Connection, ConnectionState, Organization
+from listening.core.models import Connection, ConnectionState, Organization, Person
 from listening.notifications import queue as notify_queue
 from listening.notifications import subscriptions
 from tests.integration import sync_helpers as h
@@ -94,12 +93,27 @@ def test_sync_turned_off_deletes_the_subscription_at_microsoft(served, session):
     assert details["deleted_at_microsoft"] is True
 
 
+def test_without_its_subscription_a_calendar_is_polled_at_the_interval_again(served, session):
+    from dataclasses import replace
+
+    from jobs import notifications as notify_jobs
+    from jobs import runtime
+
+    connection, _ = subscribed(served, session)
+    assert h.connection(session, connection.id).next_sync_at > datetime.now(UTC) + timedelta(hours=23)
+    services = served.services
+    runtime.use(replace(services, settings=replace(services.settings, public_url=None)))
+    notify_jobs.sweep_subscriptions()
+    h.work(served.app)
+    assert served.emu.subscriptions() == []
+    assert actions(session, connection.org_id)[-1][1]["reason"] == "notifications turned off"
+    assert h.connection(session, connection.id).next_sync_at <= datetime.now(UTC) + timedelta(minutes=60)
+
+
 def test_unlink_deletes_the_subscription_at_microsoft(served, session):
     connection, row = subscribed(served, session)
     org_id, person_id = connection.org_id, connection.person_id
     client = served.app.test_client()
-    from listening.core.models import Person
-
     f.sign_in_as(client, session.get(Person, person_id))
     token = f.csrf_token(client, "/one-on-ones")
     response = client.post(f"/outlook/connections/{connection.id}/unlink", data={"csrf_token": token})
@@ -140,32 +154,26 @@ def test_the_safety_net_replaces_polling_while_the_subscription_lives(served, se
     gap = synced.next_sync_at - synced.last_sync_at
     assert gap == timedelta(hours=24)
     client = served.app.test_client()
-    from listening.core.models import Person
-
     f.sign_in_as(client, session.get(Person, connection.person_id))
     page = client.get("/one-on-ones").get_data(as_text=True)
     assert "Kept up to date as it changes." in page
 
 
 def test_without_public_url_calendars_are_polled_as_before(served, session):
-    connection = linked(served, session)
-    services = served.services
     from dataclasses import replace
 
     from jobs import notifications as notify_jobs
     from jobs import runtime
-
-    runtime.use(replace(services, settings=replace(services.settings, public_url=None)))
-    assert notify_jobs.sweep_subscriptions() == {"due": 0, "queued": 0}
-    report = h.sync_run = None  # noqa: F841
     from listening import sync
 
+    connection = linked(served, session)
+    services = served.services
+    runtime.use(replace(services, settings=replace(services.settings, public_url=None)))
+    assert notify_jobs.sweep_subscriptions() == {"due": 0, "queued": 0}
     assert sync.run(services, connection.id).outcome.value == "ok"
     synced = h.connection(session, connection.id)
     assert synced.next_sync_at - synced.last_sync_at == timedelta(minutes=60)
     client = served.app.test_client()
-    from listening.core.models import Person
-
     f.sign_in_as(client, session.get(Person, connection.person_id))
     assert "Checked for changes every hour." in client.get("/one-on-ones").get_data(as_text=True)
 

@@ -13,7 +13,6 @@ from listening import sync
 from listening.core import crypto
 from listening.core.models import CalendarDelta, CalendarItem, Organization
 from listening.outlook import graph
-from listening.sync import delta
 from tests.integration import sync_helpers as h
 from tests.integration.notify_helpers import (
     READ_BASIC,
