@@ -96,20 +96,8 @@ def reauthorize(services: Services, subscription_id: str, now: datetime | None =
         connection = session.get(Connection, row.connection_id)
         if connection.state is not ConnectionState.linked:
             return Upkeep("none")  # the sweep deletes it
-        fresh = connection.access_expires_at is not None and \
-            connection.access_expires_at - REAUTHORIZE_MARGIN > datetime.now(UTC)
         try:
-            if row.expires_at - now <= RENEW_BEFORE:
-                _renew(services, session, connection, row, now, force_refresh=not fresh)
-                return Upkeep("renewed")
-            with _graph(services, session, connection, force_refresh=not fresh) as client:
-                client.reauthorize_subscription(row.subscription_id)
-            audit.record(session, Action.subscription_reauthorized, None, connection.person_id,
-                         _details(connection, row), org_id=connection.org_id)
-            return Upkeep("reauthorized")
-        except graph.GraphNotFound:
-            _forget(session, connection, row, Action.subscription_removed, "unknown to Microsoft")
-            return _create_or_fail(services, session, connection, now, "unknown to Microsoft")
+            return _reauthorize(services, session, connection, row, now)
         except (graph.GraphError, states.TokenError) as exc:
             return _failed(connection, "reauthorizing the subscription", exc)
 
@@ -135,6 +123,23 @@ def end(services: Services, session: Session, connection: Connection, actor, rea
 
 
 # --- the steps ----------------------------------------------------------------------------------
+def _reauthorize(services, session, connection, row, now) -> Upkeep:
+    fresh = connection.access_expires_at is not None and \
+        connection.access_expires_at - REAUTHORIZE_MARGIN > datetime.now(UTC)
+    try:
+        if row.expires_at - now <= RENEW_BEFORE:
+            _renew(services, session, connection, row, now, force_refresh=not fresh)
+            return Upkeep("renewed")
+        with _graph(services, session, connection, force_refresh=not fresh) as client:
+            client.reauthorize_subscription(row.subscription_id)
+    except graph.GraphNotFound:
+        _forget(session, connection, row, Action.subscription_removed, "unknown to Microsoft")
+        return _create_or_fail(services, session, connection, now, "unknown to Microsoft")
+    audit.record(session, Action.subscription_reauthorized, None, connection.person_id,
+                 _details(connection, row), org_id=connection.org_id)
+    return Upkeep("reauthorized")
+
+
 def _keep(services, session, connection, org, row, now, gone) -> Upkeep:
     target = urls(services.settings)
     wanted = target is not None and connection.state is ConnectionState.linked and org.sync_enabled

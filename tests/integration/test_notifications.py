@@ -147,6 +147,18 @@ def test_reauthorization_required_is_answered_with_a_reauthorize(served, session
     assert actions(session, connection.org_id)[-1][0] == "subscription:reauthorized"
 
 
+def test_a_subscription_graph_forgot_is_made_again_when_it_asks_for_reauthorization(served, session):
+    connection, row = subscribed(served, session)
+    old_id = row.subscription_id
+    served.emu.forget_subscriptions()
+    upkeep = subscriptions.reauthorize(served.services, old_id)
+    assert upkeep.action == "created" and upkeep.resync
+    [graph_side] = served.emu.subscriptions()
+    assert graph_side["id"] == subscription(session, connection.id).subscription_id != old_id
+    assert [a for a, _ in actions(session, connection.org_id)][-2:] == ["subscription:removed",
+                                                                        "subscription:created"]
+
+
 def test_the_safety_net_replaces_polling_while_the_subscription_lives(served, session):
     connection, _ = subscribed(served, session)
     session.expire_all()
