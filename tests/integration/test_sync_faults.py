@@ -52,11 +52,13 @@ def test_throttling_beyond_the_budget_is_transient_backs_off_and_keeps_the_copy(
     before = h.row_versions(session, connection.id)
     big_emulator.fault(type="throttle", retry_after=1.5, endpoint="calendarView")  # budget: 2 s
     for count, wait in ((1, 2), (2, 4)):
-        report = sync.run(services_of(big_app), connection.id, now=NOW, window=scale_window(big_emulator))
+        now = NOW + timedelta(minutes=count)  # past the 1.5 s Graph asked for last time
+        report = sync.run(services_of(big_app), connection.id, now=now, window=scale_window(big_emulator))
         assert report.outcome is Outcome.transient
         after = h.connection(session, connection.id)
         assert after.state is ConnectionState.linked and after.failure_count == count
-        assert after.next_sync_at == NOW + timedelta(minutes=wait)
+        assert after.next_sync_at == now + timedelta(minutes=wait)
+        assert after.graph_wait_until == now + timedelta(seconds=1.5)  # Retry-After beyond the budget
         assert "Microsoft was busy" in after.state_reason and after.last_sync_outcome == "transient"
     assert h.row_versions(session, connection.id) == before
     last = _sync_actions(session, connection.org_id)[-1]
