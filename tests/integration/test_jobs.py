@@ -135,27 +135,27 @@ def test_the_sweep_queues_only_due_linked_connections_of_orgs_with_sync_on(job_a
     ids = (due.id, later.id, broken.id)
     from jobs.sync import enqueue_due_syncs
 
-    assert enqueue_due_syncs() == {"due": 1, "queued": 1}
-    assert enqueue_due_syncs() == {"due": 1, "queued": 0}  # still queued: not twice
+    assert enqueue_due_syncs() == {"due": 1, "queued": 1, "recovered": 0}
+    assert enqueue_due_syncs() == {"due": 1, "queued": 0, "recovered": 0}  # still queued: not twice
     h.work(job_app)
     assert [h.count(session, i) > 0 for i in ids] == [True, False, False]
     assert h.connection(session, due.id).next_sync_at > datetime.now(UTC) + timedelta(minutes=59)
     org.sync_enabled = False
     due.next_sync_at = None
     session.commit()
-    assert enqueue_due_syncs() == {"due": 0, "queued": 0}
+    assert enqueue_due_syncs() == {"due": 0, "queued": 0, "recovered": 0}
 
 
-def test_the_cron_configuration_runs_the_sweep_every_minute_on_the_prefixed_queue(job_app, session, emulator):
+def test_the_cron_configuration_runs_the_sweep_every_15_seconds_on_the_prefixed_queue(job_app, session, emulator):
     scheduler = CronScheduler(connection=services_of(job_app).jobs.redis)
     scheduler.load_config_from_file("jobs.cron")
     entries = {c.func_name: c for c in scheduler.get_jobs()}
     sweep = entries["jobs.sync.enqueue_due_syncs"]
     prefix = services_of(job_app).settings.queue_prefix
-    assert sweep.cron == "* * * * *" and sweep.queue_name == prefix + "maintenance"
-    assert sweep.job_options["job_timeout"] == 120 and sweep.job_options["ttl"] == 55
+    assert sweep.interval == 15 and sweep.cron is None and sweep.queue_name == prefix + "maintenance"
+    assert sweep.job_options["job_timeout"] == 120 and sweep.job_options["ttl"] == 14
     connection = h.linked(job_app, session, emulator)
-    sweep.enqueue(services_of(job_app).jobs.redis)  # what rq cron does each minute
+    sweep.enqueue(services_of(job_app).jobs.redis)  # what rq cron does every 15 seconds
     h.work(job_app)
     assert h.connection(session, connection.id).last_sync_outcome == "ok"
 
