@@ -10,11 +10,12 @@ from listening.admin import directory
 
 
 def init_app(app, services) -> None:
-    from listening.web import deps, oauth, security
+    from listening.web import deps, oauth, outages, security
 
     deps.init_app(app, services)
     oauth.init_app(app, services.settings)
     security.init_app(app, services.settings)
+    outages.init_app(app)
     register_blueprints(app)
 
 
