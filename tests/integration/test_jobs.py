@@ -90,6 +90,39 @@ def test_a_transient_failure_is_retried_by_rq_and_then_succeeds(job_app, session
     assert after.failure_count == 0 and after.last_sync_outcome == "ok" and h.count(session, connection.id) > 0
 
 
+def test_a_retry_waiting_for_a_dead_scheduler_does_not_hold_back_the_sweep(
+        database_url, redis_url, key_prefix, emulator, session, tmp_path):
+    from jobs.sync import enqueue_due_syncs
+
+    # A retry due in 10 minutes, and no scheduler to run it (the worker below has none).
+    app = h.make_app(database_url, redis_url, key_prefix, emulator, tmp_path, graph_max_wait=0.5,
+                     sync_retry=(2, (600,)))
+    runtime.use(services_of(app))
+    try:
+        connection = h.linked(app, session, emulator)
+        emulator.fault(type="unavailable", status=503, times=5, endpoint="calendarView")
+        sync_queue.enqueue_sync(services_of(app), connection.id)
+        h.work(app)
+        before = h.job_of(app, connection.id)
+        assert before.get_status() is JobStatus.SCHEDULED and before.retries_left == 1
+        emulator.clear_faults()
+        # The connection's own backoff has passed (2 minutes): the sweep finds it due and runs the
+        # waiting retry now instead of leaving it to a scheduler that is not there.
+        connection = h.connection(session, connection.id)
+        connection.next_sync_at = datetime.now(UTC)
+        session.commit()
+        assert enqueue_due_syncs() == {"due": 1, "queued": 1, "recovered": 0}
+        assert h.job_of(app, connection.id).get_status() is JobStatus.QUEUED
+        h.work(app)
+        assert h.job_of(app, connection.id).get_status() is JobStatus.FINISHED
+        assert h.connection(session, connection.id).last_sync_outcome == "ok"
+    finally:
+        runtime.use(None)
+        session.close()
+        h.clean_up(app, key_prefix)
+        emulator.reset()
+
+
 def test_a_permanent_failure_ends_the_job_without_retries(job_app, session, emulator):
     connection = h.linked(job_app, session, emulator)
     emulator.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
