@@ -13,31 +13,32 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from redis import Redis
-from redis.backoff import EqualJitterBackoff
-from redis.retry import Retry as RedisRetry
-from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError, NoSuchJobError
-from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.retry import Retry as RedisRetry
+    from rq import Queue
+    from rq.job import Job
 
 QUEUE_SYNC = "sync"
 QUEUE_MAINTENANCE = "maintenance"
-# A job in one of these states still stands for "this work is pending or running".
-_LIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
 def patient_retry(seconds: float) -> RedisRetry:
     """redis-py's retry policy that keeps reconnecting for at least ``seconds``: waits of
     1-2 s with jitter (equal jitter, capped at 2 s), so many processes do not reconnect in step."""
+    from redis.backoff import EqualJitterBackoff
+    from redis.retry import Retry as RedisRetry
+
     return RedisRetry(EqualJitterBackoff(cap=2.0, base=0.5), retries=int(seconds) + 2)
 
 
 class JobQueue:
     """The deployment's queues on one Redis, opened on first use: with no REDIS_URL that first
     use starts the embedded Valkey, so a command that never queues anything never starts one.
-    Queue names and job ids carry ``prefix`` (tests isolate their runs with it).
+    Queue names and job ids carry ``prefix`` (tests isolate their runs with it). redis and rq
+    are imported on first use too: a command that queues nothing (graph-fetch) starts faster.
     ``patience``: seconds a command keeps reconnecting before it fails (0: redis-py's own few)."""
 
     def __init__(self, url: str | None, instance_path: Path, prefix: str = "", patience: float = 0.0):
@@ -61,6 +62,8 @@ class JobQueue:
             url = self.url
             with self._lock:
                 if self._client is None:
+                    from redis import Redis
+
                     extra = {"retry": patient_retry(self.patience)} if self.patience else {}
                     self._client = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
                                                   health_check_interval=30, **extra)
@@ -71,6 +74,8 @@ class JobQueue:
         return self._client is not None
 
     def queue(self, name: str) -> Queue:
+        from rq import Queue
+
         return Queue(self.prefix + name, connection=self.redis)
 
     def names(self) -> list[str]:
@@ -79,6 +84,9 @@ class JobQueue:
 
     def job(self, job_id: str) -> Job | None:
         """The job of that (unprefixed) id, or None."""
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
         try:
             return Job.fetch(self.prefix + job_id, connection=self.redis)
         except NoSuchJobError:
@@ -95,6 +103,13 @@ class JobQueue:
         failed one kept for its result/failure TTL; such a leftover is deleted and
         the enqueue tried again, so a deterministic id never blocks the next run.
         """
+        from rq import Retry
+        from rq.exceptions import DuplicateJobError
+        from rq.job import JobStatus
+        from rq.registry import StartedJobRegistry
+
+        # A job in one of these states still stands for "this work is pending or running".
+        live = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
         q = self.queue(name)
         full_id = self.prefix + job_id
         if retry is not None:
@@ -113,7 +128,7 @@ class JobQueue:
             if status is JobStatus.STARTED and full_id in self._abandoned(q):
                 StartedJobRegistry(queue=q).cleanup()  # RQ: retried (scheduled) or failed
                 continue
-            if status in _LIVE:
+            if status in live:
                 return None
             existing.delete()
         return None
@@ -122,6 +137,8 @@ class JobQueue:
         """RQ's abandoned-job handling for one queue (what a worker's maintenance does every
         few minutes), now: jobs whose worker stopped beating are retried or failed. Returns
         their ids (unprefixed), so the caller can queue their work again at once."""
+        from rq.registry import StartedJobRegistry
+
         q = self.queue(name)
         abandoned = self._abandoned(q)
         if abandoned:
@@ -131,6 +148,8 @@ class JobQueue:
     @staticmethod
     def _abandoned(q: Queue) -> list[str]:
         """Ids of jobs in the queue's StartedJobRegistry whose heartbeat has lapsed."""
+        from rq.registry import StartedJobRegistry
+
         return sorted(set(StartedJobRegistry(queue=q).get_expired_job_ids()))
 
     @staticmethod
@@ -138,6 +157,9 @@ class JobQueue:
         """The job of that id; None when it is gone, or when only a fragment of its hash is left
         (a worker finishing a job that a Redis restart without its data had lost), which is
         removed so the id is free again."""
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
         try:
             return Job.fetch(full_id, connection=q.connection)
         except NoSuchJobError:
