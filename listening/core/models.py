@@ -217,6 +217,10 @@ class CalendarItem(Base):
     change_key: Mapped[str | None] = mapped_column(Text)
     provider_data: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The stored schema provider_data was trimmed with (StoredFields.version in
+    # listening/outlook/events.py); a sync rewrites a copy whose version is not the current
+    # one. NULL: not known, so rewritten at the next sync.
+    trim_version: Mapped[str | None] = mapped_column(Text)
 
 
 class OneOnOneStatus(str, enum.Enum):

@@ -237,3 +237,21 @@ def test_a_stored_token_that_will_not_decrypt_fails_the_sync_in_plain_words(app,
     assert "CryptoError" not in connection.state_reason and "cannot read the saved permission" in connection.state_reason
     assert connection.state is ConnectionState.linked and connection.failure_count == 1
     assert h.items(session, connection.id) == []
+
+
+def test_the_writer_refuses_a_row_that_does_not_name_every_column(app, session, emu):
+    """A column added to calendar_items must be given its value by the sync, not left to chance."""
+    from listening.sync import store
+
+    connection = h.linked(app, session, emu)
+    row = dict.fromkeys(store.COLUMNS)
+    try:
+        with store.Writer(session) as writer:
+            for wrong in ({k: v for k, v in row.items() if k != "trim_version"}, row | {"extra": 1}):
+                with pytest.raises(ValueError, match="must name exactly"):
+                    writer.write([wrong], [])
+                with pytest.raises(ValueError, match="must name exactly"):
+                    writer.write([], [wrong])
+    finally:
+        session.rollback()
+    assert h.count(session, connection.id) == 0
