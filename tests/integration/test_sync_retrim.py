@@ -14,6 +14,7 @@ from listening.outlook import events
 from listening.outlook.events import StoredEvent, StoredFields
 from listening.sync.policy import Outcome
 from tests.integration import sync_helpers as h
+from tests.support import factories as f
 from tests.support.apps import services_of
 
 
@@ -30,7 +31,7 @@ def flask(app, *args):
 
 
 def _synced(app, session, emu, email=None, org=None):
-    connection = h.linked(app, session, emu, email, org=org)
+    connection = f.linked(services_of(app), session, emu, email, org=org)
     assert sync.run(services_of(app), connection.id).outcome is Outcome.ok
     return connection
 
@@ -86,7 +87,7 @@ def _with_web_link(app, session, connection_id) -> list[CalendarItem]:
 
 
 def test_retrim_rewrites_every_event_and_trims_the_copies_no_sync_reads(app, session, emu, monkeypatch):
-    first_email, second_email = h.manager_emails(emu)[:2]
+    first_email, second_email = f.manager_emails(emu)[:2]
     linked = _synced(app, session, emu, first_email)
     unlinked = _synced(app, session, emu, second_email, org=session.get(Organization, linked.org_id))
     h.connection(session, unlinked.id).state = ConnectionState.needs_reconnect
