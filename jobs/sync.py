@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from jobs import runtime
 from listening import sync
+from listening.outlook.connection import Outcome
 from listening.sync import queue as sync_queue
 from listening.sync import store as sync_store
-from listening.sync.policy import Outcome
 
 log = logging.getLogger(__name__)
 SWEEP_LIMIT = 5000  # connections queued per sweep; the rest wait for the next minute

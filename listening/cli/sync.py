@@ -22,9 +22,9 @@ from listening import sync
 from listening.cli import services
 from listening.core.models import Connection
 from listening.outlook import graph
+from listening.outlook.connection import FAILURES
 from listening.outlook.events import trim
 from listening.sync import retrim, store
-from listening.sync.policy import FAILURES
 
 DEFAULT_PAST, DEFAULT_FUTURE = timedelta(days=30), timedelta(days=120)
 

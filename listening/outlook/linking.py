@@ -24,6 +24,7 @@ from listening.core.models import (
     Organization,
     Person,
 )
+from listening.outlook import connection as states
 from listening.outlook import graph, identity, tokens
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def _store_link(services: Services, session, person: Person, claims: dict, token
     services.tokens.save(session, connection, token)
     connection.linked_at, connection.admin_consent_requested_at = now, None
     connection.failure_count, connection.next_sync_at = 0, now  # the scheduler picks it up now
-    tokens.set_state(session, connection, ConnectionState.linked, None, actor=person)
+    states.set_state(session, connection, ConnectionState.linked, None, actor=person)
     audit.record(session, Action.link, person, person,
                  {"connection_id": connection.id, "relinked": relinked, "scopes": granted,
                   "write_scopes": sorted(WRITE_SCOPES & set(granted))})
@@ -146,7 +147,7 @@ def note_admin_consent_needed(session, person: Person, code: int | None) -> Conn
 
 def admin_consent_code(error: str, description: str) -> int | None:
     """The AADSTS code when a redirect error means "an administrator must approve", else None."""
-    code = tokens.aadsts_code(description)
+    code = states.aadsts_code(description)
     if error in ("access_denied", "consent_required", "invalid_grant") and code in ADMIN_CONSENT_CODES:
         return code
     return None
@@ -199,19 +200,27 @@ class CheckResult:
     message: str
 
 
-UNREADABLE_ME = "Microsoft Graph sent an answer Listening could not read. Try again later."
+# What a person pressing "Check connection" reads for a failure that changes nothing about the
+# link; every other failure reads as the state it leaves (listening/outlook/connection.py).
+PASSING = {
+    states.Failure.graph_unavailable: "Microsoft Graph did not answer. Try again in a few minutes.",
+    states.Failure.sign_in_unavailable: "Microsoft's sign-in service did not answer. Try again in a few minutes.",
+    states.Failure.unreadable_response: "Microsoft Graph sent an answer Listening could not read. Try again later.",
+    states.Failure.rejected_request: "Microsoft Graph refused Listening's request. Try again later.",
+    states.Failure.unreadable_token: states.UnreadableToken.reason,
+}
 
 
 def check_connection(services: Services, session, connection: Connection, actor: Person) -> CheckResult:
-    """Call Graph /me with the stored token (refreshing it if due, and once more after a 401)."""
+    """Call Graph /me with the stored token (refreshing it if due, and once more after a 401).
+    A failure goes through the connection's state machine as a sync's would, so a refused
+    permission or mailbox reads the same here and on the page; a passing one changes nothing."""
     try:
         result = _ask_me(services, session, connection)
-    except tokens.ReconnectNeeded as exc:
-        result = CheckResult(False, exc.reason)
-    except tokens.TransientTokenError:
-        result = CheckResult(False, "Microsoft's sign-in service did not answer. Try again in a few minutes.")
-    except tokens.UnreadableToken as exc:
-        result = CheckResult(False, exc.reason)
+    except (graph.GraphError, states.TokenError) as exc:
+        failure, detail = states.failure_of(exc)
+        move = states.fail(session, connection, failure, detail, datetime.now(UTC), schedule=False)
+        result = CheckResult(False, PASSING.get(failure) or move.reason)
     audit.record(session, Action.check, actor, connection.person_id,
                  {"connection_id": connection.id, "ok": result.ok})
     return result
@@ -223,19 +232,8 @@ def _ask_me(services: Services, session, connection: Connection) -> CheckResult:
     def token(force: bool) -> str:
         return services.tokens.access_token(session, connection, force_refresh=force)
 
-    try:
-        with services.graph.client(token(False), refresh=lambda: token(True), max_wait=0.0) as client:
-            me = client.me()
-    except graph.GraphAuthError:
-        reason = "Microsoft refuses the saved permission. Reconnect Outlook."
-        tokens.set_state(session, connection, ConnectionState.needs_reconnect, reason, actor=None)
-        return CheckResult(False, reason)
-    except graph.MalformedResponseError:
-        return CheckResult(False, UNREADABLE_ME)
-    except graph.GraphError as exc:  # unreachable, throttled or refused: nothing for the person to fix
-        if exc.status is None:
-            return CheckResult(False, "Microsoft Graph did not answer. Try again in a few minutes.")
-        return CheckResult(False, f"Microsoft Graph answered {exc.status}. Try again later.")
+    with services.graph.client(token(False), refresh=lambda: token(True), max_wait=0.0) as client:
+        me = client.me()
     if me.get("id") != connection.ms_oid:
         return CheckResult(False, "The saved permission belongs to another Microsoft account. "
                                   "Unlink and link Outlook again.")

@@ -32,10 +32,11 @@ from listening.audit import Action
 from listening.core import crypto
 from listening.core.models import Connection, ConnectionState, Organization
 from listening.one_on_ones import recheck_after_sync
-from listening.outlook import events, graph, tokens
+from listening.outlook import connection as states
+from listening.outlook import events, graph
+from listening.outlook.connection import Outcome
 from listening.outlook.events import StoredFields, utc_instant
 from listening.sync import store
-from listening.sync.policy import Outcome, after_failure, after_success
 
 if TYPE_CHECKING:
     from listening.services import Services
@@ -57,6 +58,7 @@ class SyncReport:
     requests: int = 0
     seconds: float = 0.0
     detail: str | None = None
+    failure: states.Failure | None = None
     error: BaseException | None = field(default=None, repr=False, compare=False)
     _started: float = field(default_factory=time.monotonic, repr=False)
 
@@ -70,7 +72,7 @@ class SyncReport:
 
     def public(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)
-               if not f.name.startswith("_") and f.name != "error"}
+               if not f.name.startswith("_") and f.name not in ("error", "failure")}
         out["outcome"] = self.outcome.value
         return out
 
@@ -188,21 +190,17 @@ class _RowMaker:
                 "updated_at": self.now, "trim_version": self.version}
 
 
-# --- outcomes on the connection -------------------------------------------------------------------
+# --- outcomes on the connection (its state machine: listening/outlook/connection.py) ----------------
 def record_success(session: Session, connection: Connection, org: Organization, report: SyncReport,
                    now: datetime, trigger: str) -> None:
-    move = after_success(now, org.sync_interval_minutes)
-    tokens.set_state(session, connection, move.state, move.reason)
-    connection.failure_count, connection.next_sync_at = move.failure_count, move.next_sync_at
+    states.succeed(session, connection, now, org.sync_interval_minutes)
     connection.last_sync_at, connection.last_sync_outcome = now, Outcome.ok.value
     _audit(session, connection, report, trigger)
 
 
 def record_failure(session: Session, connection: Connection, report: SyncReport, now: datetime,
                    trigger: str) -> None:
-    move = after_failure(report.outcome, connection.failure_count or 0, now, report.detail or "")
-    tokens.set_state(session, connection, move.state, move.reason)
-    connection.failure_count, connection.next_sync_at = move.failure_count, move.next_sync_at
+    states.fail(session, connection, report.failure, report.detail or "", now)
     connection.last_sync_outcome = report.outcome.value
     _audit(session, connection, report, trigger)
 
@@ -212,27 +210,6 @@ def _audit(session: Session, connection: Connection, report: SyncReport, trigger
     details.update(connection_id=connection.id, trigger=trigger,
                    ms=int(report.seconds * 1000), error=report.detail if report.outcome.value != "ok" else None)
     audit.record(session, Action.sync, None, connection.person_id, details, org_id=connection.org_id)
-
-
-def classify(exc: BaseException) -> tuple[Outcome, str]:
-    """The outcome of a failed sync and a plain-words detail (never event content)."""
-    if isinstance(exc, graph.PermanentGraphError):
-        return Outcome.error, exc.reason
-    if isinstance(exc, tokens.ReconnectNeeded):
-        return Outcome.reconnect, exc.reason
-    if isinstance(exc, graph.GraphAuthError):
-        return Outcome.reconnect, tokens.GENERIC
-    if isinstance(exc, graph.TransientGraphError):
-        return Outcome.transient, str(exc)
-    if isinstance(exc, tokens.TransientTokenError):
-        return Outcome.transient, "Microsoft's sign-in service did not answer"
-    if isinstance(exc, OperationalError):
-        return Outcome.transient, "the database was unreachable"
-    if isinstance(exc, graph.GraphError):
-        return Outcome.failed, str(exc)
-    if isinstance(exc, tokens.UnreadableToken):
-        return Outcome.failed, tokens.UNREADABLE
-    return Outcome.failed, f"an internal error ({type(exc).__name__})"
 
 
 # --- the whole use case, for the entry points (jobs, CLI) -----------------------------------------
@@ -251,7 +228,8 @@ def run(services: Services, connection_id: int, *, trigger: str = "schedule", no
     try:
         _sync_in_one_transaction(services, report, now, trigger, window, rewrite)
     except Exception as exc:  # every failure is recorded, then reported
-        report.outcome, report.detail = classify(exc)
+        report.failure, report.detail = states.failure_of(exc)
+        report.outcome = states.RULES[report.failure].outcome
         log.warning("sync of connection %s failed (%s): %s", connection_id, report.outcome.value,
                     report.detail, exc_info=report.outcome is Outcome.failed)
         _record_failure_or_log(services, report.finish(), now, trigger)
@@ -308,7 +286,7 @@ def _token_source(services: Services, connection_id: int):
             connection = session.get(Connection, connection_id)
             try:
                 return services.tokens.access_token(session, connection, force_refresh=force_refresh)
-            except tokens.TokenError as exc:
+            except states.TokenError as exc:
                 failure = exc
         raise failure
     return fetch

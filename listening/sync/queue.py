@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from listening.core.models import ConnectionState
 from listening.core.queue import QUEUE_SYNC
-from listening.outlook import tokens
+from listening.outlook import connection as states
 
 if TYPE_CHECKING:
     from listening.services import Services
@@ -23,7 +23,7 @@ TTL = 1800                   # a sync still queued after 30 min is dropped; the 
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 86400
 # Transient failures (throttling, Graph or the database unreachable) are retried by RQ as
-# Settings.sync_retry says; meanwhile the connection's own backoff (sync.policy.backoff)
+# Settings.sync_retry says; meanwhile the connection's own backoff (outlook/connection.py)
 # guards the sweep.
 
 
@@ -57,4 +57,4 @@ def prepare_refresh(session, connection, person) -> None:
     """A manager asked to try again: a connection in ``error`` (e.g. the mailbox was not
     enabled) goes back to ``linked`` so the sync may run; the change is audited."""
     if connection.state is ConnectionState.error:
-        tokens.set_state(session, connection, ConnectionState.linked, None, actor=person)
+        states.set_state(session, connection, ConnectionState.linked, None, actor=person)

@@ -35,8 +35,7 @@ from listening.core import crypto
 from listening.core.models import CalendarItem
 from listening.outlook import events
 from listening.outlook.events import StoredFields
-from listening.sync import store
-from listening.sync import mailbox
+from listening.sync import mailbox, store
 from listening.sync.mailbox import SyncReport
 
 if TYPE_CHECKING:

@@ -30,7 +30,8 @@ from joserfc.errors import JoseError
 from requests import RequestException
 
 from listening.core.models import Organization, Role
-from listening.outlook import identity, linking, tokens
+from listening.outlook import connection as states
+from listening.outlook import identity, linking
 from listening.web import deps, oauth
 from listening.web.security import own_organization, requires
 from listening.web.urls import safe_next
@@ -126,7 +127,7 @@ def _redirect_error(sess, person, org):
                                        "You cancelled linking Outlook; nothing was saved."), 400)
     return _refused(linking.refuse(sess, person, f"microsoft error: {error}",
                                    "Microsoft did not link your calendar. Try again later, or "
-                                   "ask your HR admin.", code=tokens.aadsts_code(description)), 400)
+                                   "ask your HR admin.", code=states.aadsts_code(description)), 400)
 
 
 # --- admin consent -----------------------------------------------------------------------------

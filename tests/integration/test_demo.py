@@ -223,7 +223,7 @@ def test_the_demo_runs_on_any_port_and_stops_cleanly(demo_instance, how):
     assert took < 15
     assert "Traceback" not in text
     order = re.findall(r"demo: stopped (web|worker|clock|emulator|Valkey|PostgreSQL)\n", text)
-    assert order == ["web", "worker", "clock", "emulator", "Valkey", "PostgreSQL"]
+    assert order == ["web", "worker", "clock", "emulator", "Valkey", "PostgreSQL"], text[-2000:]
     _wait_until(lambda: not any(_alive(pid) for pid in pids), timeout=5)
     if how != "sigterm":  # the first run loaded the directory; a restart keeps it as it is
         assert "loaded the emulator's directory" not in text

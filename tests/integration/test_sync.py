@@ -18,7 +18,7 @@ from listening.core.models import (
     Organization,
 )
 from listening.outlook import graph
-from listening.sync.policy import Outcome
+from listening.outlook.connection import Outcome
 from tests.integration import sync_helpers as h
 from tests.support import calendars as cal
 from tests.support import factories as f

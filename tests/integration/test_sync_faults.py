@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from listening import sync
 from listening.core.models import AuditEvent, ConnectionState
-from listening.sync.policy import Outcome
+from listening.outlook.connection import Outcome
 from tests.integration import sync_helpers as h
 from tests.integration.sync_helpers import graph_proxy, scale_window
 from tests.support import factories as f

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from listening import sync
 from listening.core.models import AuditEvent, CalendarItem, ConnectionState, Organization
 from listening.outlook import events
+from listening.outlook.connection import Outcome
 from listening.outlook.events import StoredEvent, StoredFields
-from listening.sync.policy import Outcome
 from tests.integration import sync_helpers as h
 from tests.support import factories as f
 from tests.support.apps import services_of

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from listening.core import crypto
 from listening.core.models import Connection, ConnectionState
+from listening.outlook import connection as states
 from listening.outlook import tokens
 from tests.integration.outlook_helpers import company, connection_of, last_audit
 from tests.support import factories as f
@@ -80,8 +81,8 @@ def test_expired_token_fault_is_cured_by_a_forced_refresh(app, session, emu):
 
 
 @pytest.mark.parametrize("fault, code, words", [
-    ({"type": "revoke_grant"}, 50173, tokens.REVOKED),
-    ({"advance_days": 91}, 700082, tokens.INACTIVE),
+    ({"type": "revoke_grant"}, 50173, states.REVOKED),
+    ({"advance_days": 91}, 700082, states.INACTIVE),
 ])
 def test_a_dead_grant_means_needs_reconnect_in_plain_words(app, session, emu, fault, code, words):
     c = company(session, emu)
@@ -90,7 +91,7 @@ def test_a_dead_grant_means_needs_reconnect_in_plain_words(app, session, emu, fa
         emu.advance_clock(fault["advance_days"] * 86400)
     else:
         emu.fault(user=c.manager_email, **fault)
-    with app.app_context(), pytest.raises(tokens.ReconnectNeeded) as raised:
+    with app.app_context(), pytest.raises(states.ReconnectNeeded) as raised:
         services_of(app).tokens.access_token(session, connection, force_refresh=True)
     assert raised.value.code == code and raised.value.reason == words
     session.commit()  # what a job or view does with the recorded state
@@ -103,7 +104,7 @@ def test_a_dead_grant_means_needs_reconnect_in_plain_words(app, session, emu, fa
     assert change.details["from"] == "linked" and change.details["to"] == "needs_reconnect"
     assert change.subject_id == c.manager.id
     # Afterwards nothing calls Microsoft again until the person reconnects.
-    with app.app_context(), pytest.raises(tokens.ReconnectNeeded):
+    with app.app_context(), pytest.raises(states.ReconnectNeeded):
         services_of(app).tokens.access_token(session, connection)
 
 
@@ -146,7 +147,7 @@ def test_outages_are_transient_and_change_nothing(app, session, emu, token_endpo
     stub = StubTokenEndpoint(status, body)
     try:
         token_endpoint_at(stub.url)
-        with app.app_context(), pytest.raises(tokens.TransientTokenError):
+        with app.app_context(), pytest.raises(states.TransientTokenError):
             services_of(app).tokens.access_token(session, connection, force_refresh=True)
     finally:
         stub.close()
@@ -164,7 +165,7 @@ def test_a_network_failure_is_transient(app, session, emu, token_endpoint_at):
     url = stub.url
     stub.close()  # nothing listens there any more: connection refused
     token_endpoint_at(url)
-    with app.app_context(), pytest.raises(tokens.TransientTokenError):
+    with app.app_context(), pytest.raises(states.TransientTokenError):
         services_of(app).tokens.access_token(session, connection, force_refresh=True)
     assert connection.state is ConnectionState.linked
 
@@ -176,7 +177,7 @@ def test_our_registration_refused_is_an_operations_problem_not_the_persons(app, 
                                    "error_description": "AADSTS7000215: Invalid client secret provided."})
     try:
         token_endpoint_at(stub.url)
-        with app.app_context(), pytest.raises(tokens.TokenConfigurationError):
+        with app.app_context(), pytest.raises(states.TokenConfigurationError):
             services_of(app).tokens.access_token(session, connection, force_refresh=True)
     finally:
         stub.close()
@@ -188,7 +189,7 @@ def test_a_token_under_an_unknown_key_is_an_error_not_a_fallback(app, session, e
     connection, _ = linked(app, session, emu, c)
     other = crypto.KeyRing.parse(crypto.new_key_spec("elsewhere"))
     connection.refresh_token = other.encrypt(b"x", crypto.aad_for("token", connection.id, "refresh"))
-    with app.app_context(), pytest.raises(tokens.UnreadableToken):
+    with app.app_context(), pytest.raises(states.UnreadableToken):
         services_of(app).tokens.access_token(session, connection, force_refresh=True)
     assert "no key 'elsewhere'" in caplog.text and f"connection {connection.id}" in caplog.text
 
@@ -202,6 +203,6 @@ def test_a_token_copied_to_another_connection_does_not_decrypt(app, session, emu
                       access_expires_at=datetime.now(UTC) - timedelta(minutes=1))
     session.add(copy)
     session.flush()
-    with app.app_context(), pytest.raises(tokens.UnreadableToken):
+    with app.app_context(), pytest.raises(states.UnreadableToken):
         services_of(app).tokens.access_token(session, copy)
     assert "failed authentication" in caplog.text

@@ -14,7 +14,7 @@ from listening.admin import retention
 from listening.core.models import AuditEvent, CalendarItem, ConnectionState, Person, Role
 from listening.one_on_ones import manager_page
 from listening.outlook import linking
-from listening.sync.policy import Outcome
+from listening.outlook.connection import Outcome
 from tests.integration import one_on_ones_helpers as team_of
 from tests.support import calendars as cal
 from tests.support import factories as f
