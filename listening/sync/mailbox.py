@@ -106,7 +106,7 @@ def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, 
             new, changed = _sort_page(page, held, seen, make_row, report, current)
             writer.write(list(new.values()), list(changed.values()))
             for event_id in new:
-                held[event_id] = store.Held(seen[event_id], None, stored.version)
+                held[event_id] = (seen[event_id], None, stored.version)
     gone = [event_id for event_id, (_, end, _) in held.items()
             if event_id not in seen and not (end is not None and end <= window[0])]
     report.deleted = store.delete_items(session, connection.id, gone)

@@ -10,7 +10,6 @@ import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from operator import itemgetter
-from typing import NamedTuple
 
 from sqlalchemy import delete, or_, select, text
 from sqlalchemy.dialects import postgresql
@@ -37,21 +36,14 @@ def try_lock(session: Session, connection_id: int) -> bool:
                                {"space": _LOCK_SPACE, "id": connection_id}))
 
 
-class Held(NamedTuple):
-    """What a sync needs to know of one stored item."""
-    change_key: str | None
-    end: datetime | None
-    trim_version: str | None
-
-
-def held_items(session: Session, connection_id: int) -> dict[str, Held]:
-    """provider_event_id -> what is held of every item stored for the connection.
-    Tuples: 20,000 of them are built on every sync of a large mailbox."""
+def held_items(session: Session, connection_id: int) -> dict[str, tuple[str | None, datetime | None, str | None]]:
+    """provider_event_id -> (change key, end, trim version) of every item stored for the connection.
+    Plain tuples: 20,000 of them are built on every sync of a large mailbox."""
     rows = session.execute(
         select(CalendarItem.provider_event_id, CalendarItem.change_key, CalendarItem.end_utc,
                CalendarItem.trim_version)
         .where(CalendarItem.connection_id == connection_id))
-    return {event_id: Held(change_key, end, version) for event_id, change_key, end, version in rows}
+    return {event_id: (change_key, end, version) for event_id, change_key, end, version in rows}
 
 
 def _copy_type(column) -> str:
