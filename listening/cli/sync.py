@@ -49,15 +49,15 @@ class OneLineErrors(click.Command):
 @click.option("--all", "everyone", is_flag=True, help="Every linked connection of every organization "
                                                       "that has sync turned on.")
 @click.option("--connection", "connection_id", metavar="ID", help="One connection, by id.")
-@click.option("--retrim", is_flag=True, help="Trim every stored copy again with the current stored fields: "
-                                             "rewrite every event of every linked connection from Graph, then "
-                                             "trim the copies no sync reads in place.")
+@click.option("--retrim", "retrim_all", is_flag=True,
+              help="Trim every stored copy again with the current stored fields: rewrite every event of every "
+                   "linked connection from Graph, then trim the copies no sync reads in place.")
 @with_appcontext
-def sync_command(everyone: bool, connection_id: str | None, retrim: bool):
+def sync_command(everyone: bool, connection_id: str | None, retrim_all: bool):
     """Sync calendars now, in this process (the worker does it on schedule)."""
-    if everyone + (connection_id is not None) + retrim != 1:
+    if everyone + (connection_id is not None) + retrim_all != 1:
         fail("give exactly one of --all or --connection ID, or --retrim")
-    if retrim:
+    if retrim_all:
         sys.exit(_retrim())
     if connection_id is not None:
         ids = [_existing_connection(connection_id)]
