@@ -25,7 +25,7 @@ from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
 from tests.support import factories as f
 from tests.support import stores
-from tests.support.apps import services_of
+from tests.support.apps import clean, make_app, services_of
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +45,9 @@ def emu3(mailboxes):
 
 def _link_all(app, session, emu) -> list[Connection]:
     emails = sorted(u["email"] for u in emu.users())
-    first = h.linked(app, session, emu, email=emails[0])
+    first = f.linked(services_of(app), session, emu, email=emails[0])
     org = session.get(Organization, first.org_id)
-    return [first] + [h.linked(app, session, emu, email=e, org=org) for e in emails[1:]]
+    return [first] + [f.linked(services_of(app), session, emu, email=e, org=org) for e in emails[1:]]
 
 
 def _served(emu, email: str) -> int:
@@ -99,7 +99,7 @@ class Clock:
 def test_redis_restarted_while_two_workers_are_busy_and_a_retry_is_scheduled(
         database_url, key_prefix, emu3, session, tmp_path, keep_data):
     redis = stores.OwnRedis(tmp_path)
-    app = h.make_app(database_url, redis.url, key_prefix, emu3, tmp_path, sync_retry=(2, (8,)))
+    app = make_app(database_url, redis.url, key_prefix, emu3.url, tmp_path, sync_retry=(2, (8,)))
     services = services_of(app)
     workers = []
     try:
@@ -144,7 +144,7 @@ def test_redis_restarted_while_two_workers_are_busy_and_a_retry_is_scheduled(
             stores.stop(worker, signal.SIGTERM)
         session.close()  # its open read would block the TRUNCATE below
         try:
-            h.clean_up(app, key_prefix)
+            clean(app, key_prefix)
         finally:
             redis.stop()
 
@@ -154,9 +154,9 @@ def test_redis_restarted_while_two_workers_are_busy_and_a_retry_is_scheduled(
 def test_a_worker_killed_mid_sync_is_found_abandoned_and_another_worker_finishes_it(
         database_url, redis_url, key_prefix, emu3, session, tmp_path, by):
     # A retry delay of 10 minutes: a sync finished within the test was queued again at once.
-    app = h.make_app(database_url, redis_url, key_prefix, emu3, tmp_path, sync_retry=(2, (600,)))
+    app = make_app(database_url, redis_url, key_prefix, emu3.url, tmp_path, sync_retry=(2, (600,)))
     services = services_of(app)
-    connection = h.linked(app, session, emu3)
+    connection = f.linked(services_of(app), session, emu3)
     emu3.fault(type="latency", ms=1500, endpoint="calendarView")
     env = stores.worker_env(services.settings, tmp_path / "worker", JOB_HEARTBEAT_TTL=3)
     fast = {"maintenance_interval": "1", "worker_ttl": "16"}
@@ -190,15 +190,15 @@ def test_a_worker_killed_mid_sync_is_found_abandoned_and_another_worker_finishes
             if worker is not None:
                 stores.stop(worker, signal.SIGKILL)
         session.close()
-        h.clean_up(app, key_prefix)
+        clean(app, key_prefix)
 
 
 # --- SIGTERM during a throttled sync --------------------------------------------------------------
 def test_sigterm_during_a_throttled_sync_stops_the_worker_and_the_sync_is_queued_again(
         database_url, redis_url, key_prefix, emu3, session, tmp_path):
-    app = h.make_app(database_url, redis_url, key_prefix, emu3, tmp_path, sync_retry=(2, (600,)))
+    app = make_app(database_url, redis_url, key_prefix, emu3.url, tmp_path, sync_retry=(2, (600,)))
     services = services_of(app)
-    connection = h.linked(app, session, emu3)
+    connection = f.linked(services_of(app), session, emu3)
     emu3.fault(type="throttle", retry_after=5, endpoint="calendarView")  # waited out, up to 120 s
     env = stores.worker_env(services.settings, tmp_path / "worker", GRAPH_MAX_WAIT=120)
     assert sync_queue.enqueue_sync(services, connection.id)
@@ -229,7 +229,7 @@ def test_sigterm_during_a_throttled_sync_stops_the_worker_and_the_sync_is_queued
     finally:
         stores.stop(worker, signal.SIGKILL)
         session.close()
-        h.clean_up(app, key_prefix)
+        clean(app, key_prefix)
 
 
 # --- PostgreSQL gone for 20 s ---------------------------------------------------------------------
@@ -249,11 +249,11 @@ def _probe(client, counts: dict) -> None:
 def test_postgresql_stopped_for_20_seconds_during_a_sync_and_while_pages_are_served(
         redis_url, key_prefix, emu3, tmp_path):
     pg = stores.OwnPostgres()
-    app = h.make_app(pg.database(), redis_url, key_prefix, emu3, tmp_path)
+    app = make_app(pg.database(), redis_url, key_prefix, emu3.url, tmp_path)
     services = services_of(app)
     session = services.db.sessionmaker()
     try:
-        connection = h.linked(app, session, emu3)
+        connection = f.linked(services_of(app), session, emu3)
         client = app.test_client()
         f.sign_in_as(client, session.get(Person, connection.person_id))
         before = {}

@@ -18,17 +18,17 @@ from listening.core.models import AuditEvent, CalendarItem, Connection, Person
 from listening.outlook import graph
 from listening.outlook.connection import Failure, Outcome
 from tests.integration import sync_helpers as h
-from tests.integration.sync_helpers import big_emulator, scale_window  # noqa: F401
+from tests.integration.sync_helpers import scale_window
 from tests.support import factories as f
-from tests.support.apps import services_of
+from tests.support.apps import clean, make_app, services_of
 
 
 @pytest.fixture
 def slow_app(database_url, redis_url, key_prefix, big_emulator, tmp_path):
     """Requests may take 30 s (a slow page of 23 s must not time out)."""
-    app = h.make_app(database_url, redis_url, key_prefix, big_emulator, tmp_path, http_timeout=30.0)
+    app = make_app(database_url, redis_url, key_prefix, big_emulator.url, tmp_path, http_timeout=30.0)
     yield app
-    h.clean_up(app, key_prefix)
+    clean(app, key_prefix)
     big_emulator.reset(world=True, tokens=True)
 
 
@@ -53,7 +53,7 @@ def _audit(session, org_id: int, action: str) -> list[dict]:
 
 @pytest.mark.parametrize("into", [5, 60])
 def test_unlink_5_and_60_seconds_into_a_70_second_sync_wins_at_once(slow_app, client, session, big_emulator, into):
-    connection = h.linked(slow_app, session, big_emulator)
+    connection = f.linked(services_of(slow_app), session, big_emulator)
     cid, org_id, email = connection.id, connection.org_id, connection.account_email
     window = scale_window(big_emulator)
     sync.run(services_of(slow_app), cid, window=window)
@@ -92,7 +92,7 @@ def test_unlink_5_and_60_seconds_into_a_70_second_sync_wins_at_once(slow_app, cl
 def test_a_deadlock_is_retried_at_once_once(database_url, big_emulator, slow_app, session):
     """Another transaction holds a row the sync will update, then waits for the connection row
     the sync's inserts hold (FOR KEY SHARE): PostgreSQL breaks the cycle by cancelling the sync."""
-    connection = h.linked(slow_app, session, big_emulator)
+    connection = f.linked(services_of(slow_app), session, big_emulator)
     window = scale_window(big_emulator)
     sync.run(services_of(slow_app), connection.id, window=window)
     pages = list(graph.GraphClient(big_emulator.url + "/v1.0",
