@@ -14,12 +14,12 @@ def create_app(config: dict | None = None):
     (listening/core/config.py); upper-case keys go to Flask's config as they are."""
     from flask import Flask
 
-    from listening import cli
+    from listening import api, cli
     from listening.admin import directory
     from listening.core import config as config_mod
     from listening.core import crypto, db, logs, queue
     from listening.outlook import identity
-    from listening.web import register_blueprints, security
+    from listening.web import limits, register_blueprints, security
 
     config = dict(config or {})
     setting_names = {f.name for f in fields(config_mod.Settings)}
@@ -58,7 +58,9 @@ def create_app(config: dict | None = None):
     queue.init_app(app)
     identity.init_app(app)
     security.init_app(app)
+    limits.init_app(app)
     register_blueprints(app)
+    api.init_app(app)
     cli.init_app(app)
     return app
 

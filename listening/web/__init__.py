@@ -6,6 +6,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from listening.admin import directory
+from listening.api import problems
 
 
 def register_blueprints(app) -> None:
@@ -16,12 +17,16 @@ def register_blueprints(app) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
+        if problems.is_api_request():
+            return problems.from_exception(error)
         return render_template("message.html", title="Form expired",
                                message="This form was missing its security token or it expired. "
                                        "Go back, reload the page and try again."), 400
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error):
+        if problems.is_api_request():
+            return problems.from_exception(error)
         # Raised while reading the body, before any view: nothing was read, so nothing changed.
         limit = directory.MAX_BYTES // 2**20  # the stated limit, as the import page states it
         return render_template("message.html", title="File too large",
@@ -30,5 +35,7 @@ def register_blueprints(app) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error):
+        if problems.is_api_request():  # RFC 9457 problem details, also for unknown routes and 405
+            return problems.from_exception(error)
         return render_template("message.html", title=f"{error.code} {error.name}",
                                message=error.description), error.code
