@@ -62,7 +62,9 @@ def job_scope():
 
 def queue_names(flask_app=None) -> list[str]:
     """The queues a worker listens to, with this deployment's prefix, busiest first."""
-    from listening.core.queue import QUEUE_MAINTENANCE, QUEUE_SYNC
+    from listening.core.queue import QUEUE_MAINTENANCE, QUEUE_SYNC, QUEUE_WEBHOOKS
 
     prefix = (flask_app or app()).config["SETTINGS"].queue_prefix
-    return [prefix + QUEUE_SYNC, prefix + QUEUE_MAINTENANCE]
+    # Deliveries first: each is bounded by WEBHOOK_TIMEOUT, and "delivered within seconds of
+    # its cause" should not wait behind a queue of syncs.
+    return [prefix + QUEUE_WEBHOOKS, prefix + QUEUE_SYNC, prefix + QUEUE_MAINTENANCE]

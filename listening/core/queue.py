@@ -15,6 +15,7 @@ from rq.job import Job, JobStatus
 
 QUEUE_SYNC = "sync"
 QUEUE_MAINTENANCE = "maintenance"
+QUEUE_WEBHOOKS = "webhooks"
 # A job in one of these states still stands for "this work is pending or running".
 _LIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
@@ -73,13 +74,14 @@ def queue(name: str, app=None) -> Queue:
 
 
 def enqueue_once(name: str, func: str, *args, job_id: str, retry: tuple[int, list[int]] | None = None,
-                 app=None, **options) -> Job | None:
+                 app=None, at=None, **options) -> Job | None:
     """Enqueue ``func`` (a dotted path) under a deterministic id, unless a job of that id is
     still queued, scheduled (waiting for a retry) or running: then None.
 
     RQ's ``unique=True`` refuses any existing job hash, including a finished or
     failed one kept for its result/failure TTL; such a leftover is deleted and
-    the enqueue tried again, so a deterministic id never blocks the next run.
+    the enqueue tried again, so a deterministic id never blocks the next run. ``at`` (an aware
+    datetime) schedules it instead (the worker runs ``--with-scheduler``).
     """
     app = app or current_app
     q = queue(name, app)
@@ -88,6 +90,8 @@ def enqueue_once(name: str, func: str, *args, job_id: str, retry: tuple[int, lis
         options["retry"] = Retry(max=retry[0], interval=list(retry[1]))
     for _ in range(3):
         try:
+            if at is not None:
+                return q.enqueue_at(at, func, *args, job_id=full_id, unique=True, **options)
             return q.enqueue(func, *args, job_id=full_id, unique=True, **options)
         except DuplicateJobError:
             try:
