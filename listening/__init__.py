@@ -20,6 +20,7 @@ def create_app(config: dict | None = None):
     from listening.core import crypto, db, logs, queue
     from listening.outlook import identity
     from listening.web import limits, register_blueprints, security
+    from listening.webhooks import dispatch, queueing
 
     config = dict(config or {})
     setting_names = {f.name for f in fields(config_mod.Settings)}
@@ -56,6 +57,8 @@ def create_app(config: dict | None = None):
     db.init_app(app)
     crypto.init_app(app)
     queue.init_app(app)
+    # Deliveries recorded by any session of this app are queued when that session commits.
+    dispatch.install(db.database(app), lambda ids: queueing.enqueue(ids, app=app))
     identity.init_app(app)
     security.init_app(app)
     limits.init_app(app)

@@ -25,6 +25,7 @@ from listening.core.models import (
     Organization,
     Person,
 )
+from listening.one_on_ones import announce
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -141,6 +142,9 @@ def erase(session: Session, person: Person, actor: Person, now: datetime) -> Era
                                .where(CalendarItem.connection_id == conn.id))
         session.execute(delete(CalendarItem).where(CalendarItem.connection_id == conn.id))
         session.delete(conn)  # its tokens go with the row
+    attached = list(session.scalars(select(OneOnOne).where(_pairs_of(person)).order_by(OneOnOne.id)))
+    # Announced without the erased person's address: it must not leave now of all times.
+    announce.changed(session, announce.DETACHED, attached, now, emails={person.id: None})
     pairs = session.execute(delete(OneOnOne).where(_pairs_of(person))).rowcount
     person.display_name = person.email = person.oid = None
     person.aliases, person.time_zone = [], "UTC"

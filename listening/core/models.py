@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -244,7 +245,8 @@ class OneOnOne(Base):
     checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When what the API shows of it last changed (series, status, people, attached since): a
     # trigger sets it, so no writer can forget, and a re-check that changes nothing leaves it.
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 server_onupdate=FetchedValue())
 
 
 class ApiKey(Base):
