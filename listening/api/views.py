@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import wraps
 
 from flask import abort, current_app, g, request
-from flask_smorest import Blueprint
+from flask_smorest import Api, Blueprint
 
 from listening import audit
 from listening.api import keys, reading, schemas
@@ -24,6 +24,7 @@ from listening.api.problems import MEDIA_TYPE
 from listening.audit import Action
 from listening.core import db
 from listening.web.limits import limiter
+from listening.web.security import csrf
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1",
                 description="Attached 1-on-1s and the directory of the key's organization (read-only).")
@@ -197,3 +198,30 @@ def get_one_on_one(window, one_on_one_id: int):
 @blp.alt_response(304, description="Not modified since the ETag sent in If-None-Match")
 def list_people(filters):
     return _page_of(reading.people_page, filters)
+
+
+# --- the app's wiring ----------------------------------------------------------------------------
+class _Api(Api):
+    """flask-smorest's Api without its app-wide JSON error handler: the app's own handler
+    answers problem details under /api and HTML pages elsewhere (listening/web/__init__.py)."""
+
+    def _register_error_handlers(self):
+        pass
+
+
+def init_app(app) -> None:
+    app.config.update(
+        API_TITLE="Listening", API_VERSION="1", OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Read-only access to the attached 1-on-1s and the directory of "
+                                    "the organization that owns the API key."},
+            "servers": [{"url": "/"}],
+            "components": {"securitySchemes": {"bearerAuth": {
+                "type": "http", "scheme": "bearer",
+                "description": "An API key made by an HR admin: `Authorization: Bearer lst_…`"}}},
+        },
+    )
+    api = _Api(app)
+    api.register_blueprint(blp)
+    csrf.exempt(blp)
