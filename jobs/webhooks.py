@@ -40,7 +40,7 @@ def sweep(now: datetime | None = None) -> dict:
         with db.unit_of_work(app) as session:
             late = delivery.overdue(session, now)
         if late:
-            queueing.enqueue(late, app=app)
+            queueing.enqueue(late, app=app, tag=f"-sweep{int(now.timestamp()) // 60}")
     if late:
         log.info("webhooks sweep: %s overdue deliveries queued again", len(late))
     return {"occurrences_ended": ended, "requeued": len(late)}

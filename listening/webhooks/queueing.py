@@ -23,13 +23,15 @@ def _batches(ids: list[int]):
         yield ordered[i:i + BATCH]
 
 
-def enqueue(ids: list[int], *, app=None, at: datetime | None = None) -> int:
+def enqueue(ids: list[int], *, app=None, at: datetime | None = None, tag: str = "") -> int:
     """Queue the deliveries (``at``: not before then); returns how many jobs were queued.
-    Job ids are made of the batch, so queueing the same batch again while it waits is a no-op.
-    Raises redis.RedisError when Redis is unreachable (the sweep catches up)."""
+    Job ids are made of the batch (and ``tag``), so queueing the same batch again while it
+    waits is a no-op. The sweep tags its jobs with the minute: a job left "started" by a
+    killed worker must not stop the next sweep (the delivery's lease, not the job id, is what
+    keeps two attempts apart). Raises redis.RedisError when Redis is unreachable."""
     queued = 0
     for batch in _batches(ids):
-        name = f"webhook-{batch[0]}-{batch[-1]}-{len(batch)}" + (f"-at{int(at.timestamp())}" if at else "")
+        name = f"webhook-{batch[0]}-{batch[-1]}-{len(batch)}" + (f"-at{int(at.timestamp())}" if at else "") + tag
         job = queue.enqueue_once(queue.QUEUE_WEBHOOKS, DELIVER_JOB, batch, job_id=name, at=at,
                                  job_timeout=JOB_TIMEOUT, ttl=TTL, result_ttl=RESULT_TTL,
                                  failure_ttl=FAILURE_TTL, description=f"deliver {len(batch)} webhook(s)",

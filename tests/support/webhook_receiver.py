@@ -4,6 +4,7 @@ receiver written by someone else would) and can be told to be slow, fail, answer
 redirect, or hold a request until released."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -37,10 +38,13 @@ class Receiver:
         request = Request(environ)
         body = request.get_data(as_text=True)
         headers = dict(request.headers)
-        try:
-            payload, verified = Webhook(self.secret).verify(body, headers), True
-        except Exception:  # WebhookVerificationError, or no secret yet
-            payload, verified = None, False
+        if self.secret is None:  # told not to check (verified stays None)
+            payload, verified = json.loads(body or "null"), None
+        else:
+            try:
+                payload, verified = Webhook(self.secret).verify(body, headers), True
+            except Exception:  # WebhookVerificationError and its kin
+                payload, verified = None, False
         with self.lock:
             self.received.append({"path": request.path, "id": headers.get("Webhook-Id"),
                                   "timestamp": headers.get("Webhook-Timestamp"), "payload": payload,
@@ -50,7 +54,7 @@ class Receiver:
             hold.wait(60)
         if self.delay:
             time.sleep(self.delay)
-        if not verified:
+        if verified is False:
             response = Response("bad signature", 400)
         elif self.location:
             response = Response(status=302, headers={"Location": self.location})
