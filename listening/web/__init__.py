@@ -10,9 +10,9 @@ from listening.api import problems
 
 
 def register_blueprints(app) -> None:
-    from listening.web import admin, auth, health, hr, one_on_ones, outlook, pages, sync
+    from listening.web import admin, admin_api, auth, health, hr, one_on_ones, outlook, pages, sync
 
-    for module in (auth, pages, one_on_ones, admin, hr, outlook, sync, health):
+    for module in (auth, pages, one_on_ones, admin, admin_api, hr, outlook, sync, health):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(CSRFError)

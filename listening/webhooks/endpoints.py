@@ -24,7 +24,7 @@ from listening import audit
 from listening.api.schemas import EVENT_TYPES
 from listening.audit import Action
 from listening.core import crypto
-from listening.core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from listening.core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 SECRET_PREFIX = "whsec_"
 URL_MAX = 2000
@@ -169,3 +169,11 @@ def disable(session: Session, row: WebhookEndpoint, actor, reason: str, now: dat
     session.flush()
     audit.record(session, Action.webhook_endpoint_disabled, actor, None,
                  {"endpoint_id": row.id, "reason": reason}, org_id=row.org_id)
+
+
+def delivery_log(session: Session, row: WebhookEndpoint, limit: int = 100) -> list[tuple]:
+    """The endpoint's latest deliveries, newest first: (delivery, event type, webhook-id)."""
+    return session.execute(select(WebhookDelivery, WebhookEvent.type, WebhookEvent.msg_id)
+                           .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+                           .where(WebhookDelivery.org_id == row.org_id, WebhookDelivery.endpoint_id == row.id)
+                           .order_by(WebhookDelivery.id.desc()).limit(limit)).all()
