@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ from listening.core.models import OneOnOne, Person
 from listening.one_on_ones import exposed
 
 DEFAULT_PAST = DEFAULT_AHEAD = timedelta(days=30)
+MAX_RANGE = timedelta(days=366)
+_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
 class CursorError(ValueError):
@@ -71,16 +73,24 @@ def one_on_ones_page(session: Session, org_id: int, filters: dict) -> Page:
 
 def one_on_one(session: Session, org_id: int, one_on_one_id: int, window: dict, now: datetime) -> dict | None:
     """One attached 1-on-1 with its occurrences in ``window`` (start/end; 30 days either side of now)."""
+    if not 0 < one_on_one_id < 2**31:  # ids are PostgreSQL integers
+        return None
     row = session.scalar(select(OneOnOne).where(OneOnOne.org_id == org_id, OneOnOne.id == one_on_one_id))
     if row is None:
         return None
-    start = window.get("start") or min(now, window.get("end") or now) - DEFAULT_PAST
-    end = window.get("end") or max(now, start) + DEFAULT_AHEAD
-    if end - start > timedelta(days=366):
-        end = start + timedelta(days=366)
+    start = window.get("start") or _shifted(min(now, window.get("end") or now), -DEFAULT_PAST)
+    end = min(window.get("end") or _shifted(max(now, start), DEFAULT_AHEAD), _shifted(start, MAX_RANGE))
     detail = exposed.one_on_ones(session, [row])[0]
     detail["occurrences"] = exposed.occurrences(session, row, start, end)
     return detail
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, held at the calendar's ends (a client may ask about the year 9999)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return _LATEST if delta > timedelta(0) else _EARLIEST
 
 
 def people_page(session: Session, org_id: int, filters: dict) -> Page:

@@ -17,6 +17,8 @@ from functools import wraps
 
 from flask import abort, current_app, g, request
 from flask_smorest import Api, Blueprint
+from flask_smorest.utils import prepare_response
+from marshmallow import RAISE
 
 from listening import audit
 from listening.api import keys, reading, schemas
@@ -37,6 +39,8 @@ _RATE_HEADERS = {
     "RateLimit-Policy": {"description": 'This key\'s limit: `"per-key";q=QUOTA;w=WINDOW_SECONDS`',
                          "schema": {"type": "string"}},
 }
+_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                  "description": "The ETag of a page you have: 304 and no body if it is unchanged"}
 _LIST_HEADERS = {**_RATE_HEADERS, "ETag": {"description": "Send it back in If-None-Match to get a 304 "
                                                           "when the page has not changed",
                                            "schema": {"type": "string"}}}
@@ -163,9 +167,9 @@ def _page_of(reader, filters):
 @blp.route("/one-on-ones")
 @needs("one_on_ones:read")
 @_errors(400)
-@blp.doc(summary="Attached 1-on-1s", security=[{"bearerAuth": []}],
+@blp.doc(summary="Attached 1-on-1s", security=[{"bearerAuth": []}], parameters=[_IF_NONE_MATCH],
          description="Needs the scope `one_on_ones:read`. Keyset pages in id order.")
-@blp.arguments(schemas.OneOnOneFilters, location="query", as_kwargs=False)
+@blp.arguments(schemas.OneOnOneFilters, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, schemas.OneOnOnePage, headers=_LIST_HEADERS)
 @blp.alt_response(304, description="Not modified since the ETag sent in If-None-Match")
 def list_one_on_ones(filters):
@@ -178,7 +182,7 @@ def list_one_on_ones(filters):
 @blp.doc(summary="One attached 1-on-1 and its occurrences", security=[{"bearerAuth": []}],
          description="Needs the scope `one_on_ones:read`. Occurrences overlapping [start, end), "
                      "cancelled or not: only times.")
-@blp.arguments(schemas.OccurrenceRange, location="query", as_kwargs=False)
+@blp.arguments(schemas.OccurrenceRange, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, schemas.OneOnOneDetail, headers=_RATE_HEADERS)
 def get_one_on_one(window, one_on_one_id: int):
     found = reading.one_on_one(db.session(), g.api_key.org_id, one_on_one_id, window, datetime.now(UTC))
@@ -191,9 +195,9 @@ def get_one_on_one(window, one_on_one_id: int):
 @blp.route("/people")
 @needs("directory:read")
 @_errors(400)
-@blp.doc(summary="The directory", security=[{"bearerAuth": []}],
+@blp.doc(summary="The directory", security=[{"bearerAuth": []}], parameters=[_IF_NONE_MATCH],
          description="Needs the scope `directory:read`. Keyset pages in id order.")
-@blp.arguments(schemas.PeopleFilters, location="query", as_kwargs=False)
+@blp.arguments(schemas.PeopleFilters, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, schemas.PeoplePage, headers=_LIST_HEADERS)
 @blp.alt_response(304, description="Not modified since the ETag sent in If-None-Match")
 def list_people(filters):
@@ -203,10 +207,19 @@ def list_people(filters):
 # --- the app's wiring ----------------------------------------------------------------------------
 class _Api(Api):
     """flask-smorest's Api without its app-wide JSON error handler: the app's own handler
-    answers problem details under /api and HTML pages elsewhere (listening/web/__init__.py)."""
+    answers problem details under /api and HTML pages elsewhere (listening/web/__init__.py).
+    Its "default" response (any other error, e.g. a 500) is documented as a problem too."""
+
+    ERROR_SCHEMA = schemas.Problem
 
     def _register_error_handlers(self):
         pass
+
+    def _register_responses(self):
+        response = {"description": "Any other error (5xx): a problem that names the request id",
+                    "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, MEDIA_TYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
 
 def init_app(app) -> None:
