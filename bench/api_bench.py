@@ -45,10 +45,11 @@ from scratch import admin_url, drop_database, scratch_database  # noqa: E402
 
 from listening import create_app  # noqa: E402
 from listening.api import keys  # noqa: E402
-from listening.core import crypto, db, queue  # noqa: E402
+from listening.core import queue  # noqa: E402
 from listening.core.models import DeliveryStatus, OneOnOne, OneOnOneStatus, WebhookDelivery  # noqa: E402
 from listening.one_on_ones import announce  # noqa: E402
 from listening.webhooks import endpoints  # noqa: E402
+from tests.support.apps import services_of  # noqa: E402
 from tests.support.webhook_receiver import Receiver  # noqa: E402
 
 REPORTS_PER_MANAGER = 5
@@ -115,7 +116,7 @@ def seed(url: str, pairs: int, now: datetime, tenant: str, first_person: int, en
 
 
 def bench_list(app, org_id: int, samples: int) -> None:
-    with db.unit_of_work(app) as session:
+    with services_of(app).db.unit_of_work() as session:
         secret = keys.create(session, org_id, "bench", ["one_on_ones:read"], None, datetime.now(UTC)).secret
     client = app.test_client()
     auth = {"Authorization": f"Bearer {secret}"}
@@ -150,7 +151,7 @@ def bench_list(app, org_id: int, samples: int) -> None:
 
 
 def start_worker(app, instance: Path) -> subprocess.Popen:
-    s = app.config["SETTINGS"]
+    s = services_of(app).settings
     env = dict(os.environ, DATABASE_URL=s.database_url, REDIS_URL=s.redis_url, QUEUE_PREFIX=s.queue_prefix,
                LISTENING_KEYS=s.keys, LISTENING_INSTANCE=str(instance), SECRET_KEY="bench", LOG_LEVEL="WARNING")
     return subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--worker-class",
@@ -159,9 +160,9 @@ def start_worker(app, instance: Path) -> subprocess.Popen:
 
 
 def add_endpoint(app, org_id: int, receiver: Receiver, events) -> None:
-    with db.unit_of_work(app) as session:
+    with services_of(app).db.unit_of_work() as session:
         # Made a day ago: the sweep announces only what ended after an endpoint existed.
-        made = endpoints.add(session, crypto.ring(app), org_id, receiver.url, events, None,
+        made = endpoints.add(session, services_of(app).keys, org_id, receiver.url, events, None,
                              datetime.now(UTC) - timedelta(days=1), production=False)
     receiver.secret = made.secret
 
@@ -170,12 +171,12 @@ def bench_latency(app, org_id: int, events: int) -> None:
     receiver = Receiver()
     try:
         add_endpoint(app, org_id, receiver, ["one_on_one.needs_attention"])
-        with db.unit_of_work(app) as session:
+        with services_of(app).db.unit_of_work() as session:
             ids = list(session.scalars(select(OneOnOne.id).where(OneOnOne.org_id == org_id)
                                        .order_by(OneOnOne.id).limit(events)))
         causes = {}
         for one_on_one_id in ids:
-            with db.unit_of_work(app) as session:
+            with services_of(app).db.unit_of_work() as session:
                 row = session.get(OneOnOne, one_on_one_id)
                 row.status = OneOnOneStatus.needs_attention
                 session.flush()
@@ -196,13 +197,13 @@ def bench_ended(app, org_id: int, count: int, slow: float) -> None:
     try:
         add_endpoint(app, org_id, receiver, ["occurrence.ended"])
         started = time.monotonic()
-        queue.enqueue_once(queue.QUEUE_MAINTENANCE, "jobs.webhooks.sweep", job_id="bench-sweep", app=app,
-                           job_timeout=120)
+        services_of(app).jobs.enqueue_once(queue.QUEUE_MAINTENANCE, "jobs.webhooks.sweep", job_id="bench-sweep",
+                                           job_timeout=120)
         receiver.wait(count, timeout=1800)
         elapsed = time.monotonic() - started
         time.sleep(1.0)
         got = receiver.at()
-        with db.unit_of_work(app) as session:
+        with services_of(app).db.unit_of_work() as session:
             delivered = session.query(WebhookDelivery).filter(
                 WebhookDelivery.org_id == org_id, WebhookDelivery.status == DeliveryStatus.delivered).count()
         ids = [r["id"] for r in got]
@@ -250,10 +251,10 @@ def main(argv=None) -> int:
         if worker is not None:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(30)
-        conn = queue.redis_conn(app)
+        conn = services_of(app).jobs.redis
         for key in conn.scan_iter(f"*{prefix}*", count=1000):
             conn.delete(key)
-        db.database(app).dispose()
+        services_of(app).db.dispose()
         drop_database(admin, name)
         if embedded is not None:
             embedded.cleanup()

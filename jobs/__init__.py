@@ -9,5 +9,5 @@ then enqueues its follow-ups. Arguments are ids and primitives, never ORM object
 - jobs.webhooks.purge_old()                           queue "maintenance", daily
 
 Run them with the Procfile's ``worker`` and ``clock`` processes; jobs/runtime.py
-builds the Flask app once per worker process.
+builds the Services once per worker process (no Flask app).
 """

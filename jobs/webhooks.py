@@ -6,7 +6,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from jobs import runtime
-from listening.core import crypto, db
 from listening.one_on_ones import announce
 from listening.webhooks import delivery, outbox, queueing, transport
 
@@ -20,13 +19,13 @@ def _now() -> datetime:
 
 def deliver(delivery_ids: list[int]) -> dict:
     """Post the due ones among ``delivery_ids`` and schedule their retries (after the commit)."""
-    with runtime.job_scope() as app:
-        settings = app.config["SETTINGS"]
+    with runtime.job_scope() as services:
+        settings = services.settings
         http = delivery.thread_local_http(lambda: transport.client(settings.production))
-        done = delivery.deliver(lambda: db.unit_of_work(app), crypto.ring(app), http,
+        done = delivery.deliver(services.db.unit_of_work, services.keys, http,
                                 [int(i) for i in delivery_ids], _now, timeout=settings.webhook_timeout)
         for delivery_id, when in done.retries:
-            queueing.enqueue([delivery_id], app=app, at=when)
+            queueing.enqueue(services.jobs, [delivery_id], at=when)
     return {"attempted": done.attempted, "delivered": done.delivered, "retries": len(done.retries)}
 
 
@@ -34,13 +33,13 @@ def sweep(now: datetime | None = None) -> dict:
     """Record occurrence.ended for the occurrences that just ended (queued as they commit), and
     queue again the deliveries whose job was lost."""
     now = now or _now()
-    with runtime.job_scope() as app:
-        with db.unit_of_work(app) as session:
+    with runtime.job_scope() as services:
+        with services.db.unit_of_work() as session:
             ended = announce.ended_occurrences(session, now)
-        with db.unit_of_work(app) as session:
+        with services.db.unit_of_work() as session:
             late = delivery.overdue(session, now)
         if late:
-            queueing.enqueue(late, app=app, tag=f"-sweep{int(now.timestamp()) // 60}")
+            queueing.enqueue(services.jobs, late, tag=f"-sweep{int(now.timestamp()) // 60}")
     if late:
         log.info("webhooks sweep: %s overdue deliveries queued again", len(late))
     return {"occurrences_ended": ended, "requeued": len(late)}
@@ -48,6 +47,6 @@ def sweep(now: datetime | None = None) -> dict:
 
 def purge_old() -> dict:
     """Forget events (and their deliveries) older than 30 days."""
-    with runtime.job_scope() as app, db.unit_of_work(app) as session:
+    with runtime.job_scope() as services, services.db.unit_of_work() as session:
         removed = outbox.purge(session, _now() - KEEP_EVENTS)
     return {"events_removed": removed}

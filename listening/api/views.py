@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from functools import wraps
 
-from flask import abort, current_app, g, request
+from flask import abort, g, request
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from marshmallow import RAISE
@@ -24,7 +24,7 @@ from listening import audit
 from listening.api import keys, reading, schemas
 from listening.api.problems import MEDIA_TYPE
 from listening.audit import Action
-from listening.core import db
+from listening.web import deps
 from listening.web.limits import limiter
 from listening.web.security import csrf
 
@@ -53,7 +53,7 @@ def _authenticate():
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         abort(401, description="Send an API key in the header 'Authorization: Bearer lst_…'.")
-    sess = db.session()
+    sess = deps.session()
     key = keys.authenticate(sess, secret.strip())
     if key is None:
         abort(401, description="This API key is not valid: it is unknown or it was revoked.")
@@ -98,7 +98,7 @@ def _rate_headers(response) -> None:
 
 
 def _audit(key, response) -> None:
-    sess = db.session()
+    sess = deps.session()
     if response.status_code >= 500:
         sess.rollback()  # whatever failed is not kept; the entry still says it was asked
     rule = request.url_rule.rule if request.url_rule is not None else request.path[:200]
@@ -115,7 +115,7 @@ def _key_of_request() -> str:
 
 
 def _rate() -> str:
-    return current_app.config["SETTINGS"].api_rate_limit
+    return deps.services().settings.api_rate_limit
 
 
 def needs(scope: str):
@@ -155,7 +155,7 @@ _ERROR_WORDS = {
 
 def _page_of(reader, filters):
     try:
-        page = reader(db.session(), g.api_key.org_id, filters)
+        page = reader(deps.session(), g.api_key.org_id, filters)
     except reading.CursorError as err:
         abort(400, description=str(err))
     g.api_list, g.api_count = True, len(page.items)
@@ -185,7 +185,7 @@ def list_one_on_ones(filters):
 @blp.arguments(schemas.OccurrenceRange, location="query", as_kwargs=False, unknown=RAISE)
 @blp.response(200, schemas.OneOnOneDetail, headers=_RATE_HEADERS)
 def get_one_on_one(window, one_on_one_id: int):
-    found = reading.one_on_one(db.session(), g.api_key.org_id, one_on_one_id, window, datetime.now(UTC))
+    found = reading.one_on_one(deps.session(), g.api_key.org_id, one_on_one_id, window, datetime.now(UTC))
     if found is None:
         abort(404, description="There is no such 1-on-1 in this key's organization.")
     g.api_count = len(found["occurrences"])

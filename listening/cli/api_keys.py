@@ -11,8 +11,9 @@ import click
 from flask.cli import AppGroup
 
 from listening.api import keys
+from listening.cli import services
 from listening.cli.schema import fail
-from listening.core import db, store
+from listening.core import store
 
 api_keys_cli = AppGroup("api-keys", help="Keys for the read-only API (/api/v1).")
 
@@ -31,7 +32,7 @@ def _org(sess, tenant_id: str):
               help="One of " + ", ".join(keys.SCOPES) + " (repeat for several).")
 def create(tenant_id: str, name: str, scopes: tuple[str, ...]):
     """Make a key; it is printed once, alone on the last line."""
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         org = _org(sess, tenant_id)
         try:
             made = keys.create(sess, org.id, name, scopes, None, datetime.now(UTC))
@@ -48,7 +49,7 @@ def create(tenant_id: str, name: str, scopes: tuple[str, ...]):
 @click.option("--org", "tenant_id", required=True, help="The organization's Microsoft tenant id.")
 def revoke(key_id: int, tenant_id: str):
     """End a key at once (its next request is refused)."""
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         org = _org(sess, tenant_id)
         try:
             row = keys.revoke(sess, org.id, key_id, None, datetime.now(UTC))
@@ -65,7 +66,7 @@ def _utc(moment: datetime) -> str:
 @click.option("--org", "tenant_id", required=True, help="The organization's Microsoft tenant id.")
 def listing(tenant_id: str):
     """The organization's keys (never the keys themselves: only their first characters)."""
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         rows = keys.listing(sess, _org(sess, tenant_id).id)
         for row in rows:
             state = f"revoked {_utc(row.revoked_at)}" if row.revoked_at else "active"

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from listening.api.schemas import EVENT_TYPES
+from listening.cli import services
 from listening.cli.schema import fail
-from listening.core import crypto, db, store
+from listening.core import store
 from listening.webhooks import endpoints
 
 webhooks_cli = AppGroup("webhooks", help="Endpoints that receive Listening's events.")
@@ -34,11 +34,11 @@ def _org(sess, tenant_id: str):
               help="One of " + ", ".join(EVENT_TYPES) + " (repeat for several).")
 def add(tenant_id: str, url: str, events: tuple[str, ...]):
     """Add an endpoint; its signing secret is printed once, alone on the last line."""
-    settings = current_app.config["SETTINGS"]
-    with db.unit_of_work() as sess:
+    settings = services().settings
+    with services().db.unit_of_work() as sess:
         org = _org(sess, tenant_id)
         try:
-            made = endpoints.add(sess, crypto.ring(current_app), org.id, url, events, None,
+            made = endpoints.add(sess, services().keys, org.id, url, events, None,
                                  datetime.now(UTC), production=settings.production)
         except endpoints.EndpointError as err:
             fail(str(err))
@@ -52,7 +52,7 @@ def add(tenant_id: str, url: str, events: tuple[str, ...]):
 @click.option("--org", "tenant_id", required=True, help="The organization's Microsoft tenant id.")
 def listing(tenant_id: str):
     """The organization's endpoints (never their secrets)."""
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         rows = endpoints.listing(sess, _org(sess, tenant_id).id)
         for row in rows:
             state = "enabled" if row.enabled else f"disabled: {row.disabled_reason}"
@@ -66,7 +66,7 @@ def listing(tenant_id: str):
 @click.option("--org", "tenant_id", required=True, help="The organization's Microsoft tenant id.")
 def remove(endpoint_id: int, tenant_id: str):
     """Delete an endpoint and its delivery log."""
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         row = endpoints.of_org(sess, _org(sess, tenant_id).id, endpoint_id)
         if row is None:
             fail(f"no endpoint #{endpoint_id} in that organization")

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from listening.api import keys
 from listening.api.schemas import EVENT_TYPES
 from listening.audit import log as audit_log
-from listening.core import crypto, db
 from listening.core.models import Role
-from listening.webhooks import delivery, endpoints
+from listening.web import deps
 from listening.web.security import requires
+from listening.webhooks import delivery, endpoints
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin")
 
@@ -26,7 +26,7 @@ def _when(moment):
 
 
 def _keys_page(status: int = 200, new_key=None, problem: str | None = None, form=None):
-    rows = keys.listing(db.session(), g.person.org_id)
+    rows = keys.listing(deps.session(), g.person.org_id)
     return render_template("admin_api_keys.html", rows=rows, scopes=keys.SCOPES, new_key=new_key,
                            problem=problem, form=form or {}, when=_when), status
 
@@ -40,7 +40,7 @@ def api_keys_page():
 @bp.post("/api-keys")
 @requires(Role.hr_admin)
 def api_key_create():
-    sess = db.session()
+    sess = deps.session()
     try:
         made = keys.create(sess, g.person.org_id, request.form.get("name"), request.form.getlist("scopes"),
                            g.person, datetime.now(UTC))
@@ -53,7 +53,7 @@ def api_key_create():
 @bp.post("/api-keys/<int:key_id>/revoke")
 @requires(Role.hr_admin)
 def api_key_revoke(key_id: int):
-    sess = db.session()
+    sess = deps.session()
     try:
         row = keys.revoke(sess, g.person.org_id, key_id, g.person, datetime.now(UTC))
     except keys.ApiKeyError as err:
@@ -65,13 +65,13 @@ def api_key_revoke(key_id: int):
 
 # --- webhooks ------------------------------------------------------------------------------------
 def _endpoints_page(status: int = 200, created=None, problem: str | None = None, form=None):
-    rows = endpoints.listing(db.session(), g.person.org_id)
+    rows = endpoints.listing(deps.session(), g.person.org_id)
     return render_template("admin_webhooks.html", rows=rows, events=EVENT_TYPES, created=created,
                            problem=problem, form=form or {}, when=_when), status
 
 
 def _endpoint(endpoint_id: int):
-    row = endpoints.of_org(db.session(), g.person.org_id, endpoint_id)
+    row = endpoints.of_org(deps.session(), g.person.org_id, endpoint_id)
     if row is None:
         abort(404, description="No such endpoint in your organization.")
     return row
@@ -86,11 +86,11 @@ def webhooks_page():
 @bp.post("/webhooks")
 @requires(Role.hr_admin)
 def webhook_add():
-    sess = db.session()
+    sess = deps.session()
     try:
-        made = endpoints.add(sess, crypto.ring(), g.person.org_id, request.form.get("url"),
+        made = endpoints.add(sess, deps.services().keys, g.person.org_id, request.form.get("url"),
                              request.form.getlist("events"), g.person, datetime.now(UTC),
-                             production=current_app.config["SETTINGS"].production)
+                             production=deps.services().settings.production)
     except endpoints.EndpointError as err:
         return _endpoints_page(400, problem=str(err), form=request.form)
     sess.commit()
@@ -100,7 +100,7 @@ def webhook_add():
 @bp.post("/webhooks/<int:endpoint_id>/remove")
 @requires(Role.hr_admin)
 def webhook_remove(endpoint_id: int):
-    sess = db.session()
+    sess = deps.session()
     endpoints.remove(sess, _endpoint(endpoint_id), g.person)
     sess.commit()
     flash("The endpoint is removed; nothing more is sent to it.")
@@ -110,7 +110,7 @@ def webhook_remove(endpoint_id: int):
 @bp.post("/webhooks/<int:endpoint_id>/enable")
 @requires(Role.hr_admin)
 def webhook_enable(endpoint_id: int):
-    sess = db.session()
+    sess = deps.session()
     endpoints.enable(sess, _endpoint(endpoint_id), g.person)
     sess.commit()
     flash("The endpoint is enabled again: new events are sent to it.")
@@ -122,13 +122,13 @@ def webhook_enable(endpoint_id: int):
 def webhook_log(endpoint_id: int):
     row = _endpoint(endpoint_id)
     return render_template("admin_webhook_log.html", endpoint=row, when=_when,
-                           deliveries=endpoints.delivery_log(db.session(), row))
+                           deliveries=endpoints.delivery_log(deps.session(), row))
 
 
 @bp.post("/webhooks/deliveries/<int:delivery_id>/redeliver")
 @requires(Role.hr_admin)
 def webhook_redeliver(delivery_id: int):
-    sess = db.session()
+    sess = deps.session()
     try:
         found = delivery.redeliver(sess, g.person.org_id, delivery_id, g.person, datetime.now(UTC))
     except endpoints.EndpointError as err:

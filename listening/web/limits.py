@@ -14,8 +14,7 @@ from flask_limiter.util import get_remote_address
 limiter = Limiter(key_func=get_remote_address, strategy="moving-window", headers_enabled=False)
 
 
-def init_app(app) -> None:
-    settings = app.config["SETTINGS"]
+def init_app(app, settings) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.redis_url or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", settings.queue_prefix + "ratelimit")
     # Socket timeouts like every other Redis call of the app (queue.RedisHolder).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from listening.core import queue
+from listening.core.queue import QUEUE_WEBHOOKS, JobQueue
 
 DELIVER_JOB = "jobs.webhooks.deliver"
 BATCH = 50              # deliveries per job; posted CONCURRENCY at a time (delivery.py)
@@ -23,7 +23,7 @@ def _batches(ids: list[int]):
         yield ordered[i:i + BATCH]
 
 
-def enqueue(ids: list[int], *, app=None, at: datetime | None = None, tag: str = "") -> int:
+def enqueue(jobs: JobQueue, ids: list[int], *, at: datetime | None = None, tag: str = "") -> int:
     """Queue the deliveries (``at``: not before then); returns how many jobs were queued.
     Job ids are made of the batch (and ``tag``), so queueing the same batch again while it
     waits is a no-op. The sweep tags its jobs with the minute: a job left "started" by a
@@ -32,9 +32,8 @@ def enqueue(ids: list[int], *, app=None, at: datetime | None = None, tag: str = 
     queued = 0
     for batch in _batches(ids):
         name = f"webhook-{batch[0]}-{batch[-1]}-{len(batch)}" + (f"-at{int(at.timestamp())}" if at else "") + tag
-        job = queue.enqueue_once(queue.QUEUE_WEBHOOKS, DELIVER_JOB, batch, job_id=name, at=at,
-                                 job_timeout=JOB_TIMEOUT, ttl=TTL, result_ttl=RESULT_TTL,
-                                 failure_ttl=FAILURE_TTL, description=f"deliver {len(batch)} webhook(s)",
-                                 app=app)
+        job = jobs.enqueue_once(QUEUE_WEBHOOKS, DELIVER_JOB, batch, job_id=name, at=at,
+                                job_timeout=JOB_TIMEOUT, ttl=TTL, result_ttl=RESULT_TTL,
+                                failure_ttl=FAILURE_TTL, description=f"deliver {len(batch)} webhook(s)")
         queued += job is not None
     return queued

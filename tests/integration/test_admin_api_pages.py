@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from listening.core import crypto
 from listening.core.models import ApiKey, AuditEvent, Organization, Role, WebhookEndpoint
 from listening.webhooks import endpoints, outbox, transport
 from tests.integration import one_on_ones_helpers as h
 from tests.integration import webhook_helpers as w
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.webhook_receiver import Receiver
 
 
@@ -167,7 +167,7 @@ def test_cli_webhooks(app, session):
     secret = added.stdout.strip().splitlines()[-1]
     assert secret.startswith("whsec_")
     endpoint = session.scalar(select(WebhookEndpoint))
-    assert endpoints.secret_of(crypto.ring(app), endpoint) == secret and secret.encode() not in endpoint.secret
+    assert endpoints.secret_of(services_of(app).keys, endpoint) == secret and secret.encode() not in endpoint.secret
     assert "occurrence.ended" in flask(app, "webhooks", "list", "--org", org.tenant_id).stdout
     bad = flask(app, "webhooks", "add", "--org", org.tenant_id, "--url", "http://127.0.0.1:9/",
                 "--event", "everything")

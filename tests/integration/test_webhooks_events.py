@@ -15,6 +15,7 @@ from tests.integration import api_helpers as a
 from tests.integration import one_on_ones_helpers as h
 from tests.integration import webhook_helpers as w
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.webhook_receiver import Receiver
 
 
@@ -77,15 +78,14 @@ def test_detach_needs_attention_restored_unlink_and_erasure(app, client, session
     assert h.post(client, "/one-on-ones/detach", report_id=bo.id).status_code == 303
     gone = [e for e in org.events if e["seriesMasterId"] != "S-ana"]
     h.store(app, session, org.connection, gone)
-    with app.app_context():
-        recheck_after_sync(session, session.get(type(org.connection), org.connection.id))
-        session.commit()
-        recheck_after_sync(session, session.get(type(org.connection), org.connection.id))  # nothing new
-        session.commit()
+    keys = services_of(app).keys
+    recheck_after_sync(session, keys, session.get(type(org.connection), org.connection.id))
+    session.commit()
+    recheck_after_sync(session, keys, session.get(type(org.connection), org.connection.id))  # nothing new
+    session.commit()
     h.store(app, session, org.connection, org.events)
-    with app.app_context():
-        recheck_after_sync(session, session.get(type(org.connection), org.connection.id))
-        session.commit()
+    recheck_after_sync(session, keys, session.get(type(org.connection), org.connection.id))
+    session.commit()
     assert client.post(f"/outlook/connections/{org.connection.id}/unlink",
                        data={"csrf_token": h.csrf(client)}).status_code == 200
     hr = f.person(session, org.org, "hr@example.com", f.Role.hr_admin)
@@ -163,7 +163,7 @@ def test_occurrence_ended_once_for_each_attached_occurrence_not_cancelled(app, c
 def webhook_jobs_sweep(app, now) -> int:
     from jobs import runtime
 
-    runtime.use(app)
+    runtime.use(services_of(app))
     try:
         return webhook_jobs.sweep(now=now)["occurrences_ended"]
     finally:

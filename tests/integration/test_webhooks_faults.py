@@ -15,13 +15,14 @@ from rq.registry import ScheduledJobRegistry
 
 from jobs import runtime
 from jobs import webhooks as webhook_jobs
-from listening.core import crypto, db, queue
+from listening.core import queue
 from listening.core.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from listening.webhooks import delivery, transport
 from tests.integration import one_on_ones_helpers as h
 from tests.integration import sync_helpers
 from tests.integration import webhook_helpers as w
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.webhook_receiver import Receiver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,11 +52,11 @@ def _attach(client, org):
 
 def _deliver_at(app, now: datetime, timeout: float = 2.0):
     """The delivery use case at a chosen moment (the job does the same with the clock)."""
-    with db.sessionmaker_for(app)() as session:
+    services = services_of(app)
+    with services.db.sessionmaker() as session:
         ids = [d.id for d in w.deliveries(session)]
     http = delivery.thread_local_http(lambda: transport.client(False))
-    return delivery.deliver(lambda: db.unit_of_work(app), crypto.ring(app), http, ids, lambda: now,
-                            timeout=timeout)
+    return delivery.deliver(services.db.unit_of_work, services.keys, http, ids, lambda: now, timeout=timeout)
 
 
 @pytest.mark.parametrize("app_overrides", [{"webhook_timeout": 0.5}], indirect=True)
@@ -66,7 +67,7 @@ def test_a_receiver_that_times_out_is_tried_again_later_with_the_same_id(app, cl
     [d] = w.deliveries(session)
     assert d.status.value == "pending" and d.attempts == 1 and d.last_error == "no answer within 0.5 s"
     assert timedelta(seconds=30) < d.next_attempt_at - d.last_attempt_at < timedelta(seconds=40)  # after the failure
-    scheduled = ScheduledJobRegistry(queue=queue.queue(queue.QUEUE_WEBHOOKS, app))
+    scheduled = ScheduledJobRegistry(queue=services_of(app).jobs.queue(queue.QUEUE_WEBHOOKS))
     assert len(scheduled.get_job_ids()) == 1  # the retry, queued for when it is due
     receiver.delay = 0
     _deliver_at(app, d.next_attempt_at)
@@ -149,7 +150,7 @@ def test_a_redirect_is_not_followed(app, client, session, org, receiver):
 def test_a_worker_killed_mid_delivery_is_redelivered_with_the_same_id(app, client, session, org, receiver, tmp_path):
     receiver.hold = threading.Event()
     _attach(client, org)  # queued after the commit
-    s = app.config["SETTINGS"]
+    s = services_of(app).settings
     env = dict(os.environ, DATABASE_URL=s.database_url, REDIS_URL=s.redis_url, QUEUE_PREFIX=s.queue_prefix,
                MS_AUTHORITY=s.ms_authority, GRAPH_URL=s.graph_url, LISTENING_KEYS=s.keys,
                LISTENING_INSTANCE=str(tmp_path / "worker"), SECRET_KEY="test-secret", WEBHOOK_TIMEOUT="30")
@@ -164,7 +165,7 @@ def test_a_worker_killed_mid_delivery_is_redelivered_with_the_same_id(app, clien
         receiver.hold and receiver.hold.set()
     [d] = w.deliveries(session)
     assert d.status.value == "pending" and d.attempts == 1 and d.leased_until is not None
-    runtime.use(app)
+    runtime.use(services_of(app))
     try:
         assert webhook_jobs.sweep(now=d.leased_until - timedelta(seconds=1))["requeued"] == 0  # still leased
         # The lease runs out (WEBHOOK_TIMEOUT and a margin later), and the next sweep queues it.
@@ -194,14 +195,14 @@ def test_redis_unreachable_when_the_cause_commits_then_the_sweep_delivers(
     client = cut_off.test_client()
     f.sign_in_as(client, org.manager)
     _attach(client, org)  # committed; queueing its delivery failed
-    assert queue.queue(queue.QUEUE_WEBHOOKS, app).count == 0
+    assert services_of(app).jobs.queue(queue.QUEUE_WEBHOOKS).count == 0
     [d] = w.deliveries(session)
     assert d.status.value == "pending" and d.attempts == 0
-    runtime.use(app)
+    runtime.use(services_of(app))
     try:
         assert webhook_jobs.sweep(now=d.next_attempt_at + timedelta(seconds=61))["requeued"] == 1
     finally:
         runtime.use(None)
     w.work(app)
     assert receiver.wait(1)[0]["verified"]
-    db.database(cut_off).dispose()
+    services_of(cut_off).db.dispose()

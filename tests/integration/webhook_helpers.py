@@ -7,16 +7,17 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from jobs import runtime
-from listening.core import crypto, queue
+from listening.core import queue
 from listening.core.models import WebhookDelivery, WebhookEvent
 from listening.webhooks import endpoints
+from tests.support.apps import services_of
 
 ALL = ("one_on_one.attached", "one_on_one.detached", "one_on_one.needs_attention",
        "one_on_one.restored", "occurrence.ended")
 
 
 def endpoint(app, session, org_id: int, receiver, events=ALL) -> int:
-    made = endpoints.add(session, crypto.ring(app), org_id, receiver.url, events, None, datetime.now(UTC),
+    made = endpoints.add(session, services_of(app).keys, org_id, receiver.url, events, None, datetime.now(UTC),
                          production=False)
     session.commit()
     receiver.secret = made.secret
@@ -25,10 +26,11 @@ def endpoint(app, session, org_id: int, receiver, events=ALL) -> int:
 
 def work(app, with_scheduler: bool = False) -> None:
     """Run every queued job of this run (webhooks first) in this process, then return."""
-    queues = [queue.queue(name, app) for name in (queue.QUEUE_WEBHOOKS, queue.QUEUE_SYNC, queue.QUEUE_MAINTENANCE)]
-    runtime.use(app)
+    jobs = services_of(app).jobs
+    queues = [jobs.queue(name) for name in (queue.QUEUE_WEBHOOKS, queue.QUEUE_SYNC, queue.QUEUE_MAINTENANCE)]
+    runtime.use(services_of(app))
     try:
-        SimpleWorker(queues, connection=queue.redis_conn(app)).work(burst=True, with_scheduler=with_scheduler)
+        SimpleWorker(queues, connection=jobs.redis).work(burst=True, with_scheduler=with_scheduler)
     finally:
         runtime.use(None)
 
