@@ -9,10 +9,11 @@ least once, and a rolled-back cause sends nothing. The caller commits.
 """
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Text, cast, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -71,3 +72,24 @@ def purge(session: Session, before: datetime) -> int:
     """Forget events older than ``before`` with their deliveries (all settled by then: retries
     stop after 24 hours). Returns how many events went."""
     return session.execute(delete(WebhookEvent).where(WebhookEvent.created_at < before)).rowcount
+
+
+def _without(value, email: str):
+    if isinstance(value, dict):
+        return {k: _without(v, email) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without(v, email) for v in value]
+    return None if value == email else value
+
+
+def forget_email(session: Session, org_id: int, email: str | None) -> int:
+    """Erasure: the address leaves every stored event of the organization (those not yet
+    delivered go out without it). Returns how many events were rewritten."""
+    if not email:
+        return 0
+    rows = list(session.scalars(select(WebhookEvent).where(
+        WebhookEvent.org_id == org_id, cast(WebhookEvent.payload, Text).contains(json.dumps(email)))))
+    for row in rows:
+        row.payload = _without(row.payload, email)
+    session.flush()
+    return len(rows)

@@ -73,6 +73,7 @@ def test_a_tampered_body_or_a_wrong_secret_is_refused_by_the_receiver(app, clien
 
 def test_detach_needs_attention_restored_unlink_and_erasure(app, client, session, org, receiver):
     ana, bo = org.reports[0], org.reports[1]
+    ana_email = ana.email
     for report, series in ((ana, "S-ana"), (bo, "S-bo")):
         assert h.post(client, "/one-on-ones/attach", report_id=report.id, series_id=series).status_code == 303
     assert h.post(client, "/one-on-ones/detach", report_id=bo.id).status_code == 303
@@ -105,6 +106,7 @@ def test_detach_needs_attention_restored_unlink_and_erasure(app, client, session
     assert by_type["one_on_one.restored"][0]["status"] == "active"
     erased = [d for d in by_type["one_on_one.detached"] if d["report"]["id"] == ana.id]
     assert erased and erased[0]["report"]["email"] is None  # the erased address does not leave
+    assert [e.type for e in w.events(session) if repr(ana_email) in str(e.payload)] == []  # nor in the outbox
     assert all(r["verified"] for r in receiver.received)
     assert len({r["id"] for r in receiver.received}) == 7
 
