@@ -49,7 +49,6 @@ _LIST_HEADERS = {**_RATE_HEADERS, "ETag": {"description": "Send it back in If-No
 # --- every request ------------------------------------------------------------------------------
 @blp.before_request
 def _authenticate():
-    g.api_started = time.monotonic()
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         abort(401, description="Send an API key in the header 'Authorization: Bearer lst_…'.")
