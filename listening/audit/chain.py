@@ -50,6 +50,7 @@ class Action(str, enum.Enum):
     person_erased = "person:erased"
     retention_purged = "calendar:retention_purged"
     keys_rotated = "keys:rotated"
+    calendar_retrimmed = "calendar:retrimmed"
     api_key_created = "api_key:created"
     api_key_revoked = "api_key:revoked"
     # One per /api/v1 request made with a valid key: the key, the route, the status and how

@@ -1,7 +1,7 @@
 """api_keys; webhook endpoints, events (the outbox) and deliveries; one_on_ones.changed_at
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-07 10:00:00
 
 The read-only API (listening/api/) authenticates organizations' keys, and outbound events
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0009'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from listening.api import keys
+from listening.core.models import OneOnOne
 from tests.integration import one_on_ones_helpers as h
+from tests.support import calendars as cal
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 SUBJECTS = ("Ana / Dana 1:1", "Bo / Dana 1:1")
 
@@ -23,11 +26,11 @@ def seeded(app, session, client, *, attach: int = 2) -> Seeded:
     (12 weekly occurrences each, four in the past; Ana's third one is cancelled)."""
     t = h.team(session)
     m = t.manager.email
-    t.events = (h.series(m, [t.reports[0].email], SUBJECTS[0], h.weekly_from(h.NOW), 12,
+    t.events = (cal.series(m, [t.reports[0].email], SUBJECTS[0], h.weekly_from(cal.NOW), 12,
                          series_id="S-ana", key=1, cancelled=(2,))
-                + h.series(m, [t.reports[1].email], SUBJECTS[1], h.weekly_from(h.NOW, hour=15), 12,
+                + cal.series(m, [t.reports[1].email], SUBJECTS[1], h.weekly_from(cal.NOW, hour=15), 12,
                            series_id="S-bo", key=2))
-    h.store(app, session, t.connection, t.events)
+    cal.store(services_of(app), session, t.connection, t.events)
     f.sign_in_as(client, t.manager)
     for report, series_id in list(zip(t.reports, ("S-ana", "S-bo")))[:attach]:
         response = h.post(client, "/one-on-ones/attach", report_id=report.id, series_id=series_id)
@@ -35,7 +38,7 @@ def seeded(app, session, client, *, attach: int = 2) -> Seeded:
     with client.session_transaction() as s:
         s.clear()
     pairs = h.pairs(session, t.org.id)
-    ids = [row.id for row in session.query(h.OneOnOne).filter_by(org_id=t.org.id).order_by(h.OneOnOne.id)]
+    ids = [row.id for row in session.query(OneOnOne).filter_by(org_id=t.org.id).order_by(OneOnOne.id)]
     assert len(pairs) == attach
     return Seeded(t, ids)
 

@@ -11,6 +11,7 @@ from listening.core.models import ApiKey, AuditEvent, Organization, Role, Webhoo
 from listening.webhooks import endpoints, outbox, transport
 from tests.integration import one_on_ones_helpers as h
 from tests.integration import webhook_helpers as w
+from tests.support import calendars as cal
 from tests.support import factories as f
 from tests.support.apps import services_of
 from tests.support.webhook_receiver import Receiver
@@ -100,7 +101,7 @@ def test_an_endpoint_its_secret_once_its_log_and_a_redelivery(app, client, sessi
 def _data(person):
     ref = {"id": person.id, "email": person.email}
     return {"id": 1, "manager": ref, "report": ref, "cadence": "weekly", "status": "active",
-            "attached_since": h.NOW, "changed_at": h.NOW}
+            "attached_since": cal.NOW, "changed_at": cal.NOW}
 
 
 @pytest.mark.parametrize("url, words", [

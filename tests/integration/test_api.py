@@ -12,6 +12,7 @@ from sqlalchemy import select
 from listening.core.models import ApiKey, AuditEvent, OneOnOne, OneOnOneStatus
 from tests.integration import api_helpers as a
 from tests.integration import one_on_ones_helpers as h
+from tests.support import calendars as cal
 from tests.support import factories as f
 
 PROBLEM = "application/problem+json"
@@ -50,7 +51,7 @@ def test_the_list_shows_attached_one_on_ones_and_nothing_of_their_content(app, c
 def test_one_one_on_one_gives_its_occurrences_as_times_only(app, client, session, org):
     t = org.team
     secret = a.new_key(session, t.org.id)
-    start = h.weekly_from(h.NOW) - timedelta(days=1)
+    start = h.weekly_from(cal.NOW) - timedelta(days=1)
     response = _get(client, f"/api/v1/one-on-ones/{org.one_on_ones[0]}?start={start:%Y-%m-%dT%H:%M:%SZ}"
                     f"&end={start + timedelta(days=35):%Y-%m-%dT%H:%M:%SZ}", secret)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -119,7 +120,7 @@ def test_filters(app, client, session, org):
 def test_a_recheck_that_changes_nothing_leaves_changed_at(app, client, session, org):
     row = session.scalar(select(OneOnOne).where(OneOnOne.id == org.one_on_ones[0]))
     before = row.changed_at
-    session.execute(OneOnOne.__table__.update().where(OneOnOne.id == row.id).values(checked_at=h.NOW))
+    session.execute(OneOnOne.__table__.update().where(OneOnOne.id == row.id).values(checked_at=cal.NOW))
     session.commit()
     session.expire_all()
     assert session.get(OneOnOne, row.id).changed_at == before

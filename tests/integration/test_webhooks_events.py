@@ -14,6 +14,7 @@ from listening.webhooks import outbox
 from tests.integration import api_helpers as a
 from tests.integration import one_on_ones_helpers as h
 from tests.integration import webhook_helpers as w
+from tests.support import calendars as cal
 from tests.support import factories as f
 from tests.support.apps import services_of
 from tests.support.webhook_receiver import Receiver
@@ -31,10 +32,10 @@ def org(app, session, client, receiver):
     t = h.team(session)
     w.endpoint(app, session, t.org.id, receiver)
     m = t.manager.email
-    t.events = (h.series(m, [t.reports[0].email], a.SUBJECTS[0], h.weekly_from(h.NOW), 12, series_id="S-ana", key=1)
-                + h.series(m, [t.reports[1].email], a.SUBJECTS[1], h.weekly_from(h.NOW, hour=15), 12,
+    t.events = (cal.series(m, [t.reports[0].email], a.SUBJECTS[0], h.weekly_from(cal.NOW), 12, series_id="S-ana", key=1)
+                + cal.series(m, [t.reports[1].email], a.SUBJECTS[1], h.weekly_from(cal.NOW, hour=15), 12,
                            series_id="S-bo", key=2))
-    h.store(app, session, t.connection, t.events)
+    cal.store(services_of(app), session, t.connection, t.events)
     f.sign_in_as(client, t.manager)
     return t
 
@@ -78,17 +79,17 @@ def test_detach_needs_attention_restored_unlink_and_erasure(app, client, session
         assert h.post(client, "/one-on-ones/attach", report_id=report.id, series_id=series).status_code == 303
     assert h.post(client, "/one-on-ones/detach", report_id=bo.id).status_code == 303
     gone = [e for e in org.events if e["seriesMasterId"] != "S-ana"]
-    h.store(app, session, org.connection, gone)
+    cal.store(services_of(app), session, org.connection, gone)
     keys = services_of(app).keys
     recheck_after_sync(session, keys, session.get(type(org.connection), org.connection.id))
     session.commit()
     recheck_after_sync(session, keys, session.get(type(org.connection), org.connection.id))  # nothing new
     session.commit()
-    h.store(app, session, org.connection, org.events)
+    cal.store(services_of(app), session, org.connection, org.events)
     recheck_after_sync(session, keys, session.get(type(org.connection), org.connection.id))
     session.commit()
     assert client.post(f"/outlook/connections/{org.connection.id}/unlink",
-                       data={"csrf_token": h.csrf(client)}).status_code == 200
+                       data={"csrf_token": f.csrf_token(client, "/one-on-ones")}).status_code == 200
     hr = f.person(session, org.org, "hr@example.com", f.Role.hr_admin)
     session.commit()
     f.sign_in_as(client, hr)
@@ -137,20 +138,20 @@ def test_a_rolled_back_cause_sends_nothing(app, session, org, receiver):
 def test_occurrence_ended_once_for_each_attached_occurrence_not_cancelled(app, client, session, receiver):
     t = h.team(session)
     endpoint_id = w.endpoint(app, session, t.org.id, receiver, events=("occurrence.ended",))
-    first = h.NOW.replace(hour=9, minute=0, second=0) + timedelta(days=1)
-    t.events = h.series(t.manager.email, [t.reports[0].email], "Ana / Dana", first, 8, series_id="S-ana",
-                        key=7, cancelled=(2,)) + h.series(t.manager.email, [t.reports[0].email], "Ana / Dana",
-                                                          h.weekly_from(h.NOW), 4, series_id="S-x", key=8)
-    h.store(app, session, t.connection, t.events)
+    first = cal.NOW.replace(hour=9, minute=0, second=0) + timedelta(days=1)
+    t.events = cal.series(t.manager.email, [t.reports[0].email], "Ana / Dana", first, 8, series_id="S-ana",
+                        key=7, cancelled=(2,)) + cal.series(t.manager.email, [t.reports[0].email], "Ana / Dana",
+                                                          h.weekly_from(cal.NOW), 4, series_id="S-x", key=8)
+    cal.store(services_of(app), session, t.connection, t.events)
     f.sign_in_as(client, t.manager)
     assert h.post(client, "/one-on-ones/attach", report_id=t.reports[0].id, series_id="S-ana").status_code == 303
-    session.execute(outbox.WebhookEndpoint.__table__.update().values(created_at=h.NOW - timedelta(days=1)))
+    session.execute(outbox.WebhookEndpoint.__table__.update().values(created_at=cal.NOW - timedelta(days=1)))
     session.commit()
     end = lambda i: first + timedelta(weeks=i, minutes=30)  # noqa: E731
     ran = [webhook_jobs_sweep(app, end(i) + timedelta(minutes=1)) for i in (1, 2, 3)]
     assert ran == [1, 0, 1]  # the third occurrence (index 2) was cancelled
     assert webhook_jobs_sweep(app, end(3) + timedelta(minutes=2)) == 0  # once only
-    session.execute(outbox.WebhookDelivery.__table__.update().values(next_attempt_at=h.NOW))  # due now
+    session.execute(outbox.WebhookDelivery.__table__.update().values(next_attempt_at=cal.NOW))  # due now
     session.commit()
     w.work(app)
     got = receiver.wait(2)

@@ -19,10 +19,10 @@ from listening.core import queue
 from listening.core.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from listening.webhooks import delivery, transport
 from tests.integration import one_on_ones_helpers as h
-from tests.integration import sync_helpers
 from tests.integration import webhook_helpers as w
+from tests.support import calendars as cal
 from tests.support import factories as f
-from tests.support.apps import services_of
+from tests.support.apps import make_app, services_of
 from tests.support.webhook_receiver import Receiver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -39,9 +39,9 @@ def receiver():
 def org(app, session, client, receiver):
     t = h.team(session)
     w.endpoint(app, session, t.org.id, receiver)
-    t.events = h.series(t.manager.email, [t.reports[0].email], "Ana / Dana", h.weekly_from(h.NOW), 12,
+    t.events = cal.series(t.manager.email, [t.reports[0].email], "Ana / Dana", h.weekly_from(cal.NOW), 12,
                         series_id="S-ana", key=1)
-    h.store(app, session, t.connection, t.events)
+    cal.store(services_of(app), session, t.connection, t.events)
     f.sign_in_as(client, t.manager)
     return t
 
@@ -190,8 +190,8 @@ def _closed_port() -> int:
 
 def test_redis_unreachable_when_the_cause_commits_then_the_sweep_delivers(
         app, session, org, receiver, database_url, key_prefix, emulator, tmp_path):
-    cut_off = sync_helpers.make_app(database_url, f"redis://127.0.0.1:{_closed_port()}/0", key_prefix,
-                                    emulator, tmp_path / "cut-off")
+    cut_off = make_app(database_url, f"redis://127.0.0.1:{_closed_port()}/0", key_prefix, emulator.url,
+                       tmp_path / "cut-off")
     client = cut_off.test_client()
     f.sign_in_as(client, org.manager)
     _attach(client, org)  # committed; queueing its delivery failed
