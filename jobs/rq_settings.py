@@ -16,6 +16,7 @@ from redis import Redis
 # The job modules, imported once per worker process (forked work-horses would inherit them).
 import jobs.retention  # noqa: F401
 import jobs.sync  # noqa: F401
+import jobs.webhooks  # noqa: F401
 from jobs import runtime
 from listening.core.queue import patient_retry
 

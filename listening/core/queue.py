@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 QUEUE_SYNC = "sync"
 QUEUE_MAINTENANCE = "maintenance"
+QUEUE_WEBHOOKS = "webhooks"
 
 
 def patient_retry(seconds: float) -> RedisRetry:
@@ -79,8 +80,9 @@ class JobQueue:
         return Queue(self.prefix + name, connection=self.redis)
 
     def names(self) -> list[str]:
-        """The queues a worker listens to, busiest first."""
-        return [self.prefix + QUEUE_SYNC, self.prefix + QUEUE_MAINTENANCE]
+        """The queues a worker listens to. Deliveries first: each is bounded by WEBHOOK_TIMEOUT,
+        and "delivered within seconds of its cause" should not wait behind a queue of syncs."""
+        return [self.prefix + QUEUE_WEBHOOKS, self.prefix + QUEUE_SYNC, self.prefix + QUEUE_MAINTENANCE]
 
     def job(self, job_id: str) -> Job | None:
         """The job of that (unprefixed) id, or None."""
@@ -93,7 +95,7 @@ class JobQueue:
             return None
 
     def enqueue_once(self, name: str, func: str, *args, job_id: str,
-                     retry: tuple[int, tuple[int, ...]] | None = None, **options) -> Job | None:
+                     retry: tuple[int, tuple[int, ...]] | None = None, at=None, **options) -> Job | None:
         """Enqueue ``func`` (a dotted path) under a deterministic id, unless a job of that id is
         still queued or running: then None. A job of that id waiting for a retry is queued now
         instead (and returned); one whose worker is gone is handed to RQ's abandoned-job handling
@@ -101,7 +103,8 @@ class JobQueue:
 
         RQ's ``unique=True`` refuses any existing job hash, including a finished or
         failed one kept for its result/failure TTL; such a leftover is deleted and
-        the enqueue tried again, so a deterministic id never blocks the next run.
+        the enqueue tried again, so a deterministic id never blocks the next run. ``at`` (an
+        aware datetime) schedules it instead (the worker runs ``--with-scheduler``).
         """
         from rq import Retry
         from rq.exceptions import DuplicateJobError
@@ -116,6 +119,8 @@ class JobQueue:
             options["retry"] = Retry(max=retry[0], interval=list(retry[1]))
         for _ in range(4):
             try:
+                if at is not None:
+                    return q.enqueue_at(at, func, *args, job_id=full_id, unique=True, **options)
                 return q.enqueue(func, *args, job_id=full_id, unique=True, **options)
             except DuplicateJobError:
                 pass

@@ -1,4 +1,5 @@
-"""Pages while PostgreSQL or Redis is down: a 503 page that says so, with Retry-After, never a 500.
+"""Pages while PostgreSQL or Redis is down: a 503 page that says so, with Retry-After, never a 500
+(under /api the same as problem details).
 
 A request that cannot reach a store fails at its first query (or Redis command), be it
 in loading the signed-in person or in the view; nothing was changed (the request's
@@ -42,6 +43,11 @@ def _queue(error):
 
 
 def unavailable(message: str):
+    from listening.api import problems
+
+    headers = {"Retry-After": str(RETRY_AFTER)}
+    if problems.is_api_request():  # the API answers problem details, as for every other error
+        return problems.response(503, message, headers=headers)
     g.person = None  # the page must not need the database it could not reach
     body = render_template("message.html", title="Listening is unavailable", message=message)
-    return body, 503, {"Retry-After": str(RETRY_AFTER)}
+    return body, 503, headers

@@ -9,7 +9,7 @@ import hmac
 import logging
 import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import OAuthError
@@ -30,6 +30,7 @@ from joserfc.errors import JoseError
 from requests import RequestException
 
 from listening.core.models import Organization, Role
+from listening.one_on_ones import announce
 from listening.outlook import connection as states
 from listening.outlook import identity, linking
 from listening.web import deps, oauth
@@ -265,6 +266,8 @@ def unlink(connection_id: int):
         sess.rollback()
         flash(str(busy), "warn")
         return redirect(url_for("pages.one_on_ones"))
+    announce.changed_ids(sess, announce.NEEDS_ATTENTION, g.person.org_id, list(result.newly_flagged),
+                         datetime.now(UTC))
     sess.commit()
     return render_template("outlook_unlinked.html", result=result)
 

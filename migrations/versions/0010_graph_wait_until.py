@@ -1,7 +1,7 @@
 """connections.graph_wait_until
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-08 10:00:00
 
 When Microsoft Graph answers Retry-After for longer than a sync may wait, the
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0010'
-down_revision = '0005'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
