@@ -11,14 +11,15 @@ import logging
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
+from rq import Retry
 
 from jobs import runtime
-from jobs.sync import SyncFailed
+from jobs.sync import REQUEUES_ON_SHUTDOWN, SyncFailed
 from listening import sync
 from listening.notifications import queue as notify_queue
 from listening.notifications import store as notify_store
 from listening.notifications import subscriptions
-from listening.outlook.connection import Outcome
+from listening.outlook.connection import Failure, Outcome
 
 log = logging.getLogger(__name__)
 BUSY_WAIT = 2.0       # seconds before trying again when another sync of the calendar is running
@@ -28,12 +29,15 @@ BACKOFF_FIRST = 120   # seconds before a failed upkeep is tried again, doubling 
 BACKOFF_CAP = 6 * 3600
 
 
-def sync_changed(connection_id: int, trigger: str = "notification", attempt: int = 0) -> dict:
+def sync_changed(connection_id: int, trigger: str = "notification", attempt: int = 0):
     """Sync a calendar Graph told us changed. Another sync of it running may have read the
-    calendar before the change, so this one then waits its turn instead of giving up."""
+    calendar before the change, so this one then waits its turn instead of giving up. Like
+    every sync, one that gave way to its worker's shutdown is queued again for the next."""
     with runtime.job_scope() as services:
         notify_queue.claim(services, connection_id)  # before reading: later changes need another sync
-        report = sync.run(services, connection_id, trigger=trigger)
+        report = sync.run(services, connection_id, trigger=trigger, shutdown=runtime.stopping())
+        if report.failure is Failure.stopped_by_shutdown:
+            return Retry(max=REQUEUES_ON_SHUTDOWN)
         if report.outcome is Outcome.busy:
             if attempt < BUSY_TRIES:
                 notify_queue.sync_later(services, connection_id, trigger=trigger, delay=BUSY_WAIT,

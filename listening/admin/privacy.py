@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from listening import audit
 from listening.audit import Action
-from listening.core import crypto
+from listening.core import crypto, locks
 from listening.core.models import (
     AuditEvent,
     CalendarItem,
@@ -25,6 +25,8 @@ from listening.core.models import (
     Organization,
     Person,
 )
+from listening.one_on_ones import announce
+from listening.webhooks import outbox
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -127,6 +129,9 @@ class Erasure:
     one_on_ones: int
 
 
+ERASE_WAIT_MS = 4000  # as unlink's (listening/outlook/linking.py)
+
+
 class ErasureError(ValueError):
     """This erasure is refused (the message says why)."""
 
@@ -148,11 +153,19 @@ def erase(session: Session, person: Person, actor: Person, now: datetime) -> Era
     conn = _connection(session, person)
     items = 0
     if conn is not None:
+        # The connection lock first (listening/core/locks.py): a sync of this calendar gives way.
+        if not locks.connection(session, conn.id, ERASE_WAIT_MS):
+            raise ErasureError("A sync of this person's calendar was still stopping, so nothing was "
+                               "erased. Try again in a moment.")
         items = session.scalar(select(func.count()).select_from(CalendarItem)
                                .where(CalendarItem.connection_id == conn.id))
         session.execute(delete(CalendarItem).where(CalendarItem.connection_id == conn.id))
         session.delete(conn)  # its tokens go with the row
+    attached = list(session.scalars(select(OneOnOne).where(_pairs_of(person)).order_by(OneOnOne.id)))
+    # Announced without the erased person's address: it must not leave now of all times.
+    announce.changed(session, announce.DETACHED, attached, now, emails={person.id: None})
     pairs = session.execute(delete(OneOnOne).where(_pairs_of(person))).rowcount
+    outbox.forget_email(session, person.org_id, person.email)
     person.display_name = person.email = person.oid = None
     person.aliases, person.time_zone = [], "UTC"
     person.active, person.erased_at = False, now

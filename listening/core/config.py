@@ -42,10 +42,16 @@ class Settings:
     graph_max_wait: float = 120.0
     # RQ retries of a sync that failed in a way worth retrying: (how many, seconds before each).
     sync_retry: tuple[int, tuple[int, ...]] = (3, (30, 120, 600))
+    # Seconds a running job may go without a heartbeat before RQ counts it abandoned (jobs/runtime.py).
+    job_heartbeat_ttl: int = 70
     # How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
     trusted_proxies: int = 0
     queue_prefix: str = ""
     log_level: str = "INFO"
+    # Requests per API key, in Flask-Limiter's words ("600/minute", "20/second;600/minute").
+    api_rate_limit: str = "600/minute"
+    # Seconds a webhook receiver has to answer one delivery.
+    webhook_timeout: float = 10.0
     # Where Microsoft reaches this deployment (https://listening.example.com): set, it turns on
     # Graph change notifications (listening/notifications/); unset, calendars are polled.
     public_url: str | None = None
@@ -99,6 +105,16 @@ def _public_url(raw: str | None) -> str | None:
     return raw.strip().rstrip("/")
 
 
+def _rate(name: str, raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '600/minute', got {raw!r}") from None
+    return raw
+
+
 def from_env(environ: dict | None = None, **overrides) -> Settings:
     env = os.environ if environ is None else environ
     get = lambda name, default=None: env.get(name) or default  # noqa: E731 - empty means unset
@@ -117,9 +133,12 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         keys=get("LISTENING_KEYS"),
         http_timeout=_number("HTTP_TIMEOUT", get("HTTP_TIMEOUT"), 10.0, minimum=0.1),
         graph_max_wait=_number("GRAPH_MAX_WAIT", get("GRAPH_MAX_WAIT"), 120.0),
+        job_heartbeat_ttl=_number("JOB_HEARTBEAT_TTL", get("JOB_HEARTBEAT_TTL"), 70, kind=int, minimum=2),
         trusted_proxies=_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), 0, kind=int),
         queue_prefix=get("QUEUE_PREFIX", ""),
         log_level=get("LOG_LEVEL", "INFO"),
+        api_rate_limit=_rate("API_RATE_LIMIT", get("API_RATE_LIMIT", "600/minute")),
+        webhook_timeout=_number("WEBHOOK_TIMEOUT", get("WEBHOOK_TIMEOUT"), 10.0, minimum=0.1),
         public_url=_public_url(get("PUBLIC_URL")),
         notify_debounce=_number("NOTIFY_DEBOUNCE", get("NOTIFY_DEBOUNCE"), 1.0),
     )

@@ -108,18 +108,52 @@ def connection_of(services: Services, subscription_id: str) -> int | None:
         return row.connection_id if row is not None else None
 
 
-def end(services: Services, session: Session, connection: Connection, actor, reason: str) -> bool:
-    """Delete the calendar's subscription at Graph and here (unlink, erasure), in the caller's
-    session; the caller commits. False when it had none. A Graph that cannot be reached does
-    not stop the caller: the subscription then lapses at Graph by itself (at most 7 days),
-    and what it still sends is refused as unknown."""
+@dataclass(frozen=True)
+class Ending:
+    """What deleting a calendar's subscription at Graph needs once the connection is gone."""
+    connection_id: int
+    org_id: int
+    person_id: int
+    subscription_id: str
+    expires_at: datetime
+    access_token: str | None
+
+
+def prepare_end(services: Services, session: Session, connection: Connection) -> Ending | None:
+    """Before unlink or erasure removes the connection (and its subscription row with it): the
+    subscription's id and a token to delete it with. None when it has no subscription."""
     row = store.subscription_of(session, connection.id)
     if row is None:
-        return False
-    at_microsoft = _delete_at_graph(services, session, connection, row, max_wait=0.0)
-    _forget(session, connection, row, Action.subscription_deleted, reason, actor=actor,
-            at_microsoft=at_microsoft)
-    return True
+        return None
+    token = None
+    if connection.state is ConnectionState.linked and connection.refresh_token is not None:
+        try:
+            token = services.tokens.access_token(session, connection)
+        except states.TokenError:
+            pass  # no usable permission: Graph drops the subscription with the grant, or at expiry
+    return Ending(connection.id, connection.org_id, connection.person_id, row.subscription_id,
+                  row.expires_at, token)
+
+
+def end(services: Services, session: Session, ending: Ending | None, actor, reason: str) -> None:
+    """Once the connection is removed (in the caller's session; the caller commits): delete the
+    subscription at Graph and audit it. A Graph that cannot be reached does not stop the caller:
+    the subscription then lapses there by itself (at most 7 days), and what it still sends is
+    refused as unknown."""
+    if ending is None:
+        return
+    at_microsoft = False
+    if ending.access_token is not None:
+        try:
+            with services.graph.client(ending.access_token, max_wait=0.0) as client:
+                at_microsoft = client.delete_subscription(ending.subscription_id)
+        except graph.GraphError as exc:
+            log.warning("could not delete the subscription of connection %s at Microsoft (%s); it "
+                        "lapses by itself", ending.connection_id, type(exc).__name__)
+    audit.record(session, Action.subscription_deleted, actor, ending.person_id,
+                 {"connection_id": ending.connection_id, "subscription_id": ending.subscription_id,
+                  "expires_at": ending.expires_at.astimezone(UTC).isoformat(timespec="seconds"),
+                  "reason": reason, "deleted_at_microsoft": at_microsoft}, org_id=ending.org_id)
 
 
 # --- the steps ----------------------------------------------------------------------------------

@@ -47,34 +47,41 @@ def round_window(window: tuple[datetime, datetime]) -> tuple[datetime, datetime]
 
 
 def read(session: Session, connection: Connection, org: Organization, keys: crypto.KeyRing, client,
-         window: tuple[datetime, datetime], now: datetime, report, store_pages: Callable) -> None:
+         window: tuple[datetime, datetime], now: datetime, report, store: Callable, *, view: Callable,
+         version: str, rewrite: bool = False) -> None:
     """Read the calendar into its stored copy: delta under Calendars.ReadBasic, else calendarView.
-    ``store_pages`` is the sync's own (listening/sync/mailbox.py)."""
+
+    ``store(pages, window, complete=, reread=)`` stores pages as the sync does; ``view()`` lists
+    the window with calendarView; ``version`` is that of the stored fields. A delta round from a
+    token brings only changes, so a copy trimmed under other fields, or ``rewrite``, needs a
+    whole round to be rewritten."""
     state = session.get(CalendarDelta, connection.id) if org.calendar_scope == READ_BASIC else None
     if org.calendar_scope != READ_BASIC or _forbidden(state, connection):
-        store_pages(session, connection, keys, client.calendar_view(*window), window, now, report)
+        store(view(), window, reread=view)
         return
     if state is None:
         state = CalendarDelta(connection_id=connection.id, org_id=connection.org_id)
         session.add(state)
     state.forbidden_at = None
     delta_window = round_window(window)
+    link = None if rewrite or state.trim_version != version else _saved_link(keys, state, delta_window)
     try:
         try:
-            link = _round(session, connection, keys, client, delta_window, now, report, store_pages,
-                          _saved_link(keys, state, delta_window))
+            link, gone = _round(client, delta_window, store, view, link)
         except graph.DeltaReset as reset:
             log.info("delta token of connection %s no longer valid (%s): reading the window again",
                      connection.id, reset.code or reset.status)
-            link = _round(session, connection, keys, client, delta_window, now, report, store_pages, None)
+            link, gone = _round(client, delta_window, store, view, None)
     except graph.DeltaForbidden:
         log.warning("Graph refused delta for connection %s (403): it reads calendarView from now on",
                     connection.id)
         state.delta_link, state.forbidden_at = None, now
-        store_pages(session, connection, keys, client.calendar_view(*window), window, now, report)
+        store(view(), window, reread=view)
         return
+    report.deleted += _delete_removed(session, connection.id, gone, delta_window[0])
     state.delta_link = keys.encrypt(link.encode(), _aad(connection.id))
     state.window_start, state.window_end = delta_window
+    state.trim_version = version
 
 
 def _forbidden(state: CalendarDelta | None, connection: Connection) -> bool:
@@ -96,31 +103,34 @@ def _saved_link(keys: crypto.KeyRing, state: CalendarDelta, window) -> str | Non
         return None
 
 
-def _round(session, connection, keys, client, window, now, report, store_pages, link: str | None) -> str:
-    """One round into the stored copy; returns the deltaLink that starts the next one."""
+def _round(client, window, store: Callable, view: Callable, link: str | None) -> tuple[str, list[str]]:
+    """One round into the stored copy; returns the deltaLink that starts the next one, and the
+    ids the round removed (from a token; a whole round's removals are done by ``store``)."""
     rnd = client.calendar_view_delta(*window, delta_link=link)
     last_word: dict[str, bool] = {}  # event id -> removed?
+    pages = 0
 
     def events():
+        nonlocal pages
         for page in rnd:
+            pages += 1
             kept = []
             for item in page:
                 if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
-                    raise graph.MalformedResponseError(f"page {report.pages + 1} of delta holds an item "
-                                                       "without an id")
+                    raise graph.MalformedResponseError(f"page {pages} of delta holds an item without an id")
                 removed = "@removed" in item
                 last_word[item["id"]] = removed
                 if not removed:
                     kept.append(item)
             yield kept
 
-    # A round without a token holds the whole window: what it does not name is gone, as after
-    # a calendarView read. A round from a token holds only changes.
-    store_pages(session, connection, keys, events(), window, now, report, complete=link is None)
-    if link is not None:
-        gone = [event_id for event_id, removed in last_word.items() if removed]
-        report.deleted += _delete_removed(session, connection.id, gone, window[0])
-    return rnd.delta_link
+    if link is None:
+        # A round without a token holds the whole window: what it does not name is gone, as
+        # after a calendarView read (and a mass removal is confirmed the same way).
+        store(events(), window, reread=view)
+        return rnd.delta_link, []
+    store(events(), window, complete=False)  # from a token: only changes
+    return rnd.delta_link, [event_id for event_id, removed in last_word.items() if removed]
 
 
 def _delete_removed(session: Session, connection_id: int, event_ids: list[str], window_start: datetime) -> int:

@@ -7,27 +7,34 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from listening.admin import directory
+from listening.api import problems
 
 
 def init_app(app, services) -> None:
-    from listening.web import deps, graph_notifications, oauth, security
+    from listening import api
+    from listening.web import deps, graph_notifications, limits, oauth, outages, security
 
     deps.init_app(app, services)
     oauth.init_app(app, services.settings)
     security.init_app(app, services.settings)
+    outages.init_app(app)
+    limits.init_app(app, services.settings)
     register_blueprints(app)
+    api.init_app(app)
     graph_notifications.init_app(app, services)
 
 
 def register_blueprints(app) -> None:
-    from listening.web import admin, auth, health, hr, one_on_ones, outlook, pages, sync
+    from listening.web import admin, admin_api, auth, health, hr, one_on_ones, outlook, pages, sync
     from listening.web.security import is_sessionless
 
-    for module in (auth, pages, one_on_ones, admin, hr, outlook, sync, health):
+    for module in (auth, pages, one_on_ones, admin, admin_api, hr, outlook, sync, health):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
+        if problems.is_api_request():
+            return problems.from_exception(error)
         return render_template("message.html", title="Form expired",
                                message="This form was missing its security token or it expired. "
                                        "Go back, reload the page and try again."), 400
@@ -36,6 +43,8 @@ def register_blueprints(app) -> None:
     def _too_large(error):
         if is_sessionless(request.path):
             return Response("too large", 413, mimetype="text/plain")
+        if problems.is_api_request():
+            return problems.from_exception(error)
         # Raised while reading the body, before any view: nothing was read, so nothing changed.
         limit = directory.MAX_BYTES // 2**20  # the stated limit, as the import page states it
         return render_template("message.html", title="File too large",
@@ -46,5 +55,7 @@ def register_blueprints(app) -> None:
     def _http(error):
         if is_sessionless(request.path):  # machines: no page (it would need a session)
             return Response(error.name, error.code, mimetype="text/plain")
+        if problems.is_api_request():  # RFC 9457 problem details, also for unknown routes and 405
+            return problems.from_exception(error)
         return render_template("message.html", title=f"{error.code} {error.name}",
                                message=error.description), error.code

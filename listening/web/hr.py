@@ -200,12 +200,14 @@ def person_erase(person_id: int):
     if request.form.get("confirm") != "erase":
         abort(400, description="Type the word erase in the confirmation box to erase this person.")
     connection = privacy.connection_of(sess, person)
+    ending = None
     if connection is not None and not privacy.erasure_refused(person, g.person):
-        subscriptions.end(deps.services(), sess, connection, g.person, "erased")
+        ending = subscriptions.prepare_end(deps.services(), sess, connection)
     try:
         result = privacy.erase(sess, person, g.person, datetime.now(UTC))
     except privacy.ErasureError as err:
         abort(409, description=str(err))
+    subscriptions.end(deps.services(), sess, ending, g.person, "erased")
     sess.commit()
     flash(f"person #{person.id} erased: connection {'removed' if result.connection_removed else 'none'}, "
           f"{result.calendar_items} calendar items and {result.one_on_ones} 1-on-1 attachments removed.")

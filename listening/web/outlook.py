@@ -9,7 +9,7 @@ import hmac
 import logging
 import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import OAuthError
@@ -33,6 +33,7 @@ from requests import RequestException
 from listening.core.models import Organization, Role
 from listening.notifications import queue as notify_queue
 from listening.notifications import subscriptions
+from listening.one_on_ones import announce
 from listening.outlook import connection as states
 from listening.outlook import identity, linking
 from listening.web import deps, oauth
@@ -276,8 +277,16 @@ def check(connection_id: int):
 def unlink(connection_id: int):
     sess = deps.session()
     connection = _own_connection(sess, connection_id)
-    subscriptions.end(deps.services(), sess, connection, g.person, "unlinked")
-    result = linking.unlink(sess, connection, g.person)
+    ending = subscriptions.prepare_end(deps.services(), sess, connection)
+    try:
+        result = linking.unlink(sess, connection, g.person)
+    except linking.UnlinkBusy as busy:
+        sess.rollback()
+        flash(str(busy), "warn")
+        return redirect(url_for("pages.one_on_ones"))
+    subscriptions.end(deps.services(), sess, ending, g.person, "unlinked")
+    announce.changed_ids(sess, announce.NEEDS_ATTENTION, g.person.org_id, list(result.newly_flagged),
+                         datetime.now(UTC))
     sess.commit()
     return render_template("outlook_unlinked.html", result=result)
 

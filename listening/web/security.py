@@ -80,12 +80,19 @@ def own_organization(sess) -> Organization:
     return org
 
 
+# Blueprints that never act for a signed-in person: nothing is loaded for them, so a load
+# balancer's probe answers the same with or without a session cookie.
+ANONYMOUS_BLUEPRINTS = ("health",)
+
+
 def _load_person() -> None:
     g.person = None
-    if is_sessionless(request.path):
+    if request.blueprint in ANONYMOUS_BLUEPRINTS or is_sessionless(request.path):
         return
     audit.origin.set(audit.Origin(ip=client_ip(request.remote_addr),
                                   user_agent=request.headers.get("User-Agent")))
+    if request.path.startswith("/api/"):
+        return  # bearer keys only (listening/api/views.py): the session cookie is never read
     person_id, org_id = session.get("person_id"), session.get("org_id")
     if person_id is None:
         return

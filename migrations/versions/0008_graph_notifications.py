@@ -1,7 +1,7 @@
 """graph_subscriptions, calendar_deltas, organizations.safety_net_hours
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0010
 Create Date: 2026-12-10 09:00:00
 
 Graph change notifications keep linked calendars fresh (listening/notifications/): one
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008'
-down_revision = '0004'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column('window_start', sa.DateTime(timezone=True), nullable=True),
         sa.Column('window_end', sa.DateTime(timezone=True), nullable=True),
         sa.Column('forbidden_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('trim_version', sa.String(length=16), nullable=True),
         sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     )
 

@@ -17,6 +17,7 @@ from listening.core import crypto
 from listening.core.models import AuditEvent, Connection, ConnectionState, GraphSubscription, Role
 from listening.core.queue import QUEUE_MAINTENANCE, QUEUE_SYNC
 from tests.integration import sync_helpers as h
+from tests.support import apps
 from tests.support import factories as f
 from tests.support.apps import services_of
 
@@ -65,8 +66,8 @@ def serve(database_url, redis_url, key_prefix, emu, tmp_path, **settings):
     base = f"http://127.0.0.1:{server.server_port}"
     settings = {"public_url": base, "notify_debounce": 0.0, "graph_max_wait": 0.5,
                 "sync_retry": (1, (1,))} | settings
-    later.app = app = h.make_app(database_url, settings.pop("redis_url", redis_url), key_prefix, emu,
-                                 tmp_path, **settings)
+    later.app = app = apps.make_app(database_url, settings.pop("redis_url", redis_url), key_prefix, emu.url,
+                                    tmp_path, **settings)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True, name="app-server")
     thread.start()
     runtime.use(services_of(app))
@@ -76,7 +77,7 @@ def serve(database_url, redis_url, key_prefix, emu, tmp_path, **settings):
         runtime.use(None)
         server.shutdown()
         server.server_close()
-        h.clean_up(app, key_prefix)
+        apps.clean(app, key_prefix)
         emu.forget_subscriptions()
         emu.reset(world=True)
 
@@ -94,7 +95,7 @@ def linked(served: Served, session, email: str | None = None, scopes=READ, calen
     """A linked connection of one of the demo's Contoso managers, with real minted tokens."""
     emu = served.emu
     users = {u["email"]: u for u in emu.users()}
-    email = email or h.manager_emails(emu)[0]
+    email = email or f.manager_emails(emu)[0]
     user = users[email]
     org = org or f.org(session, tenant_id=user["tenant"], name="Contoso")
     if calendar_scope:

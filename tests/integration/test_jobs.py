@@ -18,7 +18,8 @@ from listening.core import logs
 from listening.core.models import ConnectionState, Organization
 from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
-from tests.support.apps import services_of
+from tests.support import factories as f
+from tests.support.apps import clean, make_app, services_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -26,18 +27,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture
 def job_app(database_url, redis_url, key_prefix, emulator, tmp_path):
     """The demo-emulator app with a short Graph wait budget and 1-second RQ retries."""
-    app = h.make_app(database_url, redis_url, key_prefix, emulator, tmp_path,
+    app = make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path,
                      graph_max_wait=0.5, sync_retry=(2, (1,)))
     runtime.use(services_of(app))
     yield app
     runtime.use(None)
-    h.clean_up(app, key_prefix)
+    clean(app, key_prefix)
     emulator.reset()
 
 
 
 def test_one_sync_per_connection_is_queued_and_the_job_syncs(job_app, session, emulator):
-    connection = h.linked(job_app, session, emulator)
+    connection = f.linked(services_of(job_app), session, emulator)
     with job_app.app_context():
         assert sync_queue.enqueue_sync(services_of(job_app), connection.id) is True
         assert sync_queue.enqueue_sync(services_of(job_app), connection.id) is False  # already queued: RQ unique id
@@ -53,7 +54,7 @@ def test_one_sync_per_connection_is_queued_and_the_job_syncs(job_app, session, e
 
 
 def test_job_log_lines_carry_the_job_id(job_app, session, emulator):
-    connection = h.linked(job_app, session, emulator)
+    connection = f.linked(services_of(job_app), session, emulator)
     seen = []
 
     class Collect(logging.Handler):
@@ -74,7 +75,7 @@ def test_job_log_lines_carry_the_job_id(job_app, session, emulator):
 
 
 def test_a_transient_failure_is_retried_by_rq_and_then_succeeds(job_app, session, emulator):
-    connection = h.linked(job_app, session, emulator)
+    connection = f.linked(services_of(job_app), session, emulator)
     emulator.fault(type="throttle", retry_after=0.4, endpoint="calendarView")
     with job_app.app_context():
         sync_queue.enqueue_sync(services_of(job_app), connection.id)
@@ -90,8 +91,41 @@ def test_a_transient_failure_is_retried_by_rq_and_then_succeeds(job_app, session
     assert after.failure_count == 0 and after.last_sync_outcome == "ok" and h.count(session, connection.id) > 0
 
 
+def test_a_retry_waiting_for_a_dead_scheduler_does_not_hold_back_the_sweep(
+        database_url, redis_url, key_prefix, emulator, session, tmp_path):
+    from jobs.sync import enqueue_due_syncs
+
+    # A retry due in 10 minutes, and no scheduler to run it (the worker below has none).
+    app = make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path, graph_max_wait=0.5,
+                     sync_retry=(2, (600,)))
+    runtime.use(services_of(app))
+    try:
+        connection = f.linked(services_of(app), session, emulator)
+        emulator.fault(type="unavailable", status=503, times=5, endpoint="calendarView")
+        sync_queue.enqueue_sync(services_of(app), connection.id)
+        h.work(app)
+        before = h.job_of(app, connection.id)
+        assert before.get_status() is JobStatus.SCHEDULED and before.retries_left == 1
+        emulator.clear_faults()
+        # The connection's own backoff has passed (2 minutes): the sweep finds it due and runs the
+        # waiting retry now instead of leaving it to a scheduler that is not there.
+        connection = h.connection(session, connection.id)
+        connection.next_sync_at = datetime.now(UTC)
+        session.commit()
+        assert enqueue_due_syncs() == {"due": 1, "queued": 1, "recovered": 0}
+        assert h.job_of(app, connection.id).get_status() is JobStatus.QUEUED
+        h.work(app)
+        assert h.job_of(app, connection.id).get_status() is JobStatus.FINISHED
+        assert h.connection(session, connection.id).last_sync_outcome == "ok"
+    finally:
+        runtime.use(None)
+        session.close()
+        clean(app, key_prefix)
+        emulator.reset()
+
+
 def test_a_permanent_failure_ends_the_job_without_retries(job_app, session, emulator):
-    connection = h.linked(job_app, session, emulator)
+    connection = f.linked(services_of(job_app), session, emulator)
     emulator.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
     with job_app.app_context():
         sync_queue.enqueue_sync(services_of(job_app), connection.id)
@@ -104,11 +138,11 @@ def test_a_permanent_failure_ends_the_job_without_retries(job_app, session, emul
 def test_a_malformed_page_fails_the_job_with_a_clear_error_and_nothing_written(
         database_url, redis_url, key_prefix, emulator, session, tmp_path):
     with h.graph_proxy(emulator.url, spoil_page=None, mode="no_value") as proxy:
-        app = h.make_app(database_url, redis_url, key_prefix, emulator, tmp_path,
+        app = make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path,
                          graph_url=proxy.url + "/v1.0", sync_retry=(1, (0,)))
         runtime.use(services_of(app))
         try:
-            connection = h.linked(app, session, emulator)
+            connection = f.linked(services_of(app), session, emulator)
             with app.app_context():
                 sync_queue.enqueue_sync(services_of(app), connection.id)
             h.work(app)  # the first run, then its one immediate retry
@@ -120,42 +154,42 @@ def test_a_malformed_page_fails_the_job_with_a_clear_error_and_nothing_written(
         finally:
             runtime.use(None)
             session.close()
-            h.clean_up(app, key_prefix)
+            clean(app, key_prefix)
 
 
 def test_the_sweep_queues_only_due_linked_connections_of_orgs_with_sync_on(job_app, session, emulator):
-    emails = h.manager_emails(emulator)
-    due = h.linked(job_app, session, emulator, emails[0])
+    emails = f.manager_emails(emulator)
+    due = f.linked(services_of(job_app), session, emulator, emails[0])
     org = session.get(Organization, due.org_id)
-    later = h.linked(job_app, session, emulator, emails[1], org=org)
-    broken = h.linked(job_app, session, emulator, emails[2], org=org)
+    later = f.linked(services_of(job_app), session, emulator, emails[1], org=org)
+    broken = f.linked(services_of(job_app), session, emulator, emails[2], org=org)
     later.next_sync_at = datetime.now(UTC) + timedelta(minutes=30)
     broken.state = ConnectionState.needs_reconnect
     session.commit()
     ids = (due.id, later.id, broken.id)
     from jobs.sync import enqueue_due_syncs
 
-    assert enqueue_due_syncs() == {"due": 1, "queued": 1}
-    assert enqueue_due_syncs() == {"due": 1, "queued": 0}  # still queued: not twice
+    assert enqueue_due_syncs() == {"due": 1, "queued": 1, "recovered": 0}
+    assert enqueue_due_syncs() == {"due": 1, "queued": 0, "recovered": 0}  # still queued: not twice
     h.work(job_app)
     assert [h.count(session, i) > 0 for i in ids] == [True, False, False]
     assert h.connection(session, due.id).next_sync_at > datetime.now(UTC) + timedelta(minutes=59)
     org.sync_enabled = False
     due.next_sync_at = None
     session.commit()
-    assert enqueue_due_syncs() == {"due": 0, "queued": 0}
+    assert enqueue_due_syncs() == {"due": 0, "queued": 0, "recovered": 0}
 
 
-def test_the_cron_configuration_runs_the_sweep_every_minute_on_the_prefixed_queue(job_app, session, emulator):
+def test_the_cron_configuration_runs_the_sweep_every_15_seconds_on_the_prefixed_queue(job_app, session, emulator):
     scheduler = CronScheduler(connection=services_of(job_app).jobs.redis)
     scheduler.load_config_from_file("jobs.cron")
     entries = {c.func_name: c for c in scheduler.get_jobs()}
     sweep = entries["jobs.sync.enqueue_due_syncs"]
     prefix = services_of(job_app).settings.queue_prefix
-    assert sweep.cron == "* * * * *" and sweep.queue_name == prefix + "maintenance"
-    assert sweep.job_options["job_timeout"] == 120 and sweep.job_options["ttl"] == 55
-    connection = h.linked(job_app, session, emulator)
-    sweep.enqueue(services_of(job_app).jobs.redis)  # what rq cron does each minute
+    assert sweep.interval == 15 and sweep.cron is None and sweep.queue_name == prefix + "maintenance"
+    assert sweep.job_options["job_timeout"] == 120 and sweep.job_options["ttl"] == 14
+    connection = f.linked(services_of(job_app), session, emulator)
+    sweep.enqueue(services_of(job_app).jobs.redis)  # what rq cron does every 15 seconds
     h.work(job_app)
     assert h.connection(session, connection.id).last_sync_outcome == "ok"
 
@@ -165,4 +199,4 @@ def test_worker_settings_come_from_the_apps_own_configuration(database_url, redi
                LISTENING_KEYS="k1:" + "A" * 43 + "=", LISTENING_INSTANCE=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", "import jobs.rq_settings as s; print(s.REDIS_URL, *s.QUEUES)"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.split() == [redis_url, key_prefix + "sync", key_prefix + "maintenance"]
+    assert out.stdout.split() == [redis_url, key_prefix + "webhooks", key_prefix + "sync", key_prefix + "maintenance"]

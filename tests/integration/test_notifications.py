@@ -68,7 +68,7 @@ def test_the_sweep_subscribes_calendars_linked_before_and_only_those_read(served
     from jobs import notifications as notify_jobs
 
     first = linked(served, session)
-    second = linked(served, session, email=h.manager_emails(served.emu)[1],
+    second = linked(served, session, email=f.manager_emails(served.emu)[1],
                     org=session.get(Organization, first.org_id))
     second.state = ConnectionState.needs_reconnect
     session.commit()

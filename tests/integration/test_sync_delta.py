@@ -158,3 +158,16 @@ def test_calendars_read_organizations_never_use_delta(served, session):
     connection = linked(served, session)
     _, calls = _sync(served, connection.id)
     assert calls == {VIEW: 1} and _state(session, connection.id) is None
+
+
+def test_other_stored_fields_or_a_rewrite_need_a_whole_round(served, session, basic):
+    first, _ = _sync(served, basic.id)
+    state = _state(session, basic.id)
+    state.trim_version = "older-fields"
+    session.commit()
+    report, calls = _sync(served, basic.id)
+    assert calls == {DELTA: 1} and report.fetched == first.fetched
+    assert _state(session, basic.id).trim_version != "older-fields"
+    served.emu.reset()
+    report = sync.run(served.services, basic.id, rewrite=True)  # flask sync --retrim
+    assert report.fetched == first.fetched and report.updated == first.fetched
