@@ -9,7 +9,8 @@ endpoint is open to the internet, and a flood must not become a flood of rows.
 
 Valid change notifications are remembered an hour by (subscription, change, item, etag), so
 a replayed one queues nothing; the rest become one debounced sync per mailbox (queue.py).
-While Redis is down nothing can be queued: the answer is 503 and Graph retries later.
+While Redis (or, for a subscription not looked up lately, the database) is down nothing can be
+queued: the answer is 503 and Graph retries later.
 
 Per POST: one cached look-up per subscription (an indexed read on a miss) and three Redis
 round trips; an RQ job only for the first notification of a burst.
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from listening.core import crypto
 from listening.notifications import queue, store
@@ -93,6 +95,9 @@ class Intake:
                     raise Refused("bad_item", 400)
         except Refused as refusal:
             return self._refuse(refusal)
+        except SQLAlchemyError:
+            log.warning("change notifications not checked: database unreachable; Graph will retry")
+            return UNAVAILABLE
         try:
             self._queue_changes(items)
         except RedisError:
@@ -105,6 +110,9 @@ class Intake:
             items = self._checked(body)
         except Refused as refusal:
             return self._refuse(refusal)
+        except SQLAlchemyError:
+            log.warning("lifecycle notifications not checked: database unreachable; Graph will retry")
+            return UNAVAILABLE
         try:
             for item in items:
                 event = item.get("lifecycleEvent")
