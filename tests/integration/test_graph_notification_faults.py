@@ -11,7 +11,7 @@ from listening.core.models import ConnectionState
 from listening.notifications import queue as notify_queue
 from listening.notifications import subscriptions
 from tests.integration import sync_helpers as h
-from tests.integration.notify_helpers import (
+from tests.integration.notification_helpers import (
     RedisSwitch,
     actions,
     last_seq,

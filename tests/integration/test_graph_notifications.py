@@ -12,7 +12,7 @@ from listening.core.models import Connection, ConnectionState, Organization, Per
 from listening.notifications import queue as notify_queue
 from listening.notifications import subscriptions
 from tests.integration import sync_helpers as h
-from tests.integration.notify_helpers import (
+from tests.integration.notification_helpers import (
     actions,
     client_state,
     delivered,

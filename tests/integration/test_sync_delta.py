@@ -14,7 +14,7 @@ from listening.core import crypto
 from listening.core.models import CalendarDelta, CalendarItem, Organization
 from listening.outlook import graph
 from tests.integration import sync_helpers as h
-from tests.integration.notify_helpers import (
+from tests.integration.notification_helpers import (
     READ_BASIC,
     linked,
     meeting,
