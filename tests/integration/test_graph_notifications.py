@@ -124,6 +124,24 @@ def test_unlink_deletes_the_subscription_at_microsoft(served, session):
     assert deleted[1]["reason"] == "unlinked" and deleted[1]["deleted_at_microsoft"] is True
 
 
+def test_erasure_deletes_the_subscription_at_microsoft(served, session):
+    from listening.core.models import Role
+
+    connection, _ = subscribed(served, session)
+    org_id, person_id = connection.org_id, connection.person_id
+    admin = f.person(session, session.get(Organization, org_id), role=Role.hr_admin)
+    session.commit()
+    client = served.app.test_client()
+    f.sign_in_as(client, admin)
+    token = f.csrf_token(client, f"/admin/people/{person_id}")
+    response = client.post(f"/admin/people/{person_id}/erase", data={"csrf_token": token, "confirm": "erase"})
+    assert response.status_code == 302
+    assert served.emu.subscriptions() == []
+    action, details = actions(session, org_id)[-1]
+    assert action == "subscription:deleted" and details["reason"] == "erased"
+    assert details["deleted_at_microsoft"] is True
+
+
 def test_a_subscription_is_renewed_before_it_expires(served, session):
     connection, row = subscribed(served, session)
     expires = row.expires_at
