@@ -53,8 +53,8 @@ def create_app(config: dict | None = None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)
 
     logs.init_app(app)
-    db.init_app(app)
     crypto.init_app(app)
+    db.init_app(app)
     queue.init_app(app)
     identity.init_app(app)
     security.init_app(app)

@@ -18,7 +18,7 @@ def _url() -> str:
     from listening import create_app
     from listening.core import db
 
-    return db.database(create_app()).url
+    return db.database(create_app()).owner_url
 
 
 def run_migrations_online() -> None:

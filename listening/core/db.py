@@ -36,10 +36,17 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """The app's database, opened on first use (thread-safe: gunicorn threads race for it)."""
+    """The app's database, opened on first use (thread-safe: gunicorn threads race for it).
 
-    def __init__(self, url: str | None, instance_path: Path):
-        self._url, self._instance_path = url, instance_path
+    ``url`` is the runtime role's (DATABASE_URL), ``owner_url`` the migrations' (unset: the
+    same). Every Session carries ``keys`` in ``session.info["keys"]``: the audit chain's
+    HMAC keys come from it (listening/audit/chain.py). With ``refuse_privileged`` the first
+    use checks that the role is neither a superuser nor the tables' owner (production)."""
+
+    def __init__(self, url: str | None, instance_path: Path, *, keys=None, owner_url: str | None = None,
+                 refuse_privileged: bool = False):
+        self._url, self._instance_path, self._owner_url = url, instance_path, owner_url
+        self._keys, self._refuse_privileged = keys, refuse_privileged
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._sessionmaker: sessionmaker | None = None
@@ -52,8 +59,14 @@ class Database:
                 if self._url is None:
                     from listening.core import embedded
 
-                    self._url = embedded.postgres_url(self._instance_path)
+                    self._owner_url, self._url = embedded.postgres_urls(self._instance_path)
         return self._url
+
+    @property
+    def owner_url(self) -> str:
+        """DATABASE_OWNER_URL, the embedded server's owner, or (unset) the runtime URL."""
+        url = self.url
+        return self._owner_url or url
 
     @property
     def engine(self) -> Engine:
@@ -61,8 +74,14 @@ class Database:
             url = self.url
             with self._lock:
                 if self._engine is None:
-                    self._engine = make_engine(url)
-                    self._sessionmaker = sessionmaker(self._engine, expire_on_commit=False)
+                    engine = make_engine(url)
+                    if self._refuse_privileged:
+                        from listening.core import roles
+
+                        roles.refuse_privileged(engine)
+                    self._sessionmaker = sessionmaker(engine, expire_on_commit=False,
+                                                      info={"keys": self._keys})
+                    self._engine = engine
         return self._engine
 
     @property
@@ -81,8 +100,16 @@ class Database:
 
 
 def init_app(app) -> None:
+    from listening.core import crypto
+
     settings = app.config["SETTINGS"]
-    app.extensions["db"] = Database(settings.database_url, settings.instance_path)
+    database = Database(settings.database_url, settings.instance_path, keys=crypto.ring(app),
+                        owner_url=settings.database_owner_url, refuse_privileged=settings.production)
+    app.extensions["db"] = database
+    if settings.production:
+        # Opened now, so a role that could lift the audit log's protections stops the app
+        # before it serves anything.
+        database.engine  # noqa: B018
     app.teardown_appcontext(_close_session)
 
 

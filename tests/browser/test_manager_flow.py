@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -70,12 +70,10 @@ def served(database_url, redis_url, key_prefix, tmp_path):
 
 def _clean(app, prefix: str) -> None:
     from listening.core import db, queue
-    from listening.core.models import Base
+    from tests.support.cleanup import empty_tables
 
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with db.engine_for(app).begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     db.database(app).dispose()
+    empty_tables()
     redis = queue.redis_conn(app)
     keys = list(redis.scan_iter(f"*{prefix}*", count=1000))
     if keys:

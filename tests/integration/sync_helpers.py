@@ -105,12 +105,10 @@ def make_app(database_url: str, redis_url: str, key_prefix: str, emulator, insta
 
 def clean_up(app, key_prefix: str) -> None:
     """What the conftest's app fixture does after a test: empty tables, this run's Redis keys."""
-    from listening.core.models import Base
+    from tests.support.cleanup import empty_tables
 
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with db.engine_for(app).begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     db.database(app).dispose()
+    empty_tables()
     redis = queue.redis_conn(app)
     keys = list(redis.scan_iter(f"*{key_prefix}*", count=1000))
     if keys:

@@ -25,9 +25,9 @@ def test_a_benchmark_script_runs_to_its_figures(script, args, says):
     assert "WARNING" not in done.stdout
 
 
-def test_the_sync_benchmark_runs_to_its_figures(database_url, redis_url):
+def test_the_sync_benchmark_runs_to_its_figures(database_admin_url, redis_url):
     """Issue 5's acceptance command at its smallest (~30 s), on the suite's PostgreSQL and Redis."""
-    base, sep, query = database_url.partition("?")
+    base, sep, query = database_admin_url.partition("?")
     env = os.environ | {"BENCH_DATABASE_ADMIN_URL": base.rsplit("/", 1)[0] + "/postgres" + sep + query,
                         "REDIS_URL": redis_url}
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "sync_bench.py"), "--quick", "--sdk-events", "100",

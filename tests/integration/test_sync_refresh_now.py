@@ -113,11 +113,7 @@ def test_redis_unreachable_is_said_plainly_and_the_request_still_succeeds(databa
         assert "could not be queued right now" in client.get("/one-on-ones").get_data(as_text=True)
     finally:
         session.close()
-        from sqlalchemy import text
+        from tests.support.cleanup import empty_tables
 
-        from listening.core.models import Base
-
-        with db.engine_for(app).begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(t.name for t in Base.metadata.sorted_tables)
-                              + " RESTART IDENTITY CASCADE"))
         db.database(app).dispose()
+        empty_tables()
