@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
      "status codes: 200 x3"),
     ("filter_bench.py", ["--events", "200", "--runs", "1"], "judge()"),
     ("emulator_bench.py", ["--events", "500", "--runs", "1"], "events"),
+    ("directory_bench.py", ["--rows", "2000", "--runs", "1"], "whole check"),
 ])
 def test_a_benchmark_script_runs_to_its_figures(script, args, says):
     done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT,
