@@ -5,6 +5,7 @@ commit once, then redirect or render.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -27,9 +28,10 @@ from flask import (
 )
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from joserfc.errors import JoseError
+from redis import RedisError
 from requests import RequestException
 
-from listening.core import db
+from listening.core import db, queue
 from listening.core.models import Organization, Role
 from listening.outlook import identity, linking, tokens
 from listening.web.security import own_organization, requires
@@ -191,6 +193,10 @@ def admin_consent_start(token: str):
     except ValueError:
         abort(409, description="This organization's calendar setting is not one Listening can use.")
     state = secrets.token_urlsafe(24)
+    try:
+        _issue_admin_state(state, org.id)
+    except RedisError:
+        abort(503, description="The approval could not be started right now. Try the link again in a minute.")
     session[ADMIN_STATE_KEY] = {"state": state, "org_id": org.id, "exp": time.time() + ADMIN_STATE_SECONDS}
     graph = " ".join(s if s in ("openid", "profile", "offline_access") else "https://graph.microsoft.com/" + s
                      for s in scope.split())
@@ -200,31 +206,57 @@ def admin_consent_start(token: str):
     return redirect(f"{settings.ms_authority}/{org.tenant_id}/v2.0/adminconsent?{query}")
 
 
+def _admin_state_key(state: str) -> str:
+    prefix = current_app.config["SETTINGS"].queue_prefix
+    return f"{prefix}admin-consent:{hashlib.sha256(state.encode()).hexdigest()}"
+
+
+def _issue_admin_state(state: str, org_id: int) -> None:
+    """Kept server-side as well as in the browser's session: a copy of the session cookie
+    replayed against the callback finds it already spent, whichever process answers."""
+    queue.redis_conn().set(_admin_state_key(state), str(org_id), ex=ADMIN_STATE_SECONDS, nx=True)
+
+
+def _consume_admin_state(state: str) -> int | None:
+    """The organization the state was issued for, once (GETDEL is atomic), else None."""
+    found = queue.redis_conn().getdel(_admin_state_key(state))
+    return int(found) if found is not None else None
+
+
 @bp.get("/outlook/adminconsent/callback")
 def admin_consent_callback():
     expected = session.pop(ADMIN_STATE_KEY, None) or {}
     given = request.args.get("state") or ""
+    refused = ("Approval not recorded", "This answer from Microsoft does not belong to an approval "
+               "started here, it expired, or it was already used. Open the approval link again.", 400)
     if (not expected or expected.get("exp", 0) < time.time()
             or not hmac.compare_digest(str(expected.get("state")), given)):
-        return _message("Approval not recorded", "This answer from Microsoft does not belong to an "
-                        "approval started here, or it expired. Open the approval link again.", 400)
+        return _message(*refused)
+    try:
+        org_id = _consume_admin_state(given)
+    except RedisError:
+        abort(503, description="The approval could not be recorded right now. Open the approval link again "
+                               "in a minute.")
+    if org_id is None or org_id != expected.get("org_id"):
+        return _message(*refused)
     sess = db.session()
-    org = sess.get(Organization, expected["org_id"])
+    org = sess.get(Organization, org_id)
     if org is None:
         abort(404)
     error = request.args.get("error")
-    granted = request.args.get("admin_consent", "").lower() == "true" and not error
-    # `tenant` in this redirect can be forged: it is only compared, never trusted.
-    linking.record_admin_consent_return(sess, org, granted=granted, error=error,
+    reported = request.args.get("admin_consent", "").lower() == "true" and not error
+    # Every parameter of this redirect can be typed by whoever holds the link: recorded as
+    # reported, confirmed only when a manager then links (linking._confirm_admin_consent).
+    linking.record_admin_consent_return(sess, org, reported_granted=reported, error=error,
                                         reported_tenant=request.args.get("tenant"))
     sess.commit()
-    if not granted:
+    if not reported:
         return _message("Approval not given", "Microsoft reports that the organization-wide "
                         "approval was not given. Nothing changed.", 400)
     # Not the organization's name: this page is for whoever holds the link and the session.
     return _message("Thank you", "Microsoft reports that Listening may now read calendars in your "
                     "organization. People who were waiting can now link Outlook from their "
-                    "1-on-1s page.")
+                    "1-on-1s page; the first of them to link confirms the approval in the audit log.")
 
 
 @bp.get("/admin/consent-waiting")
