@@ -221,6 +221,12 @@ def shown_time(moment: datetime, tz: ZoneInfo) -> str:
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def writer_for(buffer):
+    """Every field quoted: a spreadsheet that splits on ';' (common in Europe) would otherwise
+    cut an unquoted "Mozilla/5.0;=1+2" into a cell that starts with '=' (a formula)."""
+    return csv.writer(buffer, quoting=csv.QUOTE_ALL)
+
+
 def csv_cell(value) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
@@ -241,7 +247,7 @@ def _csv_row(entry: AuditEvent, names: dict, tz: ZoneInfo) -> list[str]:
 def export_csv(session: Session, org_id: int, filters: Filters, tz: ZoneInfo) -> Iterator[str]:
     """The whole filtered set as CSV text chunks, newest first, read in keyset batches."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = writer_for(buffer)
     writer.writerow(CSV_HEADER)
     current = filters
     while True:
