@@ -30,6 +30,12 @@ class Base(DeclarativeBase):
     pass
 
 
+# The largest values the id columns hold (integer and bigint): an id from a URL or a form
+# beyond them names nothing, and must be refused before it reaches a query.
+INT4_MAX = 2**31 - 1
+INT8_MAX = 2**63 - 1
+
+
 def _enum(cls, name):
     # Store the readable value, not the member name, and let PostgreSQL check it.
     return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])

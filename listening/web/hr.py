@@ -80,7 +80,7 @@ def audit_page():
                                verified.occurred_at, tz))
 
 
-@bp.get("/audit/<int:entry_id>")
+@bp.get("/audit/<bigint:entry_id>")
 @requires(Role.hr_admin)
 def audit_entry(entry_id: int):
     sess = db.session()

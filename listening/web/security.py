@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from datetime import timedelta
 from functools import wraps
@@ -19,6 +20,9 @@ csrf = CSRFProtect()
 
 
 def init_app(app) -> None:
+    # First of all: a request carrying bytes that no field of ours can hold is refused before
+    # anything reads, writes or audits it.
+    app.before_request(refuse_control_characters)
     # Registered before CSRFProtect's own check, so that a refused form already knows who sent
     # it and from where (web/one_on_ones.py audits it).
     app.before_request(_load_person)
@@ -35,6 +39,23 @@ def init_app(app) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy", policy)
         return response
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def refuse_control_characters() -> None:
+    """400 for NUL, CR, LF or any other control character in the path, a query or form field
+    (names and values) or an uploaded file's name: PostgreSQL cannot store NUL, and no field
+    of ours holds a line break (a CR/LF in ``next`` would split the Location header). The
+    uploaded files' content is the directory's to judge (it names the line)."""
+    texts = [request.path, *(t for pair in request.args.items(multi=True) for t in pair)]
+    if request.method in ("POST", "PUT", "PATCH"):
+        texts += [t for pair in request.form.items(multi=True) for t in pair]
+        texts += [upload.filename or "" for _, upload in request.files.items(multi=True)]
+    if any(_CONTROL.search(text) for text in texts if text):
+        abort(400, description="The request holds a control character (such as NUL or a line break) "
+                               "where none can be. Nothing was done.")
 
 
 def requires(*roles: Role):

@@ -211,7 +211,7 @@ def test_off_site_next_is_ignored(client, session, emu, contoso):
 
 @pytest.mark.parametrize("error, logged", [
     ("server_error", "sign-in refused: microsoft error (server_error)"),
-    ("x\nINFO forged log line", "sign-in refused: microsoft error (unrecognised error)"),
+    ("x INFO forged log line", "sign-in refused: microsoft error (unrecognised error)"),
     ("<script>" * 20, "sign-in refused: microsoft error (unrecognised error)"),
 ])
 def test_a_redirect_error_is_logged_only_in_the_shape_of_an_oauth_code(client, session, caplog, error, logged):
@@ -221,6 +221,13 @@ def test_a_redirect_error_is_logged_only_in_the_shape_of_an_oauth_code(client, s
     assert response.status_code == 400
     assert [r.getMessage() for r in caplog.records] == [logged]
     assert refusals(session) == [("microsoft error", 1, logged.split("(")[1].rstrip(")"))]
+
+
+def test_a_line_break_in_a_redirect_error_is_refused_before_anything_logs_it(client, session, caplog):
+    with caplog.at_level("INFO"):
+        response = client.get("/auth/callback", query_string={"error": "x\nINFO forged log line"})
+    assert response.status_code == 400 and "control character" in response.get_data(as_text=True)
+    assert "forged" not in caplog.text and refusals(session) == []
 
 
 def test_sign_out_ends_every_copy_of_the_session(app, client, session, emu, contoso):
