@@ -32,8 +32,15 @@ def init_app(app) -> None:
     policy = ("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
               f"form-action 'self' {authority.scheme}://{authority.netloc}")
 
+    production = app.config["SETTINGS"].production
+
     @app.after_request
     def _headers(response):
+        # Pages hold calendar, personal and audit data, and downloads hold more: nothing of ours
+        # belongs in a browser's or a proxy's cache.
+        response.headers.setdefault("Cache-Control", "no-store")
+        if production:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -56,6 +63,29 @@ def refuse_control_characters() -> None:
     if any(_CONTROL.search(text) for text in texts if text):
         abort(400, description="The request holds a control character (such as NUL or a line break) "
                                "where none can be. Nothing was done.")
+
+
+class OnlyHost:
+    """WSGI middleware: 400 for any Host header but the public URL's, before Flask sees the
+    request (so no page, link or log line is ever made for a forged host)."""
+
+    def __init__(self, wsgi_app, public_url: str):
+        parts = urlsplit(public_url)
+        self.app = wsgi_app
+        default_port = 443 if parts.scheme == "https" else 80
+        self.hosts = {parts.netloc.lower(), f"{parts.hostname}:{parts.port or default_port}".lower()}
+        if parts.port in (None, default_port):
+            self.hosts.add(parts.hostname.lower())
+
+    def __call__(self, environ, start_response):
+        host = (environ.get("HTTP_HOST") or "").lower()
+        if host not in self.hosts:
+            body = b"This address is not served here.\n"
+            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
+                                               ("Content-Length", str(len(body))),
+                                               ("Cache-Control", "no-store")])
+            return [body]
+        return self.app(environ, start_response)
 
 
 def requires(*roles: Role):
