@@ -119,7 +119,7 @@ class Stack:
         if loaded:
             print(f"demo: loaded the emulator's directory into {', '.join(loaded)}", flush=True)
         supervisor.start(Child("web", [
-            str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
+            str(bin_dir / "gunicorn"), "-c", "python:listening.web.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
             "--graceful-timeout", "4", "--access-logfile", str(logs / "web-access.log"),
             "--control-socket", str(self.instance / "gunicorn.ctl"), "wsgi:app"], env, grace=4))
         # The same commands as the Procfile's worker and clock.

@@ -30,6 +30,8 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     return create_engine(
         normalise_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=10,
+        # A failed statement's log line and exception never carry its values (emails, names).
+        hide_parameters=True,
         # Bound every statement so a stuck query cannot hold a worker forever.
         connect_args={"connect_timeout": 10, "options": "-c statement_timeout=60000"},
     )

@@ -17,14 +17,26 @@ context_id: contextvars.ContextVar[str] = contextvars.ContextVar("log_context_id
 _SECRET = re.compile(
     r"(?i)(bearer\s+|(?:access|refresh|id)_token['\"=:\s]+|client_secret['\"=:\s]+|code['\"=:\s]+)"
     r"[A-Za-z0-9._~+/=-]{8,}")
+# PostgreSQL quotes row values in its error details (a unique violation names the email, a NOT
+# NULL violation prints the whole row), and a statement's parameters may follow it.
+_ROW_VALUES = re.compile(r"(Key \(.*?\)=\(|Failing row contains \(|\[parameters: )[^\n]*")
+
+
+def mask(text: str) -> str:
+    return _ROW_VALUES.sub(r"\1[redacted]", _SECRET.sub(r"\1[redacted]", text))
 
 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.context_id = context_id.get()
-        if isinstance(record.msg, str) and not record.args:
-            record.msg = _SECRET.sub(r"\1[redacted]", record.msg)
         return True
+
+
+class MaskingFormatter(logging.Formatter):
+    """Masks the whole formatted line: the message with its arguments, and the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))
 
 
 def configure(level: str = "INFO") -> None:
@@ -33,7 +45,7 @@ def configure(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler()
     handler.addFilter(ContextFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(context_id)s] %(name)s: %(message)s"))
+    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s [%(context_id)s] %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
 
