@@ -19,7 +19,7 @@ def create_app(config: dict | None = None):
     from listening.core import config as config_mod
     from listening.core import crypto, db, logs, queue
     from listening.outlook import identity
-    from listening.web import register_blueprints, security, urls
+    from listening.web import limits, register_blueprints, security, urls
 
     config = dict(config or {})
     setting_names = {f.name for f in fields(config_mod.Settings)}
@@ -66,6 +66,7 @@ def create_app(config: dict | None = None):
     queue.init_app(app)
     identity.init_app(app)
     security.init_app(app)
+    limits.init_app(app)
     urls.register_converters(app)
     register_blueprints(app)
     cli.init_app(app)

@@ -17,6 +17,7 @@ from listening.admin import directory
 from listening.audit import Action
 from listening.core import db, store
 from listening.core.models import Role
+from listening.web.limits import by_person, limiter, setting
 from listening.web.security import own_organization, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -35,6 +36,7 @@ def directory_page():
 
 @bp.post("/directory")
 @requires(Role.hr_admin)
+@limiter.limit(setting("rate_limit_import"), key_func=by_person)
 def directory_import():
     sess = db.session()
     org = own_organization(sess)

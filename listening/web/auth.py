@@ -14,6 +14,7 @@ from listening.audit import Action, refusals
 from listening.core import db, store
 from listening.outlook import identity
 from listening.web import security
+from listening.web.limits import by_address, limiter, setting
 from listening.web.urls import external_url, safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 
 @bp.get("/sign-in")
+@limiter.limit(setting("rate_limit_sign_in"), key_func=by_address)
 def start():
     session["next"] = safe_next(request.args.get("next"))
     identity.forget_pending(session, "signin")  # the newest start replaces any earlier one

@@ -34,6 +34,7 @@ from requests import RequestException
 from listening.core import db, queue
 from listening.core.models import Organization, Role
 from listening.outlook import identity, linking, tokens
+from listening.web.limits import by_address, by_person, limiter, setting
 from listening.web.security import own_organization, requires
 from listening.web.urls import external_url, safe_next
 
@@ -179,6 +180,7 @@ def _approval_link_org(sess, token: str) -> Organization | None:
 
 
 @bp.get("/outlook/approve/<token>")
+@limiter.limit(setting("rate_limit_approval"), key_func=by_address)
 def admin_consent_start(token: str):
     try:
         org = _approval_link_org(db.session(), token)
@@ -224,6 +226,7 @@ def _consume_admin_state(state: str) -> int | None:
 
 
 @bp.get("/outlook/adminconsent/callback")
+@limiter.limit(setting("rate_limit_approval"), key_func=by_address)
 def admin_consent_callback():
     expected = session.pop(ADMIN_STATE_KEY, None) or {}
     given = request.args.get("state") or ""
@@ -278,6 +281,7 @@ def _own_connection(sess, connection_id: int):
 
 @bp.post("/outlook/connections/<int:connection_id>/check")
 @requires(Role.manager)
+@limiter.limit(setting("rate_limit_check"), key_func=by_person)
 def check(connection_id: int):
     sess = db.session()
     settings = current_app.config["SETTINGS"]
