@@ -11,7 +11,6 @@ from jobs import runtime
 from listening import audit
 from listening.audit import Action, checkpoint
 from listening.audit import log as audit_log
-from listening.core import db
 from listening.core.models import Organization
 
 log = logging.getLogger(__name__)
@@ -19,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def verify_chain(org_id: int, requested_by: int | None = None) -> dict:
     """Verify and record the verdict in one unit of work; returns the verdict's details."""
-    with runtime.job_scope() as app, db.unit_of_work(app) as session:
+    with runtime.job_scope() as services, services.db.unit_of_work() as session:
         verdict = audit.verify(session, org_id)
         details = audit_log.verdict_details(verdict)
         audit.record(session, Action.audit_verified, requested_by, None, details, org_id=org_id)
@@ -31,13 +30,13 @@ def verify_chain(org_id: int, requested_by: int | None = None) -> dict:
 def checkpoint_chain(org_id: int) -> dict | None:
     """Sign the chain's end, record it in the log, then write it to AUDIT_CHECKPOINT_DIR (after the
     commit: a file names only entries that exist). Returns the checkpoint, None for an empty log."""
-    with runtime.job_scope() as app:
-        with db.unit_of_work(app) as session:
+    with runtime.job_scope() as services:
+        with services.db.unit_of_work() as session:
             org = session.get(Organization, org_id)
             doc = checkpoint.take(session, org_id, org.tenant_id, datetime.now(UTC)) if org else None
         if doc is not None:
             try:
-                checkpoint.write(app.config["SETTINGS"].checkpoint_dir, doc)
+                checkpoint.write(services.settings.checkpoint_dir, doc)
             except OSError as err:
                 # Still in the log (the receipt); the operator must fix the folder.
                 log.error("audit checkpoint of organization %s not written: %s", org_id, err.strerror)

@@ -1,7 +1,8 @@
 """Listening: a read-only 1-on-1 meeting finder for Microsoft 365.
 
-``create_app`` reads like a table of contents: settings, stores, identity,
-security, views, commands. Nothing is created at import time.
+``create_app`` reads like a table of contents: settings, the services the use
+cases are given (listening/services.py), the web layer, the commands. Nothing
+is created at import time, and nothing connects anywhere until first used.
 """
 from __future__ import annotations
 
@@ -14,12 +15,10 @@ def create_app(config: dict | None = None):
     (listening/core/config.py); upper-case keys go to Flask's config as they are."""
     from flask import Flask
 
-    from listening import cli
+    from listening import cli, services, web
     from listening.admin import directory
     from listening.core import config as config_mod
-    from listening.core import crypto, db, logs, queue
-    from listening.outlook import identity
-    from listening.web import limits, register_blueprints, security, urls
+    from listening.core import logs
 
     config = dict(config or {})
     setting_names = {f.name for f in fields(config_mod.Settings)}
@@ -30,7 +29,6 @@ def create_app(config: dict | None = None):
     app = Flask(__name__, template_folder="../templates", static_folder="../static",
                 instance_path=str(settings.instance_path))
     app.config.update(
-        SETTINGS=settings,
         SECRET_KEY=settings.secret_key or _dev_secret(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -38,7 +36,6 @@ def create_app(config: dict | None = None):
         # __Host-: the browser takes it only from this exact host over HTTPS, with Path=/ and no
         # Domain, so a sibling subdomain cannot set or shadow the session cookie.
         SESSION_COOKIE_NAME="__Host-session" if settings.production else "session",
-
         PERMANENT_SESSION_LIFETIME=8 * 3600,
         # The largest upload is a directory CSV; the margin is for the multipart framing, so a
         # file just over the limit still reaches the page that explains it (directory.parse_csv).
@@ -57,18 +54,18 @@ def create_app(config: dict | None = None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)
 
     if settings.production:
+        from listening.web.security import OnlyHost
+
         # Only PUBLIC_URL's host is answered in production (development answers any, for
         # localhost and 127.0.0.1 alike).
-        app.wsgi_app = security.OnlyHost(app.wsgi_app, settings.public_url)
-    logs.init_app(app)
-    crypto.init_app(app)
-    db.init_app(app)
-    queue.init_app(app)
-    identity.init_app(app)
-    security.init_app(app)
-    limits.init_app(app)
-    urls.register_converters(app)
-    register_blueprints(app)
+        app.wsgi_app = OnlyHost(app.wsgi_app, settings.public_url)
+    logs.configure(settings.log_level)
+    built = services.build(settings)
+    if settings.production:
+        # Opened now, so a role that could lift the audit log's protections (a superuser, the
+        # tables' owner) stops the app before it serves anything.
+        built.db.engine  # noqa: B018
+    web.init_app(app, built)
     cli.init_app(app)
     return app
 

@@ -20,6 +20,8 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
+from tests.support.apps import services_of
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -140,21 +142,25 @@ def app(databases, redis_url, key_prefix, emulator, tmp_path, app_overrides):
 
 
 def _truncate(app) -> None:
-    from listening.core import db
     from tests.support.cleanup import empty_tables
 
-    db.database(app).dispose()
+    services_of(app).db.dispose()
     empty_tables()
 
 
 def _clear_redis(app, prefix: str) -> None:
-    from listening.core import queue
 
-    conn = queue.redis_conn(app)
+    conn = services_of(app).jobs.redis
     for pattern in (f"*{prefix}*",):
         keys = list(conn.scan_iter(pattern, count=1000))
         if keys:
             conn.delete(*keys)
+
+
+@pytest.fixture
+def services(app):
+    """The Services the app was built with: what use cases take (listening/services.py)."""
+    return services_of(app)
 
 
 @pytest.fixture
@@ -165,8 +171,6 @@ def client(app):
 @pytest.fixture
 def session(app):
     """A plain Session for arranging and asserting; commits are the test's to make."""
-    from listening.core.db import sessionmaker_for
-
-    sess = sessionmaker_for(app)()
+    sess = services_of(app).db.sessionmaker()
     yield sess
     sess.close()

@@ -9,7 +9,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -18,7 +17,8 @@ from pathlib import Path
 from listening import audit
 from listening.admin import retention
 from listening.audit import checkpoint, refusals
-from listening.core import crypto, db, store
+from listening.cli import services
+from listening.core import store
 from listening.core.models import Organization
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
@@ -45,7 +45,7 @@ def _checkpoint(path: Path) -> dict:
     except OSError as err:
         _fail(f"{path}: {err.strerror}")
     try:
-        return checkpoint.parse(crypto.ring(current_app), raw)
+        return checkpoint.parse(services().keys, raw)
     except checkpoint.CheckpointError as err:
         _fail(f"{path}: {err}")
 
@@ -57,7 +57,7 @@ def _checkpoint(path: Path) -> dict:
 def verify(tenant_id: str | None, checkpoint_file: Path | None):
     """Say whether each organization's audit chain is whole and where it breaks."""
     doc = _checkpoint(checkpoint_file) if checkpoint_file else None
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         if doc is not None:
             org = sess.get(Organization, doc["org_id"])
             if org is None:
@@ -86,7 +86,7 @@ def verify(tenant_id: str | None, checkpoint_file: Path | None):
 @retention_cli.command("run")
 def run():
     """Apply every organization's retention now (what the daily job does)."""
-    summary = retention.run(db.sessionmaker_for(current_app), datetime.now(UTC))
+    summary = retention.run(services(), datetime.now(UTC))
     for report in summary.organizations:
         click.echo(f"organization {report.org_id}: removed {report.calendar_items} calendar items "
                    f"and {report.audit_entries} audit entries")
@@ -101,7 +101,7 @@ def refused_sign_ins(days: int):
     if not 1 <= days <= refusals.KEEP.days:
         _fail(f"--days must be from 1 to {refusals.KEEP.days} (older counts are purged)")
     since = datetime.now(UTC) - timedelta(days=days)
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         rows, total = refusals.latest(sess, since), refusals.count(sess, since)
         lines = [f"{r.hour:%Y-%m-%d %H:00}Z  {r.count:>6}  {r.reason:<16} {str(r.ip or 'many'):<22} "
                  f"{r.last_detail or ''}{f'  tenant {r.last_tenant_id}' if r.last_tenant_id else ''}"

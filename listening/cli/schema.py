@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from listening import audit
 from listening.admin import directory
 from listening.audit import Action
-from listening.core import db, roles, store
+from listening.cli import services
+from listening.core import roles, store
 from listening.core.config import ConfigError
 from listening.core.models import Organization
 
@@ -43,11 +43,11 @@ def alembic_config(url: str):
     return config
 
 
-def upgrade(app) -> str | None:
+def upgrade(services) -> str | None:
     """Migrate as the owner (DATABASE_OWNER_URL), then grant the runtime role (DATABASE_URL)
     what it needs; the runtime role's name, or None when both URLs are one role."""
-    database = db.database(app)
-    if app.config["SETTINGS"].production and not app.config["SETTINGS"].database_owner_url:
+    database = services.db
+    if services.settings.production and not services.settings.database_owner_url:
         raise ConfigError("production migrations need DATABASE_OWNER_URL (the role that owns the "
                           "schema); DATABASE_URL is the app's runtime role")
     return migrate(database.owner_url, database.url)
@@ -68,7 +68,7 @@ def migrate(owner_url: str, runtime_url: str | None = None) -> str | None:
 def db_upgrade():
     """Apply every migration as the owner role and grant the runtime role (safe to re-run)."""
     try:
-        runtime = upgrade(current_app)
+        runtime = upgrade(services())
     except ConfigError as err:
         fail(str(err))
     click.echo("database is at the newest migration" +
@@ -80,7 +80,7 @@ def db_upgrade():
 @click.option("--name", required=True, help="The organization's display name.")
 def org_add(tenant_id: str, name: str):
     """Create the organization for a Microsoft tenant id (idempotent)."""
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         org = store.organization_by_tenant(sess, tenant_id)
         if org is None:
             sess.add(Organization(tenant_id=tenant_id.lower(), name=name))
@@ -105,7 +105,7 @@ def directory_import(file: Path, tenant_id: str):
         for problem in err.problems:
             click.echo(f"{file}: {problem}")
         fail(f"{file}: {len(err.problems)} problem(s), listed above; nothing was imported")
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         org = store.organization_by_tenant(sess, tenant_id)
         if org is None:
             fail(f"no organization for tenant {tenant_id}; add it with 'flask org add'")

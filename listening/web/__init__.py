@@ -1,4 +1,5 @@
-"""Thin blueprints: validate input, call one service, commit once, render or redirect."""
+"""The web layer: thin blueprints that validate input, call one use case, commit once, and
+render or redirect; who may do what (security); the request's dependencies (deps)."""
 from __future__ import annotations
 
 from flask import render_template
@@ -6,6 +7,17 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from listening.admin import directory
+
+
+def init_app(app, services) -> None:
+    from listening.web import deps, limits, oauth, security, urls
+
+    deps.init_app(app, services)
+    oauth.init_app(app, services.settings)
+    security.init_app(app, services.settings)
+    limits.init_app(app, services.settings)
+    urls.register_converters(app)
+    register_blueprints(app)
 
 
 def register_blueprints(app) -> None:

@@ -15,8 +15,9 @@ from flask import (
 from listening import audit
 from listening.admin import directory
 from listening.audit import Action
-from listening.core import db, store
+from listening.core import store
 from listening.core.models import Role
+from listening.web import deps
 from listening.web.limits import by_person, limiter, setting
 from listening.web.security import own_organization, requires
 
@@ -27,7 +28,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.get("/directory")
 @requires(Role.hr_admin)
 def directory_page():
-    sess = db.session()
+    sess = deps.session()
     people = store.people(sess, g.person.org_id)
     names = {p.id: p.label for p in people}
     return render_template("admin_directory.html", people=people, names=names,
@@ -38,7 +39,7 @@ def directory_page():
 @requires(Role.hr_admin)
 @limiter.limit(setting("rate_limit_import"), key_func=by_person)
 def directory_import():
-    sess = db.session()
+    sess = deps.session()
     org = own_organization(sess)
     upload = request.files.get("file")
     if upload is None or not upload.filename:

@@ -11,9 +11,9 @@ from requests import RequestException
 
 from listening import audit
 from listening.audit import Action, refusals
-from listening.core import db, store
+from listening.core import store
 from listening.outlook import identity
-from listening.web import security
+from listening.web import deps, oauth, security
 from listening.web.limits import by_address, limiter, setting
 from listening.web.urls import external_url, safe_next
 
@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 @limiter.limit(setting("rate_limit_sign_in"), key_func=by_address)
 def start():
     session["next"] = safe_next(request.args.get("next"))
-    identity.forget_pending(session, "signin")  # the newest start replaces any earlier one
-    return identity.client("signin").authorize_redirect(
+    oauth.forget_pending(session, "signin")  # the newest start replaces any earlier one
+    return oauth.client("signin").authorize_redirect(
         external_url("auth.callback"), prompt="select_account")
 
 
@@ -39,7 +39,7 @@ def _refuse(reason: str, message: str, org_id: int | None = None, status: int = 
     log.warning("sign-in refused: %s%s", reason, f" ({detail})" if detail else "")
     if end_session:
         session.clear()
-    sess = db.session()
+    sess = deps.session()
     if org_id is not None:
         audit.record(sess, Action.sign_in_refused, None, None,
                      {"reason": reason} | ({"detail": detail} if detail else {}), org_id=org_id)
@@ -52,7 +52,7 @@ def _refuse(reason: str, message: str, org_id: int | None = None, status: int = 
 
 @bp.get("/callback")
 def callback():
-    client = identity.client("signin")
+    client = oauth.client("signin")
     state = request.args.get("state") or ""
     # Did this browser start the sign-in this answer is for? Only then may a refusal end its session.
     pending = bool(state) and client.framework.get_state_data(session, state) is not None
@@ -72,7 +72,7 @@ def callback():
                        "Start again from the sign-in page.", status=400, detail=identity.what_failed(exc),
                        end_session=pending)
     claims = token.get("userinfo") or {}
-    sess = db.session()
+    sess = deps.session()
     org = store.organization_by_tenant(sess, claims["tid"])
     if org is None:
         return _refuse("unknown tenant", "Your organization does not use Listening yet. Ask your "
@@ -95,7 +95,7 @@ def callback():
 def sign_out():
     person = g.get("person")
     if person is not None:
-        sess = db.session()
+        sess = deps.session()
         person.end_sessions()  # copies of this cookie included
         audit.record(sess, Action.sign_out, person, person)
         sess.commit()

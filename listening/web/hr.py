@@ -12,7 +12,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -28,8 +27,9 @@ from listening.admin import privacy
 from listening.admin import settings as org_settings
 from listening.audit import Action, checkpoint
 from listening.audit import log as audit_log
-from listening.core import crypto, db, store
+from listening.core import store
 from listening.core.models import Person, Role
+from listening.web import deps
 from listening.web.security import own_organization, requires
 
 bp = Blueprint("hr", __name__, url_prefix="/admin")
@@ -62,7 +62,7 @@ def _tz():
 @bp.get("/audit")
 @requires(Role.hr_admin)
 def audit_page():
-    sess = db.session()
+    sess = deps.session()
     filters = _filters(sess)
     tz = _tz()
     page = audit_log.page(sess, g.person.org_id, filters, tz)
@@ -83,7 +83,7 @@ def audit_page():
 @bp.get("/audit/<bigint:entry_id>")
 @requires(Role.hr_admin)
 def audit_entry(entry_id: int):
-    sess = db.session()
+    sess = deps.session()
     entry = sess.scalar(audit_log.entry_query(g.person.org_id, entry_id))
     if entry is None:
         abort(404, description="No such audit entry in your organization.")
@@ -98,14 +98,14 @@ def audit_entry(entry_id: int):
 def _checkpoint_to_compare(sess, org_id: int) -> tuple[dict | None, str | None]:
     """The receipt the HR admin gave, else the newest checkpoint file this host keeps, else the
     newest checkpoint recorded in the log; with where it came from."""
-    keys = crypto.ring()
+    keys = deps.services().keys
     upload = request.files.get("checkpoint")
     if upload is not None and upload.filename:
         try:
             return checkpoint.parse(keys, upload.read(checkpoint.MAX_BYTES + 1)), "the receipt you gave"
         except checkpoint.CheckpointError as err:
             abort(400, description=f"That file cannot be used as a receipt: {err}. Nothing was verified.")
-    folder = current_app.config["SETTINGS"].checkpoint_dir
+    folder = deps.services().settings.checkpoint_dir
     doc = checkpoint.latest_file(keys, folder, org_id)
     if doc is not None:
         return doc, "the newest checkpoint file"
@@ -121,13 +121,13 @@ def _checkpoint_to_compare(sess, org_id: int) -> tuple[dict | None, str | None]:
 @bp.post("/audit/verify")
 @requires(Role.hr_admin)
 def audit_verify():
-    sess = db.session()
+    sess = deps.session()
     org_id = g.person.org_id
     doc, source = _checkpoint_to_compare(sess, org_id)
     compared = checkpoint.compare(sess, org_id, doc) if doc is not None else None
     if audit_log.chain_length(sess, org_id) > audit_log.INLINE_VERIFY_LIMIT:
         try:
-            started = audit_log.enqueue_verify(org_id, g.person.id)
+            started = audit_log.enqueue_verify(deps.services(), org_id, g.person.id)
         except RedisError:
             abort(503, description="The verification could not be started (the job queue is unreachable). "
                                    "Try again in a minute, or run 'flask audit verify'.")
@@ -153,7 +153,7 @@ def audit_verify():
 @requires(Role.hr_admin)
 def audit_receipt():
     """The newest signed checkpoint of the organization's chain, to keep outside Listening."""
-    sess = db.session()
+    sess = deps.session()
     doc = checkpoint.latest_recorded(sess, g.person.org_id)
     if doc is None:
         abort(404, description="There is no checkpoint yet: the daily job signs one each night.")
@@ -166,7 +166,7 @@ def audit_receipt():
 @bp.get("/audit/export.csv")
 @requires(Role.hr_admin)
 def audit_export():
-    sess = db.session()
+    sess = deps.session()
     filters = _filters(sess)
     filters = replace(filters, before=None)  # the whole filtered set, not one page of it
     audit.record(sess, Action.audit_exported, g.person, None, {"filters": filters.query_args()})
@@ -175,7 +175,7 @@ def audit_export():
 
     def stream():
         # Its own session: the export outlives the request's, and may read a million rows.
-        with db.sessionmaker_for()() as export_session:
+        with deps.services().db.sessionmaker() as export_session:
             yield from audit_log.export_csv(export_session, org_id, filters, tz)
 
     name = f"audit-{datetime.now(tz):%Y%m%d-%H%M%S}.csv"
@@ -186,7 +186,7 @@ def audit_export():
 @bp.get("/settings")
 @requires(Role.hr_admin)
 def settings_page():
-    org = own_organization(db.session())
+    org = own_organization(deps.session())
     return render_template("hr_settings.html", org=org, values=org_settings.current(org),
                            problems={}, scopes=org_settings.SCOPES)
 
@@ -194,7 +194,7 @@ def settings_page():
 @bp.post("/settings")
 @requires(Role.hr_admin)
 def settings_save():
-    sess = db.session()
+    sess = deps.session()
     org = own_organization(sess)
     try:
         wanted = org_settings.parse(request.form)
@@ -212,14 +212,14 @@ def settings_save():
 @bp.get("/people")
 @requires(Role.hr_admin)
 def people_page():
-    people = store.people(db.session(), g.person.org_id)
+    people = store.people(deps.session(), g.person.org_id)
     return render_template("hr_people.html", people=people, person_label=audit_log.person_label)
 
 
 @bp.get("/people/<int:person_id>")
 @requires(Role.hr_admin)
 def person_page(person_id: int):
-    sess = db.session()
+    sess = deps.session()
     person = _person(sess, person_id)
     return render_template("hr_person.html", person=person, held=privacy.held(sess, person),
                            label=audit_log.person_label(person, person.id))
@@ -228,10 +228,10 @@ def person_page(person_id: int):
 @bp.post("/people/<int:person_id>/export")
 @requires(Role.hr_admin)
 def person_export(person_id: int):
-    sess = db.session()
+    sess = deps.session()
     person = _person(sess, person_id)
     audit.record(sess, Action.person_exported, g.person, person.id, {"format": "json"})
-    document = privacy.export(sess, person, crypto.ring(), datetime.now(UTC))
+    document = privacy.export(sess, person, deps.services().keys, datetime.now(UTC))
     sess.commit()
     body = json.dumps(document, indent=2, ensure_ascii=False, default=str)
     return Response(body, mimetype="application/json", headers={
@@ -241,7 +241,7 @@ def person_export(person_id: int):
 @bp.post("/people/<int:person_id>/erase")
 @requires(Role.hr_admin)
 def person_erase(person_id: int):
-    sess = db.session()
+    sess = deps.session()
     person = _person(sess, person_id)
     if request.form.get("confirm") != "erase":
         abort(400, description="Type the word erase in the confirmation box to erase this person.")

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, g, render_template, request
+from flask import g, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
 
+from listening.web import deps
 from listening.web.security import client_ip
 
 
@@ -26,15 +27,14 @@ limiter = Limiter(key_func=by_address)
 
 def setting(name: str):
     """A limit read from the app's settings at each request (so each app has its own)."""
-    return lambda: getattr(current_app.config["SETTINGS"], name)
+    return lambda: getattr(deps.services().settings, name)
 
 
-def init_app(app) -> None:
+def init_app(app, settings) -> None:
     from limits import parse_many
 
     from listening.core.config import ConfigError
 
-    settings = app.config["SETTINGS"]
     for name in ("rate_limit_check", "rate_limit_refresh", "rate_limit_sign_in", "rate_limit_approval",
                  "rate_limit_import"):
         try:

@@ -31,9 +31,10 @@ from joserfc.errors import JoseError
 from redis import RedisError
 from requests import RequestException
 
-from listening.core import db, queue
 from listening.core.models import Organization, Role
-from listening.outlook import identity, linking, tokens
+from listening.outlook import connection as states
+from listening.outlook import identity, linking
+from listening.web import deps, oauth
 from listening.web.limits import by_address, by_person, limiter, setting
 from listening.web.security import own_organization, requires
 from listening.web.urls import external_url, safe_next
@@ -60,7 +61,7 @@ def _message(title: str, message: str, status: int = 200, link: str | None = Non
 
 
 def _refused(exc: linking.LinkRefused, status: int = 403):
-    db.session().commit()  # the refusal's audit entry
+    deps.session().commit()  # the refusal's audit entry
     log.info("outlook link refused: %s", exc.reason)
     return _message("Outlook was not linked", exc.message, status)
 
@@ -69,25 +70,25 @@ def _refused(exc: linking.LinkRefused, status: int = 403):
 @requires(Role.manager)
 def link():
     """Start (or redo) the consent; the form's CSRF token is checked by CSRFProtect."""
-    org = own_organization(db.session())
+    org = own_organization(deps.session())
     try:
         scope = identity.link_scopes(org.calendar_scope)
     except ValueError:
         abort(409, description="Your organization's calendar setting is not one Listening can use. "
                                "Ask your HR admin.")
     session["outlook_next"] = safe_next(request.form.get("next"))
-    identity.forget_pending(session, "outlook")  # the newest start replaces any earlier one
+    oauth.forget_pending(session, "outlook")  # the newest start replaces any earlier one
     hint = {"login_hint": g.person.email} if g.person.email else {}
-    return identity.client("outlook").authorize_redirect(
+    return oauth.client("outlook").authorize_redirect(
         external_url("outlook.callback"), scope=scope, **hint)
 
 
 @bp.get("/outlook/callback")
 @requires(Role.manager)
 def callback():
-    sess, person = db.session(), g.person
+    sess, person = deps.session(), g.person
     org = own_organization(sess)
-    client = identity.client("outlook")
+    client = oauth.client("outlook")
     state = request.args.get("state") or ""
     # Checked before anything else, errors included: a forged redirect changes nothing.
     if not state or client.framework.get_state_data(session, state) is None:
@@ -106,7 +107,7 @@ def callback():
             "Microsoft's answer could not be used (expired, already used or tampered with). "
             "Nothing was linked. Start again from the 1-on-1s page."), 400)
     try:
-        connection = linking.complete_link(sess, person, org, token)
+        connection = linking.complete_link(deps.services(), sess, person, org, token)
     except linking.LinkRefused as exc:
         return _refused(exc)
     sess.commit()
@@ -130,7 +131,7 @@ def _redirect_error(sess, person, org):
                                        "You cancelled linking Outlook; nothing was saved."), 400)
     return _refused(linking.refuse(sess, person, f"microsoft error: {error}",
                                    "Microsoft did not link your calendar. Try again later, or "
-                                   "ask your HR admin.", code=tokens.aadsts_code(description)), 400)
+                                   "ask your HR admin.", code=states.aadsts_code(description)), 400)
 
 
 # --- admin consent -----------------------------------------------------------------------------
@@ -183,13 +184,13 @@ def _approval_link_org(sess, token: str) -> Organization | None:
 @limiter.limit(setting("rate_limit_approval"), key_func=by_address)
 def admin_consent_start(token: str):
     try:
-        org = _approval_link_org(db.session(), token)
+        org = _approval_link_org(deps.session(), token)
     except SignatureExpired:
         return _message("Approval link expired", ADMIN_LINK_EXPIRED, 410)
     if org is None:
         log.info("admin consent link refused")  # never the token itself
         return _message("Approval link not valid", ADMIN_LINK_INVALID, 404)
-    settings = current_app.config["SETTINGS"]
+    settings = deps.services().settings
     try:
         scope = identity.link_scopes(org.calendar_scope)
     except ValueError:
@@ -209,19 +210,19 @@ def admin_consent_start(token: str):
 
 
 def _admin_state_key(state: str) -> str:
-    prefix = current_app.config["SETTINGS"].queue_prefix
+    prefix = deps.services().settings.queue_prefix
     return f"{prefix}admin-consent:{hashlib.sha256(state.encode()).hexdigest()}"
 
 
 def _issue_admin_state(state: str, org_id: int) -> None:
     """Kept server-side as well as in the browser's session: a copy of the session cookie
     replayed against the callback finds it already spent, whichever process answers."""
-    queue.redis_conn().set(_admin_state_key(state), str(org_id), ex=ADMIN_STATE_SECONDS, nx=True)
+    deps.services().jobs.redis.set(_admin_state_key(state), str(org_id), ex=ADMIN_STATE_SECONDS, nx=True)
 
 
 def _consume_admin_state(state: str) -> int | None:
     """The organization the state was issued for, once (GETDEL is atomic), else None."""
-    found = queue.redis_conn().getdel(_admin_state_key(state))
+    found = deps.services().jobs.redis.getdel(_admin_state_key(state))
     return int(found) if found is not None else None
 
 
@@ -242,7 +243,7 @@ def admin_consent_callback():
                                "in a minute.")
     if org_id is None or org_id != expected.get("org_id"):
         return _message(*refused)
-    sess = db.session()
+    sess = deps.session()
     org = sess.get(Organization, org_id)
     if org is None:
         abort(404)
@@ -265,7 +266,7 @@ def admin_consent_callback():
 @bp.get("/admin/consent-waiting")
 @requires(Role.hr_admin)
 def consent_waiting():
-    sess = db.session()
+    sess = deps.session()
     org = own_organization(sess)
     return render_template("admin_consent_waiting.html", org=org, admin_link=admin_consent_url(org),
                            waiting=linking.waiting_for_admin_consent(sess, org.id))
@@ -283,10 +284,8 @@ def _own_connection(sess, connection_id: int):
 @requires(Role.manager)
 @limiter.limit(setting("rate_limit_check"), key_func=by_person)
 def check(connection_id: int):
-    sess = db.session()
-    settings = current_app.config["SETTINGS"]
-    result = linking.check_connection(sess, _own_connection(sess, connection_id), g.person,
-                                      graph_url=settings.graph_url, timeout=settings.http_timeout)
+    sess = deps.session()
+    result = linking.check_connection(deps.services(), sess, _own_connection(sess, connection_id), g.person)
     sess.commit()
     flash(result.message)
     return redirect(url_for("pages.one_on_ones"))
@@ -295,14 +294,14 @@ def check(connection_id: int):
 @bp.post("/outlook/connections/<int:connection_id>/unlink")
 @requires(Role.manager)
 def unlink(connection_id: int):
-    sess = db.session()
+    sess = deps.session()
     result = linking.unlink(sess, _own_connection(sess, connection_id), g.person)
     sess.commit()
     return render_template("outlook_unlinked.html", result=result)
 
 
 def _signed_in_admin_consent_url() -> str:
-    return admin_consent_url(own_organization(db.session()))
+    return admin_consent_url(own_organization(deps.session()))
 
 
 @bp.app_context_processor

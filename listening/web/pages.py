@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, g, redirect, render_template, url_for
 
-from listening.core import db
 from listening.core.models import Role
 from listening.one_on_ones import manager_page, my_manager
+from listening.web import deps
 from listening.web.security import requires
 
 bp = Blueprint("pages", __name__)
@@ -33,7 +33,8 @@ def signed_out():
 def one_on_ones():
     """Managers: their reports' candidates, attached 1-on-1s and why-not rows; everyone with a
     manager: which series is their 1-on-1 (read-only)."""
-    sess, now = db.session(), datetime.now(UTC)
-    page = manager_page(sess, g.person, now) if g.person.role is Role.manager else None
-    return render_template("one_on_ones.html", page=page, mine=my_manager(sess, g.person, now),
+    sess, now = deps.session(), datetime.now(UTC)
+    keys = deps.services().keys
+    page = manager_page(sess, keys, g.person, now) if g.person.role is Role.manager else None
+    return render_template("one_on_ones.html", page=page, mine=my_manager(sess, keys, g.person, now),
                            connection=page.connection if page else None)

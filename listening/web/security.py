@@ -13,13 +13,13 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
 from listening import audit
-from listening.core import db
 from listening.core.models import Organization, Person, Role
+from listening.web import deps
 
 csrf = CSRFProtect()
 
 
-def init_app(app) -> None:
+def init_app(app, settings) -> None:
     # First of all: a request carrying bytes that no field of ours can hold is refused before
     # anything reads, writes or audits it.
     app.before_request(refuse_control_characters)
@@ -28,11 +28,11 @@ def init_app(app) -> None:
     app.before_request(_load_person)
     csrf.init_app(app)
     # Forms that start a Microsoft sign-in redirect there; browsers apply form-action to that.
-    authority = urlsplit(app.config["SETTINGS"].ms_authority)
+    authority = urlsplit(settings.ms_authority)
     policy = ("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
               f"form-action 'self' {authority.scheme}://{authority.netloc}")
 
-    production = app.config["SETTINGS"].production
+    production = settings.production
 
     @app.after_request
     def _headers(response):
@@ -119,7 +119,7 @@ def _load_person() -> None:
         return
     # Scoped to the organization the session was issued for; a deactivated or
     # erased person loses access at their next request.
-    person = db.session().scalar(select(Person).where(
+    person = deps.session().scalar(select(Person).where(
         Person.id == person_id, Person.org_id == org_id, Person.active.is_(True)))
     if person is None or not _session_current(person, session, current_app.permanent_session_lifetime):
         session.clear()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, url_for
+from flask import url_for
 from werkzeug.routing import IntegerConverter
 
 from listening.core.models import INT4_MAX, INT8_MAX
@@ -45,7 +45,9 @@ def register_converters(app) -> None:
 def external_url(endpoint: str, **values) -> str:
     """An absolute URL for Microsoft or an administrator's inbox: PUBLIC_URL when set (always in
     production), else the request's own host (development)."""
-    public = current_app.config["SETTINGS"].public_url
+    from listening.web import deps
+
+    public = deps.services().settings.public_url
     if public:
         return public + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values)

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.support.apps import services_of
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -69,12 +71,11 @@ def served(database_url, redis_url, key_prefix, tmp_path):
 
 
 def _clean(app, prefix: str) -> None:
-    from listening.core import db, queue
     from tests.support.cleanup import empty_tables
 
-    db.database(app).dispose()
+    services_of(app).db.dispose()
     empty_tables()
-    redis = queue.redis_conn(app)
+    redis = services_of(app).jobs.redis
     keys = list(redis.scan_iter(f"*{prefix}*", count=1000))
     if keys:
         redis.delete(*keys)
@@ -82,11 +83,10 @@ def _clean(app, prefix: str) -> None:
 
 def _directory(app, emu) -> dict:
     """Contoso's people as the demo imports them (Daniel in Los Angeles time)."""
-    from listening.core import db
     from listening.core.models import Organization, Person, Role
 
     users = [u for u in emu.users() if u["email"].endswith("@contoso.com")]
-    with db.unit_of_work(app) as session:
+    with services_of(app).db.unit_of_work() as session:
         org = Organization(tenant_id=users[0]["tenant"].lower(), name="Contoso")
         session.add(org)
         session.flush()
@@ -108,9 +108,9 @@ def _run_queued_syncs(app) -> None:
     from jobs import runtime
     from listening.core import queue
 
-    sync_queue = queue.queue(queue.QUEUE_SYNC, app)
+    sync_queue = services_of(app).jobs.queue(queue.QUEUE_SYNC)
     assert sync_queue.count >= 1, "Refresh now queued no sync"
-    runtime.use(app)
+    runtime.use(services_of(app))
     try:
         SimpleWorker([sync_queue], connection=sync_queue.connection).work(burst=True)
     finally:
@@ -202,7 +202,6 @@ def test_manager_signs_in_links_outlook_attaches_and_detaches(served):
     from playwright.sync_api import sync_playwright
 
     from listening import audit
-    from listening.core import db
     from listening.core.models import AuditEvent, OneOnOne
 
     app, emu, base = served
@@ -220,7 +219,7 @@ def test_manager_signs_in_links_outlook_attaches_and_detaches(served):
         finally:
             context.close()
             browser.close()
-    with db.unit_of_work(app) as session:
+    with services_of(app).db.unit_of_work() as session:
         assert session.scalars(select(OneOnOne)).all() == []
         actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
         assert audit.verify(session, session.scalar(select(AuditEvent.org_id).limit(1))).whole

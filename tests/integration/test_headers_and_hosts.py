@@ -72,7 +72,7 @@ def test_links_sent_out_use_the_public_url_whatever_host_arrives(app, client, pe
 @pytest.fixture
 def production(databases, redis_url, key_prefix, tmp_path):
     from listening import create_app
-    from listening.core import db
+    from tests.support.apps import services_of
 
     app = create_app({
         "env": "production", "database_url": databases.runtime, "redis_url": redis_url,
@@ -80,7 +80,7 @@ def production(databases, redis_url, key_prefix, tmp_path):
         "ms_client_id": "id", "ms_client_secret": "secret", "ms_authority": "https://login.example.com",
         "graph_url": "https://graph.example.com/v1.0", "public_url": PUBLIC, "instance_path": tmp_path})
     yield app
-    db.database(app).dispose()
+    services_of(app).db.dispose()
 
 
 def test_production_answers_only_its_public_host(production):

@@ -10,6 +10,7 @@ from listening import audit
 from listening.audit import Action
 from listening.core.models import Role
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.audit_chain import append_at, tamper
 
 
@@ -104,9 +105,7 @@ def test_production_refuses_to_run_as_the_owner_or_a_superuser(databases, redis_
         with pytest.raises(ConfigError, match=refused):
             create_app(config)
     else:
-        from listening.core import db
-
-        db.database(create_app(config)).dispose()
+        services_of(create_app(config)).db.dispose()
 
 
 def test_an_untouched_chain_verifies(session, chain):
@@ -213,7 +212,7 @@ def test_rotation_continues_the_chain_and_older_entries_still_verify(app, sessio
     from listening.core.crypto import KeyRing, new_key_spec
 
     org, _ = chain
-    rotated = KeyRing.parse(app.config["SETTINGS"].keys + "," + new_key_spec("k2"))
+    rotated = KeyRing.parse(services_of(app).settings.keys + "," + new_key_spec("k2"))
     session.info["keys"] = rotated
     entry = audit.record(session, Action.sync, None, None, org_id=org.id)
     session.commit()

@@ -11,6 +11,7 @@ from listening import audit
 from listening.audit import Action, checkpoint
 from listening.core.models import Role
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.audit_chain import tamper
 
 
@@ -25,7 +26,7 @@ def signed(app, session):
     for n in range(5):
         audit.record(session, Action.sync, None, None, {"n": n}, org_id=org.id)
     session.commit()
-    runtime.use(app)
+    runtime.use(services_of(app))
     try:
         doc = audit_jobs.checkpoint_chain(org.id)
     finally:
@@ -34,7 +35,7 @@ def signed(app, session):
 
 
 def _file(app, org_id):
-    files = sorted((app.config["SETTINGS"].checkpoint_dir / f"org-{org_id}").glob("*.json"))
+    files = sorted((services_of(app).settings.checkpoint_dir / f"org-{org_id}").glob("*.json"))
     assert len(files) == 1
     return files[0]
 
@@ -43,7 +44,7 @@ def test_the_daily_job_signs_records_and_writes_a_checkpoint(app, client, sessio
     org, hr, doc = signed
     assert doc["seq"] == 5 and doc["tenant_id"] == org.tenant_id and doc["key_id"] == "k1"
     written = _file(app, org.id)
-    assert checkpoint.parse(app.extensions["listening_keyring"], written.read_bytes()) == doc
+    assert checkpoint.parse(services_of(app).keys, written.read_bytes()) == doc
     assert checkpoint.latest_recorded(session, org.id) == doc  # the receipt
     f.sign_in_as(client, hr)
     assert 'id="audit-receipt"' in client.get("/admin/audit").get_data(as_text=True)
@@ -59,7 +60,7 @@ def test_the_daily_retention_job_checkpoints_every_organization(app, session):
     org = f.org(session)
     audit.record(session, Action.sync, None, None, org_id=org.id)
     session.commit()
-    runtime.use(app)
+    runtime.use(services_of(app))
     try:
         retention_job.purge_expired()
     finally:

@@ -3,12 +3,12 @@ database, so a model change without its migration would otherwise pass here and 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from listening.core import db
 from listening.core.models import Base
+from tests.support.apps import services_of
 
 
 def test_models_and_migrations_agree(app):
-    with db.engine_for(app).connect() as conn:
+    with services_of(app).db.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert differences == []
 
@@ -28,7 +28,8 @@ def test_entries_written_before_the_chain_was_keyed_still_verify_and_no_new_one_
     from listening import audit
     from listening.audit import Action
     from listening.cli.schema import alembic_config
-    from listening.core import crypto, roles
+    from listening.core import db, roles
+    from tests.support.apps import services_of
 
     name = f"listening_legacy_{secrets.token_hex(4)}"
     admin = roles.with_database(database_admin_url, "postgres")
@@ -54,7 +55,7 @@ def test_entries_written_before_the_chain_was_keyed_still_verify_and_no_new_one_
                 prev = entry.hash
         command.upgrade(alembic_config(url), "head")
         engine = db.make_engine(url)
-        with sessionmaker(engine, info={"keys": crypto.ring(app)})() as session:
+        with sessionmaker(engine, info={"keys": services_of(app).keys})() as session:
             assert audit.verify(session, org_id) == audit.Verdict(True, 3, first_seq=1)
             assert audit.record(session, Action.sync, None, None, org_id=org_id).key_id == "k1"
             session.commit()
