@@ -29,7 +29,7 @@ class Periodic:
 SCHEDULE = (
     # Queue a sync for every connection that is due (each org sets its own interval).
     Periodic(sync.enqueue_due_syncs, cron="* * * * *", job_timeout=120, ttl=55, result_ttl=600),
-    # Retention (issue 7): calendar data outside each org's window, audit entries past retention.
+    # Retention: calendar data outside each org's window, audit entries past retention.
     Periodic(retention.purge_expired, cron="17 3 * * *", job_timeout=3600, ttl=3600),
 )
 

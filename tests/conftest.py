@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
-from tests.support.apps import services_of
+from tests.support.apps import clean, make_app, services_of
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -125,36 +125,11 @@ def app_overrides(request):
 
 
 @pytest.fixture
-def app(databases, redis_url, key_prefix, emulator, tmp_path, app_overrides):
-    from listening import create_app
-
-    app = create_app({
-        "database_url": databases.runtime, "database_owner_url": databases.owner,
-        "redis_url": redis_url, "queue_prefix": key_prefix,
-        "ms_authority": emulator.url, "graph_url": emulator.url + "/v1.0",
-        "instance_path": tmp_path, "secret_key": "test-secret",
-        "keys": os.environ.get("TEST_KEYS", "k1:" + "A" * 43 + "="),
-        "TESTING": True, **app_overrides,
-    })
+def app(database_url, database_owner_url, redis_url, key_prefix, emulator, tmp_path, app_overrides):
+    app = make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path,
+                   **({"database_owner_url": database_owner_url} | app_overrides))
     yield app
-    _truncate(app)
-    _clear_redis(app, key_prefix)
-
-
-def _truncate(app) -> None:
-    from tests.support.cleanup import empty_tables
-
-    services_of(app).db.dispose()
-    empty_tables()
-
-
-def _clear_redis(app, prefix: str) -> None:
-
-    conn = services_of(app).jobs.redis
-    for pattern in (f"*{prefix}*",):
-        keys = list(conn.scan_iter(pattern, count=1000))
-        if keys:
-            conn.delete(*keys)
+    clean(app, key_prefix)
 
 
 @pytest.fixture

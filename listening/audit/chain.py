@@ -65,6 +65,7 @@ class Action(str, enum.Enum):
     person_erased = "person:erased"
     retention_purged = "calendar:retention_purged"
     keys_rotated = "keys:rotated"
+    calendar_retrimmed = "calendar:retrimmed"
 
 
 @dataclass(frozen=True)

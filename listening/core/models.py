@@ -60,7 +60,7 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Settings (issue 7 gives HR admins a page for them); defaults are the product's.
+    # Settings the organization's HR admins change on their page; defaults are the product's.
     sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
     window_past_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
@@ -83,7 +83,7 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     oid: Mapped[str | None] = mapped_column(String(64))
-    # Nullable only so that erasure (issue 7) can clear personal fields.
+    # Nullable only so that erasing a person (a privacy request) can clear personal fields.
     email: Mapped[str | None] = mapped_column(String(320))
     aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     display_name: Mapped[str | None] = mapped_column(String(200))
@@ -125,7 +125,7 @@ class AuditEvent(Base):
     __table_args__ = (
         UniqueConstraint("org_id", "seq", name="audit_org_seq_key"),
         Index("audit_org_time_idx", "org_id", "occurred_at", "id"),
-        Index("audit_org_id_idx", "org_id", "id"),  # migration 0003: unfiltered audit pages
+        Index("audit_org_id_idx", "org_id", "id"),  # the audit log page with no filter
         Index("audit_org_action_idx", "org_id", "action", "id"),
         Index("audit_org_actor_idx", "org_id", "actor_id", "id"),
         Index("audit_org_subject_idx", "org_id", "subject_id", "id"),
@@ -228,6 +228,10 @@ class CalendarItem(Base):
     change_key: Mapped[str | None] = mapped_column(Text)
     provider_data: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The stored schema provider_data was trimmed with (StoredFields.version in
+    # listening/outlook/events.py); a sync rewrites a copy whose version is not the current
+    # one. NULL: not known, so rewritten at the next sync.
+    trim_version: Mapped[str | None] = mapped_column(Text)
 
 
 class OneOnOneStatus(str, enum.Enum):

@@ -7,7 +7,8 @@ the deployment's, not the schema's, and a table added by a later migration is co
 next time it runs without that migration having to know about roles). It may read and write
 every table except the audit log, where it may only INSERT and SELECT; it never owns a table,
 so it cannot alter or disable a trigger, and it holds no TRUNCATE. Old audit entries leave
-only through ``audit_purge``, a SECURITY DEFINER function of the owner (migration 0006).
+only through ``audit_purge``, a SECURITY DEFINER function of the owner
+(migrations/versions/0006_audit_roles_and_keys.py).
 """
 from __future__ import annotations
 

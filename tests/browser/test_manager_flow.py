@@ -11,14 +11,13 @@ artifacts/screenshots/ (gitignored).
 """
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.support.apps import services_of
+from tests.support.apps import clean, make_app, services_of
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,17 +48,14 @@ def served(database_url, redis_url, key_prefix, tmp_path):
     from emulator.app import CALLBACK_PATHS, DEFAULT_CLIENT_ID, DEFAULT_SECRET
     from emulator.testing import QuietHandler, running_emulator
     from emulator.tokens import Client
-    from listening import create_app
 
     later = _Later()
     server = make_server("127.0.0.1", 0, later, threaded=True, request_handler=QuietHandler)
     base = f"http://127.0.0.1:{server.server_port}"
     client = Client(DEFAULT_CLIENT_ID, DEFAULT_SECRET, [base + path for path in CALLBACK_PATHS])
     with running_emulator(seed="demo", control=True, clients=[client]) as emu:
-        later.app = app = create_app({
-            "database_url": database_url, "redis_url": redis_url, "queue_prefix": key_prefix,
-            "ms_authority": emu.url, "graph_url": emu.url + "/v1.0", "instance_path": tmp_path,
-            "secret_key": "browser-test", "keys": os.environ.get("TEST_KEYS", "k1:" + "A" * 43 + "=")})
+        # A real browser drives it, as it would production: not in Flask's testing mode.
+        later.app = app = make_app(database_url, redis_url, key_prefix, emu.url, tmp_path, TESTING=False)
         thread = threading.Thread(target=server.serve_forever, daemon=True, name="app-server")
         thread.start()
         try:
@@ -67,18 +63,7 @@ def served(database_url, redis_url, key_prefix, tmp_path):
         finally:
             server.shutdown()
             server.server_close()
-            _clean(app, key_prefix)
-
-
-def _clean(app, prefix: str) -> None:
-    from tests.support.cleanup import empty_tables
-
-    services_of(app).db.dispose()
-    empty_tables()
-    redis = services_of(app).jobs.redis
-    keys = list(redis.scan_iter(f"*{prefix}*", count=1000))
-    if keys:
-        redis.delete(*keys)
+            clean(app, key_prefix)
 
 
 def _directory(app, emu) -> dict:

@@ -27,7 +27,8 @@ def test_a_benchmark_script_runs_to_its_figures(script, args, says):
 
 
 def test_the_sync_benchmark_runs_to_its_figures(database_admin_url, redis_url):
-    """Issue 5's acceptance command at its smallest (~30 s), on the suite's PostgreSQL and Redis."""
+    """The sync benchmark at its smallest (~30 s), on the suite's PostgreSQL and Redis: the script
+    must keep running to its figures as the sync changes."""
     base, sep, query = database_admin_url.partition("?")
     env = os.environ | {"BENCH_DATABASE_ADMIN_URL": base.rsplit("/", 1)[0] + "/postgres" + sep + query,
                         "REDIS_URL": redis_url}

@@ -8,7 +8,6 @@ import pytest
 
 from listening.core.models import Role
 from tests.support import factories as f
-from tests.support.calendar_data import connection
 
 PUBLIC = "https://listening.example.com"
 
@@ -18,7 +17,7 @@ def people(session):
     org = f.org(session)
     hr = f.person(session, org, role=Role.hr_admin)
     boss = f.person(session, org, role=Role.manager)
-    connection(session, boss, None)
+    f.connection(session, boss, None)
     session.commit()
     return hr, boss
 

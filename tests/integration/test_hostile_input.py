@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from listening.core.models import AuditEvent, Role
 from listening.web.security import session_fields
 from tests.support import factories as f
-from tests.support.calendar_data import connection
 
 BIG = ["2147483648", "9223372036854775808", "99999999999999999999999999"]
 
@@ -26,7 +25,7 @@ def people(session):
     hr = f.person(session, org, role=Role.hr_admin)
     boss = f.person(session, org, role=Role.manager)
     worker = f.person(session, org, role=Role.employee, manager=boss)
-    linked = connection(session, boss, None)
+    linked = f.connection(session, boss, None)
     session.commit()
     return {"hr_admin": hr, "manager": boss, "employee": worker, "connection": linked}
 

@@ -7,20 +7,18 @@ import base64
 import pytest
 from sqlalchemy import select
 
-from listening import create_app
 from listening.core import crypto
 from listening.core.models import AuditEvent, CalendarItem, Connection, ConnectionState
+from tests.support import calendars as cal
 from tests.support import factories as f
-from tests.support.apps import services_of
+from tests.support.apps import make_app, services_of
 
 K1 = "k1:" + base64.b64encode(b"\x11" * 32).decode()
 K2 = "k2:" + base64.b64encode(b"\x22" * 32).decode()
 
 
 def app_with(keys: str, database_url, redis_url, key_prefix, emulator, tmp_path):
-    return create_app({"database_url": database_url, "redis_url": redis_url, "queue_prefix": key_prefix,
-                       "ms_authority": emulator.url, "instance_path": tmp_path, "secret_key": "t",
-                       "keys": keys, "TESTING": True})
+    return make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path, keys=keys)
 
 
 @pytest.fixture
@@ -44,10 +42,9 @@ def arrange(old_app, session, connections: int = 3, items_each: int = 2):
             services_of(old_app).tokens.save(session, connection, {"access_token": f"at-{n}", "refresh_token": f"rt-{n}"})
             for i in range(items_each):
                 event_id = f"AAMk-{n}-{i}"
-                blob = services_of(old_app).keys.encrypt(f"event {n}/{i}".encode(), crypto.aad_for("event", connection.id, event_id))
-                session.add(CalendarItem(org_id=org.id, connection_id=connection.id, provider_event_id=event_id,
-                                         event_type="occurrence", provider_data=blob))
-                plain[event_id] = f"event {n}/{i}".encode()
+                data = {"id": event_id, "subject": f"event {n}/{i}"}
+                cal.item(services_of(old_app), session, connection, event_id, event_type="occurrence", data=data)
+                plain[event_id] = cal.plaintext(data)
     session.commit()
     return org, plain
 
