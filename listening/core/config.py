@@ -62,6 +62,10 @@ class Settings:
     rate_limit_sign_in: str = "20 per minute"
     rate_limit_approval: str = "20 per hour"
     rate_limit_import: str = "20 per hour"
+    # Requests per API key, in Flask-Limiter's words ("600/minute", "20/second;600/minute").
+    api_rate_limit: str = "600/minute"
+    # Seconds a webhook receiver has to answer one delivery.
+    webhook_timeout: float = 10.0
 
     @property
     def production(self) -> bool:
@@ -114,6 +118,16 @@ def _public_url(raw: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
+def _rate(name: str, raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '600/minute', got {raw!r}") from None
+    return raw
+
+
 def from_env(environ: dict | None = None, **overrides) -> Settings:
     env = os.environ if environ is None else environ
     get = lambda name, default=None: env.get(name) or default  # noqa: E731 - empty means unset
@@ -139,7 +153,9 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         trusted_proxies=_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), 0, kind=int),
         queue_prefix=get("QUEUE_PREFIX", ""),
         log_level=get("LOG_LEVEL", "INFO"),
-        **{name: get(name.upper(), getattr(Settings, name)) for name in RATE_LIMITS},
+        **{name: _rate(name.upper(), get(name.upper(), getattr(Settings, name))) for name in RATE_LIMITS},
+        api_rate_limit=_rate("API_RATE_LIMIT", get("API_RATE_LIMIT", "600/minute")),
+        webhook_timeout=_number("WEBHOOK_TIMEOUT", get("WEBHOOK_TIMEOUT"), 10.0, minimum=0.1),
     )
     if "public_url" in overrides:
         overrides["public_url"] = _public_url(overrides["public_url"])

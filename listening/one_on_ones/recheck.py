@@ -20,7 +20,7 @@ from listening import audit
 from listening.audit import Action
 from listening.core.crypto import KeyRing
 from listening.core.models import Connection, OneOnOne, OneOnOneStatus, Person
-from listening.one_on_ones import wording
+from listening.one_on_ones import announce, wording
 from listening.one_on_ones.judged import Judgement, judge_calendar
 
 log = logging.getLogger(__name__)
@@ -79,14 +79,20 @@ def apply(session: Session, row: OneOnOne, found: Assessment | None, now: dateti
             return "unchanged"
         row.status, row.attention_reason, row.replacement_series_id = OneOnOneStatus.ok, None, None
         _audit(session, row, {"status": "ok"})
+        session.flush()
+        announce.changed(session, announce.RESTORED, [row], now)
         return "cleared"
     if (row.status, row.attention_reason, row.replacement_series_id) == \
             (OneOnOneStatus.needs_attention, found.reason, found.replacement):
         return "unchanged"
+    newly = row.status is not OneOnOneStatus.needs_attention
     row.status, row.attention_reason = OneOnOneStatus.needs_attention, found.reason
     row.replacement_series_id = found.replacement
     _audit(session, row, {"status": "needs_attention", "reason": found.code,
                           "replacement_series_id": found.replacement})
+    if newly:  # a new reason for a 1-on-1 already flagged changes nothing the API shows
+        session.flush()
+        announce.changed(session, announce.NEEDS_ATTENTION, [row], now)
     return "flagged"
 
 

@@ -7,9 +7,11 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from listening.admin import directory
+from listening.api import problems
 
 
 def init_app(app, services) -> None:
+    from listening import api
     from listening.web import deps, limits, oauth, security, urls
 
     deps.init_app(app, services)
@@ -18,22 +20,27 @@ def init_app(app, services) -> None:
     limits.init_app(app, services.settings)
     urls.register_converters(app)
     register_blueprints(app)
+    api.init_app(app)
 
 
 def register_blueprints(app) -> None:
-    from listening.web import admin, auth, health, hr, one_on_ones, outlook, pages, sync
+    from listening.web import admin, admin_api, auth, health, hr, one_on_ones, outlook, pages, sync
 
-    for module in (auth, pages, one_on_ones, admin, hr, outlook, sync, health):
+    for module in (auth, pages, one_on_ones, admin, admin_api, hr, outlook, sync, health):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
+        if problems.is_api_request():
+            return problems.from_exception(error)
         return render_template("message.html", title="Form expired",
                                message="This form was missing its security token or it expired. "
                                        "Go back, reload the page and try again."), 400
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error):
+        if problems.is_api_request():
+            return problems.from_exception(error)
         # Raised while reading the body, before any view: nothing was read, so nothing changed.
         limit = directory.MAX_BYTES // 2**20  # the stated limit, as the import page states it
         return render_template("message.html", title="File too large",
@@ -42,5 +49,7 @@ def register_blueprints(app) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error):
+        if problems.is_api_request():  # RFC 9457 problem details, also for unknown routes and 405
+            return problems.from_exception(error)
         return render_template("message.html", title=f"{error.code} {error.name}",
                                message=error.description), error.code

@@ -10,7 +10,7 @@ import hmac
 import logging
 import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import OAuthError
@@ -32,6 +32,7 @@ from redis import RedisError
 from requests import RequestException
 
 from listening.core.models import Organization, Role
+from listening.one_on_ones import announce
 from listening.outlook import connection as states
 from listening.outlook import identity, linking
 from listening.web import deps, oauth
@@ -296,6 +297,8 @@ def check(connection_id: int):
 def unlink(connection_id: int):
     sess = deps.session()
     result = linking.unlink(sess, _own_connection(sess, connection_id), g.person)
+    announce.changed_ids(sess, announce.NEEDS_ATTENTION, g.person.org_id, list(result.newly_flagged),
+                         datetime.now(UTC))
     sess.commit()
     return render_template("outlook_unlinked.html", result=result)
 

@@ -166,4 +166,4 @@ def test_worker_settings_come_from_the_apps_own_configuration(database_url, redi
                LISTENING_KEYS="k1:" + "A" * 43 + "=", LISTENING_INSTANCE=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", "import jobs.rq_settings as s; print(s.REDIS_URL, *s.QUEUES)"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.split() == [redis_url, key_prefix + "sync", key_prefix + "maintenance"]
+    assert out.stdout.split() == [redis_url, key_prefix + "webhooks", key_prefix + "sync", key_prefix + "maintenance"]
