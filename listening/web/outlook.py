@@ -296,7 +296,12 @@ def check(connection_id: int):
 @requires(Role.manager)
 def unlink(connection_id: int):
     sess = deps.session()
-    result = linking.unlink(sess, _own_connection(sess, connection_id), g.person)
+    try:
+        result = linking.unlink(sess, _own_connection(sess, connection_id), g.person)
+    except linking.UnlinkBusy as busy:
+        sess.rollback()
+        flash(str(busy), "warn")
+        return redirect(url_for("pages.one_on_ones"))
     announce.changed_ids(sess, announce.NEEDS_ATTENTION, g.person.org_id, list(result.newly_flagged),
                          datetime.now(UTC))
     sess.commit()
