@@ -31,13 +31,16 @@ class Stack:
         from listening.core.config import from_env
 
         self.root, self.port, self.emulator_port = root, port, emulator_port
+        # Where people and the emulator's notifications reach the web app; links are built from
+        # it, so the banner names the same host (a browser on localhost would hold another cookie).
+        self.public_url = f"http://127.0.0.1:{port}"
         self.emulator_url = f"http://127.0.0.1:{emulator_port}"
         os.environ.setdefault("MS_AUTHORITY", self.emulator_url)
         self.settings = from_env()
         self.instance = self.settings.instance_path
         self.owned_stores: list[str] = []
         self.users: list[dict] = []
-        self.database_url = self.redis_url = None
+        self.database_url = self.database_owner_url = self.redis_url = None
 
     # --- stores ------------------------------------------------------------------------------
     def reset(self) -> str | None:
@@ -58,11 +61,12 @@ class Stack:
         from listening.core import embedded
 
         self.database_url = self.settings.database_url
+        self.database_owner_url = self.settings.database_owner_url
         if not self.database_url:
             # Stopped at the end only if this demo starts it: one already running serves someone else.
             if not embedded.postgres_running(self.instance):
                 self.owned_stores.append("PostgreSQL")
-            self.database_url = embedded.postgres_url(self.instance, keep_running=True)
+            self.database_owner_url, self.database_url = embedded.postgres_urls(self.instance, keep_running=True)
         self.redis_url = self.settings.redis_url
         if not self.redis_url:
             if not embedded.valkey_running(self.instance):
@@ -90,15 +94,19 @@ class Stack:
 
         self._stores()
         self.services = services.build(replace(self.settings, database_url=self.database_url,
-                                               redis_url=self.redis_url))
-        upgrade(self.services)
+                                               redis_url=self.redis_url,
+                                               database_owner_url=self.database_owner_url))
+        upgrade(self.services)  # as the owner, then the runtime role's grants
 
     def env(self) -> dict:
-        # Change notifications over loopback: the emulator posts them to the web app's own port
-        # (the worker needs the address too: it makes the subscriptions).
-        return dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
-                    LISTENING_INSTANCE=str(self.instance), PYTHONUNBUFFERED="1",
-                    PUBLIC_URL=os.environ.get("PUBLIC_URL") or f"http://127.0.0.1:{self.port}")
+        """The children's environment: they connect as the runtime role and never see the owner's URL.
+        Change notifications run over loopback: the emulator posts them to the web app's own port
+        (the worker needs the address too: it makes the subscriptions)."""
+        env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
+                   LISTENING_INSTANCE=str(self.instance), PYTHONUNBUFFERED="1",
+                   PUBLIC_URL=os.environ.get("PUBLIC_URL") or self.public_url)
+        env.pop("DATABASE_OWNER_URL", None)
+        return env
 
     def redirect_uris(self) -> list[str]:
         """What the emulator must accept for the web app on this port, by either host name."""
@@ -121,7 +129,7 @@ class Stack:
         if loaded:
             print(f"demo: loaded the emulator's directory into {', '.join(loaded)}", flush=True)
         supervisor.start(Child("web", [
-            str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
+            str(bin_dir / "gunicorn"), "-c", "python:listening.web.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
             "--graceful-timeout", "4", "--access-logfile", str(logs / "web-access.log"),
             "--control-socket", str(self.instance / "gunicorn.ctl"), "wsgi:app"], env, grace=4))
         # The Procfile's worker and clock. A worker stops within a few seconds of SIGTERM even in
@@ -134,7 +142,7 @@ class Stack:
         managers = sorted((u for u in self.users if role_of(u) == "manager"),
                           key=lambda u: (-len(u.get("directReports") or []), u["email"]))
         admins = [u for u in self.users if role_of(u) == "hr_admin"]
-        lines = ["", "=" * 72, f"Listening demo is running at  http://localhost:{self.port}/"]
+        lines = ["", "=" * 72, f"Listening demo is running at  {os.environ.get('PUBLIC_URL') or self.public_url}/"]
         if managers:
             lines.append(f"Sign in as a manager:   {managers[0]['email']}  (no password; pick it on the sign-in page)")
         if admins:

@@ -12,13 +12,14 @@ from listening.api import problems
 
 def init_app(app, services) -> None:
     from listening import api
-    from listening.web import deps, graph_notifications, limits, oauth, outages, security
+    from listening.web import deps, graph_notifications, limits, oauth, outages, security, urls
 
     deps.init_app(app, services)
     oauth.init_app(app, services.settings)
     security.init_app(app, services.settings)
     outages.init_app(app)
     limits.init_app(app, services.settings)
+    urls.register_converters(app)
     register_blueprints(app)
     api.init_app(app)
     graph_notifications.init_app(app, services)

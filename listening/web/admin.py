@@ -18,6 +18,7 @@ from listening.audit import Action
 from listening.core import store
 from listening.core.models import Role
 from listening.web import deps
+from listening.web.limits import by_person, limiter, setting
 from listening.web.security import own_organization, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -36,6 +37,7 @@ def directory_page():
 
 @bp.post("/directory")
 @requires(Role.hr_admin)
+@limiter.limit(setting("rate_limit_import"), key_func=by_person)
 def directory_import():
     sess = deps.session()
     org = own_organization(sess)
