@@ -1,7 +1,7 @@
 """graph_subscriptions, calendar_deltas, organizations.safety_net_hours
 
 Revision ID: 0008
-Revises: 0010
+Revises: 0006
 Create Date: 2026-12-10 09:00:00
 
 Graph change notifications keep linked calendars fresh (listening/notifications/): one
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008'
-down_revision = '0010'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
