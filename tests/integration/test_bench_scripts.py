@@ -54,9 +54,9 @@ def test_the_api_benchmark_runs_to_its_figures(database_admin_url, redis_url):
     assert "all 2 signatures verified: True" in done.stdout
 
 
-def test_the_notification_benchmark_runs_to_its_figures(database_url, redis_url):
+def test_the_notification_benchmark_runs_to_its_figures(database_admin_url, redis_url):
     """All three parts at their smallest, with the real processes (gunicorn, RQ, the emulator)."""
-    base, sep, query = database_url.partition("?")
+    base, sep, query = database_admin_url.partition("?")
     env = os.environ | {"BENCH_DATABASE_ADMIN_URL": base.rsplit("/", 1)[0] + "/postgres" + sep + query,
                         "REDIS_URL": redis_url}
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "notify_bench.py"), "--changes", "2",
