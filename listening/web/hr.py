@@ -29,6 +29,7 @@ from listening.audit import Action, checkpoint
 from listening.audit import log as audit_log
 from listening.core import store
 from listening.core.models import Person, Role
+from listening.notifications import subscriptions
 from listening.web import deps
 from listening.web.security import own_organization, requires
 
@@ -245,10 +246,15 @@ def person_erase(person_id: int):
     person = _person(sess, person_id)
     if request.form.get("confirm") != "erase":
         abort(400, description="Type the word erase in the confirmation box to erase this person.")
+    connection = privacy.connection_of(sess, person)
+    ending = None
+    if connection is not None and not privacy.erasure_refused(person, g.person):
+        ending = subscriptions.prepare_end(deps.services(), sess, connection)
     try:
         result = privacy.erase(sess, person, g.person, datetime.now(UTC))
     except privacy.ErasureError as err:
         abort(409, description=str(err))
+    subscriptions.end(deps.services(), sess, ending, g.person, "erased")
     sess.commit()
     flash(f"person #{person.id} erased: connection {'removed' if result.connection_removed else 'none'}, "
           f"{result.calendar_items} calendar items and {result.one_on_ones} 1-on-1 attachments removed.")

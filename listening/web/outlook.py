@@ -32,6 +32,8 @@ from redis import RedisError
 from requests import RequestException
 
 from listening.core.models import Organization, Role
+from listening.notifications import queue as notify_queue
+from listening.notifications import subscriptions
 from listening.one_on_ones import announce
 from listening.outlook import connection as states
 from listening.outlook import identity, linking
@@ -112,8 +114,21 @@ def callback():
     except linking.LinkRefused as exc:
         return _refused(exc)
     sess.commit()
+    _subscribe(connection.id)
     flash(f"Outlook is linked as {connection.account_email or 'your Microsoft account'}.")
     return redirect(session.pop("outlook_next", None) or url_for("pages.one_on_ones"))
+
+
+def _subscribe(connection_id: int) -> None:
+    """Change notifications for the new link at once (Graph's handshake needs a worker, not this
+    request); should Redis be down, the every-minute sweep creates the subscription."""
+    services = deps.services()
+    if not subscriptions.urls(services.settings):
+        return
+    try:
+        notify_queue.keep_subscription(services, connection_id)
+    except RedisError:
+        log.warning("could not queue the subscription of connection %s: Redis unreachable", connection_id)
 
 
 def _redirect_error(sess, person, org):
@@ -296,12 +311,15 @@ def check(connection_id: int):
 @requires(Role.manager)
 def unlink(connection_id: int):
     sess = deps.session()
+    connection = _own_connection(sess, connection_id)
+    ending = subscriptions.prepare_end(deps.services(), sess, connection)
     try:
-        result = linking.unlink(sess, _own_connection(sess, connection_id), g.person)
+        result = linking.unlink(sess, connection, g.person)
     except linking.UnlinkBusy as busy:
         sess.rollback()
         flash(str(busy), "warn")
         return redirect(url_for("pages.one_on_ones"))
+    subscriptions.end(deps.services(), sess, ending, g.person, "unlinked")
     announce.changed_ids(sess, announce.NEEDS_ATTENTION, g.person.org_id, list(result.newly_flagged),
                          datetime.now(UTC))
     sess.commit()

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, g, redirect, render_template, url_for
 
-from listening.core.models import Role
+from listening.core.models import Organization, Role
+from listening.notifications import status as notification_status
 from listening.one_on_ones import manager_page, my_manager
 from listening.web import deps
 from listening.web.security import requires
@@ -36,5 +37,8 @@ def one_on_ones():
     sess, now = deps.session(), datetime.now(UTC)
     keys = deps.services().keys
     page = manager_page(sess, keys, g.person, now) if g.person.role is Role.manager else None
+    connection = page.connection if page else None
+    freshness = connection and notification_status.freshness(
+        sess, connection, sess.get(Organization, connection.org_id), now)
     return render_template("one_on_ones.html", page=page, mine=my_manager(sess, keys, g.person, now),
-                           connection=page.connection if page else None)
+                           connection=connection, freshness=freshness)
