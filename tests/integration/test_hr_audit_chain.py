@@ -86,6 +86,24 @@ def test_the_purge_function_removes_nothing_within_the_retention(app, database_u
         assert conn.execute("SELECT count(*) FROM audit_events WHERE org_id = %s", (org.id,)).fetchone()[0] == 5
 
 
+def test_the_grants_step_closes_the_purge_function_to_everyone_else(databases):
+    """A restore without privileges (pg_restore -x) leaves a new function open to PUBLIC; the
+    grants that follow every upgrade close it again."""
+    from listening.cli.schema import migrate
+    from listening.core.roles import PURGE_FUNCTION
+
+    can_run = f"SELECT has_function_privilege('public', '{PURGE_FUNCTION}', 'EXECUTE')"
+    with psycopg.connect(databases.owner, autocommit=True) as conn:
+        conn.execute(f"GRANT EXECUTE ON FUNCTION {PURGE_FUNCTION} TO PUBLIC")
+        assert conn.execute(can_run).fetchone()[0] is True
+    migrate(databases.owner, databases.runtime)
+    with psycopg.connect(databases.owner) as conn:
+        assert conn.execute(can_run).fetchone()[0] is False
+    with psycopg.connect(databases.runtime) as conn:
+        runtime_can_run = can_run.replace("'public'", "current_user")
+        assert conn.execute(runtime_can_run).fetchone()[0] is True
+
+
 @pytest.mark.parametrize("overrides, refused", [
     ({"database_url": "owner"}, "owner of the tables"),
     ({"database_url": "admin"}, "superuser"),
