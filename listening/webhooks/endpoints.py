@@ -25,6 +25,7 @@ from listening.api.schemas import EVENT_TYPES
 from listening.audit import Action
 from listening.core import crypto
 from listening.core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from listening.webhooks import transport
 
 SECRET_PREFIX = "whsec_"
 URL_MAX = 2000
@@ -46,12 +47,12 @@ def secret_aad(endpoint_id: int) -> bytes:
     return crypto.aad_for("webhook", endpoint_id, "secret")
 
 
-def _addresses(host: str, port: int) -> list[ipaddress._BaseAddress]:
+def _addresses(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
         raise EndpointError(f"The name {host} does not resolve to any address.") from None
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return [info[4][0].split("%", 1)[0] for info in infos]
 
 
 def _is_loopback_name(host: str) -> bool:
@@ -83,7 +84,7 @@ def check_url(raw, production: bool) -> str:
     if production:
         if parts.scheme != "https":
             raise EndpointError("The address must start with https://.")
-        private = [a for a in _addresses(host, port) if not a.is_global]
+        private = [a for a in _addresses(host, port) if not transport.is_public(a)]
         if private:
             raise EndpointError(f"{host} resolves to {private[0]}, which is not a public address.")
     elif parts.scheme == "http" and not _is_loopback_name(host):

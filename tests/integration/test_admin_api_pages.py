@@ -124,6 +124,14 @@ def test_addresses_refused_outside_production(client, hr, url, words):
     ("https://[::1]/hook", False),
     ("https://[fd00::1]/hook", False),
     ("https://localhost/hook", False),
+    # IPv6 forms that carry an IPv4 address: judged by it (6to4, NAT64, IPv4-compatible, mapped)
+    ("https://[2002:a00:1::1]/hook", False),
+    ("https://[64:ff9b::a9fe:a9fe]/hook", False),
+    ("https://[::10.0.0.1]/hook", False),
+    ("https://[::ffff:127.0.0.1]/hook", False),
+    ("https://[64:ff9b:1::808:808]/hook", False),
+    ("https://[2002:5db8:d70e::1]/hook", True),
+    ("https://[64:ff9b::5db8:d70e]/hook", True),
 ])
 def test_production_wants_https_to_public_addresses(url, allowed):
     if allowed:
