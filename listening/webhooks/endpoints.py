@@ -93,6 +93,14 @@ def check_url(raw, production: bool) -> str:
     return url
 
 
+def receiver_of(url: str) -> str:
+    """What the audit log names a receiver by: scheme and host. Many receivers take their
+    own secret in the path or query (https://hooks.example.com/services/T0/B0/XXXX), and the
+    audit log keeps what it holds for years, beyond the reach of erasure or an edit."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def check_events(raw) -> list[str]:
     events = sorted({str(e).strip() for e in raw or () if str(e).strip()})
     if not events:
@@ -118,7 +126,7 @@ def add(session: Session, ring: crypto.KeyRing, org_id: int, url, events, actor,
     row.secret = ring.encrypt(secret.encode(), secret_aad(row.id))
     session.flush()
     audit.record(session, Action.webhook_endpoint_added, actor, None,
-                 {"endpoint_id": row.id, "url": url, "events": events}, org_id=org_id)
+                 {"endpoint_id": row.id, "receiver": receiver_of(url), "events": events}, org_id=org_id)
     return NewEndpoint(row, secret)
 
 
@@ -142,7 +150,7 @@ def listing(session: Session, org_id: int) -> list[WebhookEndpoint]:
 
 def remove(session: Session, row: WebhookEndpoint, actor) -> None:
     """Delete the endpoint and its deliveries (nothing more is sent to it)."""
-    details = {"endpoint_id": row.id, "url": row.url}
+    details = {"endpoint_id": row.id, "receiver": receiver_of(row.url)}
     session.delete(row)
     session.flush()
     audit.record(session, Action.webhook_endpoint_removed, actor, None, details, org_id=row.org_id)

@@ -167,6 +167,21 @@ def test_cli_api_keys(app, session):
     assert flask(app, "api-keys", "list", "--org", "nope").exit_code == 2
 
 
+def test_the_audit_log_names_a_receiver_by_its_host_only(app, session):
+    """A receiver's address may carry its own secret; the audit log keeps entries for years."""
+    org = f.org(session)
+    session.commit()
+    url = "http://127.0.0.1:9/services/T0/B0/PATH-SECRET?token=QUERY-SECRET"
+    made = endpoints.add(session, services_of(app).keys, org.id, url, ["occurrence.ended"], None,
+                         datetime.now(UTC), production=False)
+    endpoints.remove(session, made.row, None)
+    session.commit()
+    entries = [e.details for e in session.scalars(select(AuditEvent).where(
+        AuditEvent.org_id == org.id, AuditEvent.action.like("webhook:%")).order_by(AuditEvent.seq))]
+    assert [e["receiver"] for e in entries] == ["http://127.0.0.1:9", "http://127.0.0.1:9"]
+    assert "SECRET" not in str(entries)
+
+
 def test_cli_webhooks(app, session):
     org = f.org(session, tenant_id="11111111-2222-3333-4444-666666666666")
     session.commit()
