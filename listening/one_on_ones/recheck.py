@@ -20,6 +20,7 @@ from listening import audit
 from listening.audit import Action
 from listening.core.models import Connection, OneOnOne, OneOnOneStatus, Person
 from listening.one_on_ones import wording
+from listening.one_on_ones.cadence import meeting_words, zone_of
 from listening.one_on_ones.judged import Judgement, judge_calendar
 
 log = logging.getLogger(__name__)
@@ -77,16 +78,26 @@ def apply(session: Session, row: OneOnOne, found: Assessment | None, now: dateti
         if row.status is OneOnOneStatus.ok:
             return "unchanged"
         row.status, row.attention_reason, row.replacement_series_id = OneOnOneStatus.ok, None, None
+        row.attention_code = None
         _audit(session, row, {"status": "ok"})
         return "cleared"
     if (row.status, row.attention_reason, row.replacement_series_id) == \
             (OneOnOneStatus.needs_attention, found.reason, found.replacement):
         return "unchanged"
     row.status, row.attention_reason = OneOnOneStatus.needs_attention, found.reason
-    row.replacement_series_id = found.replacement
+    row.attention_code, row.replacement_series_id = found.code, found.replacement
     _audit(session, row, {"status": "needs_attention", "reason": found.code,
                           "replacement_series_id": found.replacement})
     return "flagged"
+
+
+def remember_meeting(row: OneOnOne, judgement: Judgement, now: datetime, zone) -> None:
+    """Keep, in words, which meeting the series is while the calendar copy still shows it."""
+    candidate = judgement.candidate(row.series_id)
+    if candidate is not None:
+        words = meeting_words(candidate.starts, now, zone)
+        if words and words != row.meeting_words:
+            row.meeting_words = words
 
 
 def _audit(session: Session, row: OneOnOne, details: dict) -> None:
@@ -112,7 +123,10 @@ def recheck_after_sync(session: Session, connection: Connection | None,
         return Rechecked()
     people = {p.id: p for p in session.scalars(select(Person).where(
         Person.org_id == connection.org_id, Person.id.in_([r.report_id for r in rows])))}
-    outcomes = [apply(session, row, assess(row, people.get(row.report_id), judgement), now)
-                for row in rows]
+    zone = zone_of(manager.time_zone)
+    outcomes = []
+    for row in rows:
+        outcomes.append(apply(session, row, assess(row, people.get(row.report_id), judgement), now))
+        remember_meeting(row, judgement, now, zone)
     session.flush()
     return Rechecked(len(rows), outcomes.count("flagged"), outcomes.count("cleared"))
