@@ -98,3 +98,13 @@ def enqueue_once(name: str, func: str, *args, job_id: str, retry: tuple[int, lis
                 return None
             existing.delete()
     return None
+
+
+def job_status(redis: Redis, full_id: str) -> str | None:
+    """'queued', 'started', 'scheduled', 'finished', 'failed'... of a job, or None when no
+    such job is kept. A job waiting for a retry is 'scheduled', not running."""
+    try:
+        status = Job.fetch(full_id, connection=redis).get_status(refresh=False)
+    except NoSuchJobError:
+        return None
+    return status.value if status is not None else None

@@ -18,7 +18,7 @@ import gc
 import importlib.util
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 
 from listening import audit
 from listening.audit import Action
-from listening.core import crypto, db
+from listening.core import crypto, db, queue
 from listening.core.models import Connection, ConnectionState, Organization
 from listening.outlook import graph, tokens
-from listening.sync import store
+from listening.sync import progress, store
 from listening.sync.policy import Outcome, after_failure, after_success
 from listening.sync.trim import trim, utc_instant
 
@@ -78,7 +78,8 @@ def window_for(org: Organization, now: datetime) -> tuple[datetime, datetime]:
 
 # --- the data transaction ------------------------------------------------------------------------
 def store_pages(session: Session, connection: Connection, pages: Iterable[list[dict]],
-                window: tuple[datetime, datetime], now: datetime, report: SyncReport) -> None:
+                window: tuple[datetime, datetime], now: datetime, report: SyncReport,
+                progress: Callable[[int], None] | None = None) -> None:
     """Upsert every changed event of ``pages`` and delete held events gone from the window.
 
     Events whose change key matches the held copy are not even trimmed or
@@ -92,6 +93,8 @@ def store_pages(session: Session, connection: Connection, pages: Iterable[list[d
         for page in pages:
             report.pages += 1
             report.fetched += len(page)
+            if progress is not None:
+                progress(report.fetched)  # for the page its owner may be watching
             new, changed = _sort_page(page, held, seen, make_row, report)
             writer.write(list(new.values()), list(changed.values()))
             for event_id in new:
@@ -230,9 +233,10 @@ def run(app, connection_id: int, *, trigger: str = "schedule", now: datetime | N
     """
     now = now or datetime.now(UTC)
     report = SyncReport(connection_id)
+    published = _publisher(app, connection_id)
     with app.app_context():
         try:
-            _sync_in_one_transaction(app, report, now, trigger, window)
+            _sync_in_one_transaction(app, report, now, trigger, window, published)
         except Exception as exc:  # every failure is recorded, then reported
             report.outcome, report.detail = classify(exc)
             log.warning("sync of connection %s failed (%s): %s", connection_id, report.outcome.value,
@@ -240,12 +244,25 @@ def run(app, connection_id: int, *, trigger: str = "schedule", now: datetime | N
             _record_failure_or_log(app, report.finish(), now, trigger)
             report.error = exc
             return report
+        finally:
+            if published is not None and report.outcome is not Outcome.busy:
+                published.done()  # a busy run must not wipe the running one's count
         if report.outcome is Outcome.ok:
             _recheck_one_on_ones(app, connection_id)
     return report
 
 
-def _sync_in_one_transaction(app, report: SyncReport, now: datetime, trigger: str, window) -> None:
+def _publisher(app, connection_id: int) -> progress.Publisher | None:
+    """Where this sync publishes its progress (none when Redis cannot even be addressed)."""
+    try:
+        return progress.Publisher(queue.redis_conn(app), app.config["SETTINGS"].queue_prefix, connection_id)
+    except Exception:  # noqa: BLE001 - e.g. the embedded Valkey cannot start: sync without it
+        log.warning("sync progress will not be published for connection %s", connection_id)
+        return None
+
+
+def _sync_in_one_transaction(app, report: SyncReport, now: datetime, trigger: str, window,
+                             published: progress.Publisher | None = None) -> None:
     settings = app.config["SETTINGS"]
     with db.unit_of_work(app) as session:
         connection = session.get(Connection, report.connection_id)
@@ -263,7 +280,8 @@ def _sync_in_one_transaction(app, report: SyncReport, now: datetime, trigger: st
                                timeout=settings.http_timeout,
                                max_wait=settings.extra.get("graph_max_wait", graph.MAX_WAIT)) as client:
             try:
-                store_pages(session, connection, client.calendar_view(*window), window, now, report)
+                store_pages(session, connection, client.calendar_view(*window), window, now, report,
+                            published.publish if published is not None else None)
             finally:
                 report.requests = client.requests
         record_success(session, connection, org, report.finish(), now, trigger)

@@ -1,0 +1,88 @@
+"""How far a running sync has got, for the page its owner is looking at.
+
+The sync publishes the number of events read so far to one small Redis key per
+connection, written once per Graph page and removed when the sync ends (it also
+expires by itself, so a killed worker leaves nothing behind for long). Not a
+database column: a sync is ONE transaction, so a count written in it stays
+invisible to the page until the very end, and a count written in a transaction of
+its own would contend for the connection row that the sync updates when it ends.
+Whether a sync is waiting or running at all is RQ's own state of the connection's
+one sync job (listening/sync/queue.py).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from listening.core import queue
+from listening.sync.queue import JOB_TIMEOUT, sync_job_id
+
+log = logging.getLogger(__name__)
+
+
+def key(prefix: str, connection_id: int) -> str:
+    return f"{prefix}sync-progress:{int(connection_id)}"
+
+
+class Publisher:
+    """``publish(events)`` after each page; ``done()`` at the end. Never fails the sync: a
+    Redis hiccup only costs the page its count."""
+
+    def __init__(self, redis: Redis, prefix: str, connection_id: int):
+        self.redis, self.key, self.broken = redis, key(prefix, connection_id), False
+
+    def publish(self, events: int) -> None:
+        if self.broken:
+            return
+        try:
+            self.redis.set(self.key, int(events), ex=JOB_TIMEOUT)
+        except RedisError:
+            self.broken = True
+            log.warning("sync progress not published: Redis unreachable")
+
+    def done(self) -> None:
+        try:
+            self.redis.delete(self.key)
+        except RedisError:
+            pass  # it expires by itself
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A connection's sync as its owner sees it: waiting, reading (with events so far), or idle."""
+    phase: str | None            # "waiting", "reading" or None
+    events: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.phase is not None
+
+    @property
+    def words(self) -> str | None:
+        if self.phase == "waiting":
+            return "Waiting to read your calendar…"
+        if self.phase == "reading":
+            if not self.events:
+                return "Reading your calendar…"
+            return f"Reading your calendar… {self.events:,} event{'' if self.events == 1 else 's'}"
+        return None
+
+
+IDLE = Activity(None)
+
+
+def activity(redis: Redis, prefix: str, connection_id: int) -> Activity:
+    """Is the connection's sync queued or running, and how many events has it read?"""
+    try:
+        status = queue.job_status(redis, prefix + sync_job_id(connection_id))
+        if status == "queued":
+            return Activity("waiting")
+        if status != "started":
+            return IDLE
+        raw = redis.get(key(prefix, connection_id))
+    except RedisError:
+        return IDLE  # the page still works; it just cannot say a sync is running
+    return Activity("reading", int(raw) if raw is not None and raw.isdigit() else None)
