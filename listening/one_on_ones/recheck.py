@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from listening import audit
 from listening.audit import Action
 from listening.core.models import Connection, OneOnOne, OneOnOneStatus, Person
+from listening.filters.model import DECLINED
 from listening.one_on_ones import wording
 from listening.one_on_ones.cadence import meeting_words, zone_of
 from listening.one_on_ones.judged import Judgement, judge_calendar
@@ -59,6 +60,8 @@ def assess(row: OneOnOne, report: Person | None, judgement: Judgement) -> Assess
         declined_by_manager = (manager.email or "").lower() in rejected.declined_by
         code, reason = rejected.reason, wording.attention_reason(rejected.reason, report.label,
                                                                  declined_by_manager)
+        if code == DECLINED:  # who declined decides what each of the two is told
+            code = wording.DECLINED_BY_MANAGER if declined_by_manager else wording.DECLINED_BY_REPORT
     else:
         code, reason = "gone", wording.GONE
     return Assessment(False, code, reason, _replacement(judgement, report, row.series_id))
