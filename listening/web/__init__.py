@@ -6,13 +6,16 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from listening.admin import directory
+from listening.core import when
 
 
 def register_blueprints(app) -> None:
-    from listening.web import admin, auth, health, hr, one_on_ones, outlook, pages, sync
+    from listening.web import admin, auth, health, nav, one_on_ones, outlook, pages, sync
+    from listening.web.security import hats
 
-    for module in (auth, pages, one_on_ones, admin, hr, outlook, sync, health):
+    for module in (auth, pages, one_on_ones, admin, outlook, sync, health):
         app.register_blueprint(module.bp)
+    app.context_processor(lambda: {"nav_sections": lambda: nav.sections(hats()), "moment": _moment})
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
@@ -32,3 +35,13 @@ def register_blueprints(app) -> None:
     def _http(error):
         return render_template("message.html", title=f"{error.code} {error.name}",
                                message=error.description), error.code
+
+
+def _moment(value):
+    """A moment as the signed-in person reads it (their zone, and how long ago or ahead)."""
+    from datetime import UTC, datetime
+
+    from flask import g
+
+    person = g.get("person")
+    return when.moment(value, when.zone_of(person.time_zone if person else None), datetime.now(UTC))

@@ -1,58 +1,72 @@
-"""HR admin pages: the directory (view and CSV import)."""
+"""The directory: the org chart, its CSV import, a template, and an export in the import format."""
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from datetime import datetime
+
+from flask import Response, flash, g, redirect, render_template, request, url_for
 
 from listening import audit
 from listening.admin import directory
 from listening.audit import Action
-from listening.core import db, store
-from listening.core.models import Role
-from listening.web.security import own_organization, requires
+from listening.core import db, store, when
+from listening.web.admin import bp
+from listening.web.security import own_organization
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+def _page(sess, org, problems=None, status: int = 200):
+    people = store.people(sess, org.id)
+    return render_template("admin/directory.html", people=people, names={p.id: p.label for p in people},
+                           org=org, problems=problems, required=directory.REQUIRED_COLUMNS,
+                           optional=directory.OPTIONAL_COLUMNS), status
 
 
 @bp.get("/directory")
-@requires(Role.hr_admin)
 def directory_page():
     sess = db.session()
-    people = store.people(sess, g.person.org_id)
-    names = {p.id: p.label for p in people}
-    return render_template("admin_directory.html", people=people, names=names,
-                           org=own_organization(sess), problems=None)
+    return _page(sess, own_organization(sess))
 
 
 @bp.post("/directory")
-@requires(Role.hr_admin)
 def directory_import():
     sess = db.session()
     org = own_organization(sess)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        abort(400, description="Choose a CSV file to import.")
+        return _page(sess, org, ["Choose a CSV file to import."], 400)
     try:
         rows = directory.parse_csv(upload.read(directory.MAX_BYTES + 1))
     except directory.DirectoryError as err:
         audit.record(sess, Action.directory_import_refused, g.person, None,
                      {"problems": len(err.problems)})
         sess.commit()
-        people = store.people(sess, org.id)
-        return render_template("admin_directory.html", people=people, org=org,
-                               names={p.id: p.label for p in people}, problems=err.problems), 400
+        return _page(sess, org, err.problems, 400)
     result = directory.apply_import(sess, org, rows)
     audit.record(sess, Action.directory_import, g.person, None, vars(result) | {"source": "upload"})
     sess.commit()
-    flash(f"Imported: {result.created} added, {result.updated} updated, "
-          f"{result.deactivated} deactivated, {result.unchanged} unchanged.")
+    flash(f"The directory is imported: {result.created} added, {result.updated} updated, "
+          f"{result.deactivated} deactivated and {result.unchanged} unchanged.")
     return redirect(url_for("admin.directory_page"))
+
+
+def _csv_file(body: str, name: str) -> Response:
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/directory/template.csv")
+def directory_template():
+    return _csv_file(directory.template_csv(), "directory-template.csv")
+
+
+@bp.get("/directory/export.csv")
+def directory_export():
+    """Names and addresses of everyone: recorded in the audit log like every other export."""
+    sess = db.session()
+    org = own_organization(sess)
+    body = directory.export_csv(sess, org)
+    audit.record(sess, Action.directory_exported, g.person, None, {"rows": body.count("\r\n") - 1})
+    sess.commit()
+    stamp = datetime.now(when.zone_of(g.person.time_zone))
+    return _csv_file(body, f"directory-{stamp:%Y%m%d-%H%M}.csv")
+
+
