@@ -9,7 +9,6 @@ import hmac
 import logging
 import secrets
 import time
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import OAuthError
@@ -25,27 +24,28 @@ from flask import (
     session,
     url_for,
 )
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import SignatureExpired
+from redis import RedisError
 from joserfc.errors import JoseError
 from requests import RequestException
 
 from listening.core import db
-from listening.core.models import Organization, Role
+from listening.core.models import Organization
 from listening.outlook import identity, linking, tokens
-from listening.web.security import own_organization, requires
+from listening.sync import queue as sync_queue
+from listening.web.approval import (  # noqa: F401 - approval_token: the tests' way to make links
+    ADMIN_LINK_MAX_AGE,
+    admin_consent_url,
+    approval_link_org,
+    approval_token,
+)
+from listening.web.security import MANAGES, own_organization, requires
 from listening.web.urls import safe_next
 
 bp = Blueprint("outlook", __name__)
 log = logging.getLogger(__name__)
 ADMIN_STATE_KEY = "outlook_admin_consent"
 ADMIN_STATE_SECONDS = 3600
-# An approval link waits in an administrator's inbox or ticket queue, holidays included, so a
-# few days is too short; past two weeks a copy is more likely forgotten or leaked than about to
-# be used, and the manager or HR admin gets a fresh one on their page in one click.
-ADMIN_LINK_MAX_AGE = timedelta(days=14)
-# Distinct from every other use of the app's secret (the session cookie), so a signature made
-# for one can never be replayed as the other.
-ADMIN_LINK_SALT = "admin-consent"
 ADMIN_LINK_INVALID = ("This approval link is not valid. Ask for a new one: whoever sent it to you "
                       "can copy a fresh one from the 1-on-1s page.")
 ADMIN_LINK_EXPIRED = ("This approval link has expired; ask for a new one from the 1-on-1s page "
@@ -63,7 +63,7 @@ def _refused(exc: linking.LinkRefused, status: int = 403):
 
 
 @bp.post("/outlook/link")
-@requires(Role.manager)
+@requires(MANAGES)
 def link():
     """Start (or redo) the consent; the form's CSRF token is checked by CSRFProtect."""
     org = own_organization(db.session())
@@ -79,7 +79,7 @@ def link():
 
 
 @bp.get("/outlook/callback")
-@requires(Role.manager)
+@requires(MANAGES)
 def callback():
     sess, person = db.session(), g.person
     org = own_organization(sess)
@@ -106,8 +106,20 @@ def callback():
     except linking.LinkRefused as exc:
         return _refused(exc)
     sess.commit()
-    flash(f"Outlook is linked as {connection.account_email or 'your Microsoft account'}.")
+    # After the commit, so the job sees the link: the first sync starts now, not at the next
+    # scheduled minute, and the 1-on-1s page shows its progress.
+    flash(f"Outlook is linked as {connection.account_email or 'your Microsoft account'}. "
+          + _first_sync(connection.id))
     return redirect(session.pop("outlook_next", None) or url_for("pages.one_on_ones"))
+
+
+def _first_sync(connection_id: int) -> str:
+    try:
+        sync_queue.enqueue_sync(connection_id, trigger="link")
+    except RedisError:
+        log.warning("could not queue the first sync of connection %s: Redis unreachable", connection_id)
+        return "Listening reads your calendar within a few minutes."
+    return "Listening is reading your calendar now."
 
 
 def _redirect_error(sess, person, org):
@@ -129,57 +141,11 @@ def _redirect_error(sess, person, org):
                                    "ask your HR admin.", code=tokens.aadsts_code(description)), 400)
 
 
-# --- admin consent -----------------------------------------------------------------------------
-def _approval_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=ADMIN_LINK_SALT)
-
-
-def approval_token(org_id: int, tenant_id: str) -> str:
-    """The signed, dated token of an organization's approval link (signed, not encrypted:
-    it holds nothing the administrator may not read)."""
-    return _approval_serializer().dumps({"org": org_id, "tenant": tenant_id.lower()})
-
-
-def admin_consent_url(org: Organization) -> str:
-    """What the manager forwards to an administrator: our page, which starts Microsoft's
-    /adminconsent with a state kept in the administrator's own browser session.
-
-    The administrator may not be a Listening user, so the link needs no sign-in; it carries a
-    signed token instead of the bare tenant id, so nobody can start an approval (or write its
-    audit entries) for an organization by guessing or knowing its tenant id.
-    """
-    return url_for("outlook.admin_consent_start", token=approval_token(org.id, org.tenant_id),
-                   _external=True)
-
-
-def _approval_link_org(sess, token: str) -> Organization | None:
-    """The organization a genuine, unexpired approval link was made for, else None.
-
-    Raises SignatureExpired for a link we signed that is older than ADMIN_LINK_MAX_AGE
-    (itsdangerous raises it only once the signature checked out). A forged or tampered token,
-    an old-style link and a link of a removed or re-tenanted organization are all just None,
-    so the answer tells a stranger nothing about which tenants are customers.
-    """
-    try:
-        payload = _approval_serializer().loads(token, max_age=int(ADMIN_LINK_MAX_AGE.total_seconds()))
-    except SignatureExpired:
-        raise  # a subclass of BadSignature, but the one answer that differs
-    except BadSignature:
-        return None
-    payload = payload if isinstance(payload, dict) else {}
-    org_id, tenant = payload.get("org"), payload.get("tenant")
-    if not isinstance(org_id, int) or not isinstance(tenant, str):
-        return None
-    org = sess.get(Organization, org_id)
-    if org is None or org.tenant_id.lower() != tenant.lower():
-        return None
-    return org
-
-
+# --- admin consent ---------------------------------------------------------------------------
 @bp.get("/outlook/approve/<token>")
 def admin_consent_start(token: str):
     try:
-        org = _approval_link_org(db.session(), token)
+        org = approval_link_org(db.session(), token)
     except SignatureExpired:
         return _message("Approval link expired", ADMIN_LINK_EXPIRED, 410)
     if org is None:
@@ -227,15 +193,6 @@ def admin_consent_callback():
                     "1-on-1s page.")
 
 
-@bp.get("/admin/consent-waiting")
-@requires(Role.hr_admin)
-def consent_waiting():
-    sess = db.session()
-    org = own_organization(sess)
-    return render_template("admin_consent_waiting.html", org=org, admin_link=admin_consent_url(org),
-                           waiting=linking.waiting_for_admin_consent(sess, org.id))
-
-
 # --- check and unlink --------------------------------------------------------------------------
 def _own_connection(sess, connection_id: int):
     connection = linking.owned_connection(sess, g.person, connection_id)
@@ -245,7 +202,7 @@ def _own_connection(sess, connection_id: int):
 
 
 @bp.post("/outlook/connections/<int:connection_id>/check")
-@requires(Role.manager)
+@requires(MANAGES)
 def check(connection_id: int):
     sess = db.session()
     settings = current_app.config["SETTINGS"]
@@ -256,12 +213,28 @@ def check(connection_id: int):
     return redirect(url_for("pages.one_on_ones"))
 
 
+@bp.get("/outlook/connections/<int:connection_id>/unlink")
+@requires(MANAGES)
+def unlink_confirm(connection_id: int):
+    """Ask first, saying what unlinking deletes and what it leaves."""
+    sess = db.session()
+    connection = _own_connection(sess, connection_id)
+    return render_template("outlook_unlink.html", connection=connection,
+                           preview=linking.unlink_preview(sess, connection))
+
+
 @bp.post("/outlook/connections/<int:connection_id>/unlink")
-@requires(Role.manager)
+@requires(MANAGES)
 def unlink(connection_id: int):
     sess = db.session()
-    result = linking.unlink(sess, _own_connection(sess, connection_id), g.person)
+    connection = _own_connection(sess, connection_id)
+    was_linked = connection.linked_at is not None
+    result = linking.unlink(sess, connection, g.person)
     sess.commit()
+    if not was_linked:
+        flash("Your request is withdrawn: you are no longer on the list of people waiting for "
+              "your organization's approval. Nothing had been read from your calendar.")
+        return redirect(url_for("pages.one_on_ones"))
     return render_template("outlook_unlinked.html", result=result)
 
 
