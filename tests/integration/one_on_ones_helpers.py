@@ -117,6 +117,7 @@ def store(app, session, connection: Connection, events: list[dict], now: datetim
     window = (now - timedelta(days=30), now + timedelta(days=120))
     with app.app_context():
         sync.store_pages(session, connection, [events], window, now, sync.SyncReport(connection.id))
+    connection.last_sync_at = now  # read, as far as the page can tell
     session.commit()
 
 
