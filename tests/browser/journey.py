@@ -1,0 +1,87 @@
+"""What every browser journey does on every page: axe-core at two widths, the phone-width
+check, screenshots, and getting through the emulator's Microsoft pages."""
+from __future__ import annotations
+
+import re
+
+from tests.browser.conftest import DESKTOP, PHONE, SHOTS, WCAG
+
+_AXE = None
+
+
+def axe():
+    global _AXE
+    if _AXE is None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        _AXE = Axe()
+    return _AXE
+
+
+def check(page, name: str, shot: bool = False) -> None:
+    """No WCAG 2.1 A/AA violation at 1280 and 390 px, and nothing wider than a 390 px screen.
+    The page is left at the viewport it had."""
+    before = page.viewport_size
+    try:
+        for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(size)
+            results = axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG},
+                                               "resultTypes": ["violations"]})
+            assert results.violations_count == 0, \
+                f"{name} ({page.url}) at {size['width']} px:\n{results.generate_report()}"
+            if label == "phone":
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= size["width"], f"{name} is {width} px wide on a {size['width']} px screen"
+            if shot:
+                save(page, f"{name}-{label}")
+    finally:
+        page.set_viewport_size(before)
+
+
+def save(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def microsoft(page, base: str, email: str, keyboard: bool = False) -> None:
+    """Through the emulator's sign-in and consent pages until back at the app."""
+    for _ in range(8):
+        page.wait_for_load_state()
+        if page.url.startswith(base):
+            return
+        if page.locator("form#signin").count():
+            if keyboard:  # the address field has autofocus
+                page.keyboard.press("Control+A")
+                page.keyboard.type(email)
+                page.keyboard.press("Enter")
+            else:
+                page.fill("#email", email)
+                page.click("form#signin button.primary")
+        elif page.locator("form#consent").count():
+            if keyboard:
+                tab_to(page, "button[value=accept]")
+                page.keyboard.press("Enter")
+            else:
+                page.click("form#consent button[value=accept]")
+        elif page.locator("form button:has-text('Continue')").count():
+            page.click("form button")  # form_post without JavaScript (with it, the page posts itself)
+        else:
+            page.wait_for_url(re.compile(re.escape(base) + ".*"))
+    assert page.url.startswith(base), page.url
+
+
+def tab_to(page, selector: str, limit: int = 120) -> None:
+    """Press Tab until the element matching ``selector`` has the focus (keyboard only)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => { const a = document.activeElement; return !!a && a.matches(s); }", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector} on {page.url}")
+
+
+def focused_text(page) -> str:
+    return page.evaluate("(document.activeElement && document.activeElement.innerText) || ''")
+
+
+def text(page, selector: str = "main") -> str:
+    return re.sub(r"\s+", " ", page.inner_text(selector))
