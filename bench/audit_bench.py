@@ -47,8 +47,9 @@ from scratch import admin_url, answers, drop_database, scratch_database  # noqa:
 from listening import audit, create_app  # noqa: E402
 from listening.audit import Action  # noqa: E402
 from listening.audit import log as audit_log  # noqa: E402
-from listening.core import db, queue  # noqa: E402
+from listening.core import db  # noqa: E402
 from listening.web.security import session_fields  # noqa: E402
+from tests.support.apps import services_of
 
 COLUMNS = ("org_id", "seq", "occurred_at", "action", "actor_id", "subject_id", "ip", "user_agent",
            "details", "prev_hash", "hash")
@@ -190,7 +191,7 @@ def hr_admin(app, org_id: int, verdict) -> int:
     verification verdict the way the daily job does when the chain was verified."""
     from listening.core.models import Person, Role
 
-    with db.unit_of_work(app) as session:
+    with services_of(app).db.unit_of_work() as session:
         admin = Person(org_id=org_id, email=f"hr.admin@org{org_id}.example", display_name="HR Admin",
                        role=Role.hr_admin, time_zone="Europe/Paris")
         session.add(admin)
@@ -204,7 +205,7 @@ def hr_admin(app, org_id: int, verdict) -> int:
 def statements_per_load(app, client, path: str) -> int:
     from sqlalchemy import event
 
-    engine, seen = db.engine_for(app), []
+    engine, seen = services_of(app).db.engine, []
 
     def count(*_):
         seen.append(1)
@@ -227,7 +228,7 @@ def measure_page(url: str, org_id: int, people: list[int], samples: int, end: da
     with tempfile.TemporaryDirectory() as instance:
         app = page_app(url, instance, prefix)
         admin_id = hr_admin(app, org_id, verdict)
-        with db.sessionmaker_for(app)() as session:
+        with services_of(app).db.sessionmaker() as session:
             from sqlalchemy import text
 
             low, high = session.execute(text("SELECT min(id), max(id) FROM audit_events WHERE org_id = :o"),
@@ -246,12 +247,12 @@ def measure_page(url: str, org_id: int, people: list[int], samples: int, end: da
             timings[kind].append((time.perf_counter() - started) * 1000)
             cpu.append((time.process_time() - started_cpu) * 1000)
             statuses[response.status_code] += 1
-        db.database(app).dispose()
+        services_of(app).db.dispose()
         with psycopg.connect(url) as conn:
             appended = conn.execute("SELECT count(*) FROM audit_events WHERE org_id = %s AND action = %s "
                                     "AND actor_id = %s", (org_id, Action.audit_viewed.value, admin_id)).fetchone()[0]
-        if app.extensions["redis"].opened:  # the page never queues: usually nothing to clean
-            redis = queue.redis_conn(app)
+        if services_of(app).jobs.opened:  # the page never queues: usually nothing to clean
+            redis = services_of(app).jobs.redis
             keys = list(redis.scan_iter(f"*{prefix}*", count=1000))
             if keys:
                 redis.delete(*keys)

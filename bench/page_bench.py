@@ -10,7 +10,7 @@ The data is the demo's, made bigger the way a real calendar grows: the emulator'
 demo seed is served over loopback, four more people are moved under Daniel in the
 directory (with a weekly 1-on-1 each, created through the emulator's control
 API), his calendar is topped up with weekly customer syncs and one-off meetings
-until calendarView holds ``--events`` events, and the real sync (listening.sync.run)
+until calendarView holds ``--events`` events, and the real sync (listening.sync.mailbox)
 stores them, trimmed and encrypted, in a scratch PostgreSQL database that is
 dropped at the end (BENCH_DATABASE_ADMIN_URL, default 127.0.0.1:5432, else embedded).
 """
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from scratch import admin_url, answers, drop_database, scratch_database  # noqa: E402
 
 from listening import create_app, sync  # noqa: E402
-from listening.core import crypto, db  # noqa: E402
+from listening.core import crypto  # noqa: E402
 from listening.core.models import (  # noqa: E402
     CalendarItem,
     Connection,
@@ -40,8 +40,8 @@ from listening.core.models import (  # noqa: E402
     Person,
     Role,
 )
-from listening.outlook import tokens  # noqa: E402
 from listening.web.security import session_fields  # noqa: E402
+from tests.support.apps import services_of
 
 DANIEL = "daniel.okafor@contoso.com"
 NEW_REPORTS = ("hannah.kim", "diego.ramos", "chloe.martin", "sam.taylor")
@@ -51,7 +51,7 @@ WINDOW = (timedelta(days=-30), timedelta(days=120))  # the organization's defaul
 def directory(app, users: list[dict]) -> tuple[int, int]:
     """Contoso as the demo imports it, plus four people moved under Daniel: (org id, Daniel's id)."""
     contoso = [u for u in users if u["email"].endswith("@contoso.com")]
-    with db.unit_of_work(app) as session:
+    with services_of(app).db.unit_of_work() as session:
         org = Organization(tenant_id=contoso[0]["tenant"], name="Contoso")
         session.add(org)
         session.flush()
@@ -104,21 +104,21 @@ def grow_calendar(emu, app, connection_id: int, target: int) -> int:
 
 
 def synced(app, connection_id: int) -> int:
-    report = sync.run(app, connection_id, trigger="bench")
+    report = sync.run(services_of(app), connection_id, trigger="bench")
     if report.outcome.value != "ok":
         raise SystemExit(f"page_bench: the sync failed: {report.detail}")
-    with db.unit_of_work(app) as session:
+    with services_of(app).db.unit_of_work() as session:
         return session.query(CalendarItem).filter_by(connection_id=connection_id).count()
 
 
 def link(app, emu, org_id: int, daniel_id: int) -> int:
-    with db.unit_of_work(app) as session:
+    with services_of(app).db.unit_of_work() as session:
         connection = Connection(org_id=org_id, person_id=daniel_id, state=ConnectionState.linked,
                                 account_email=DANIEL, linked_at=datetime.now(UTC))
         session.add(connection)
         session.flush()
         with app.app_context():
-            tokens.save_tokens(session, connection, emu.mint_token(DANIEL))
+            services_of(app).tokens.save(session, connection, emu.mint_token(DANIEL))
         return connection.id
 
 
@@ -127,11 +127,11 @@ def attach_some(app, daniel_id: int, now: datetime) -> int:
     from listening.one_on_ones import attach, manager_page
 
     attached = 0
-    with app.app_context(), db.unit_of_work(app) as session:
+    with app.app_context(), services_of(app).db.unit_of_work() as session:
         daniel = session.get(Person, daniel_id)
-        for i, section in enumerate(manager_page(session, daniel, now).reports):
+        for i, section in enumerate(manager_page(session, services_of(app).keys, daniel, now).reports):
             if section.candidates and i % 2 == 0:
-                attach(session, daniel, section.person.id, section.candidates[0].series_id, now)
+                attach(session, services_of(app).keys, daniel, section.person.id, section.candidates[0].series_id, now)
                 attached += 1
     return attached
 
@@ -144,7 +144,7 @@ def statements_per_load(app, client) -> int:
     from sqlalchemy import event
 
     seen = []
-    engine = db.engine_for(app)
+    engine = services_of(app).db.engine
 
     def count(*_):
         seen.append(1)
@@ -196,18 +196,18 @@ def measure_parts(app, daniel_id: int, rounds: int = 50) -> dict[str, float]:
     from listening.one_on_ones.judged import filter_person, judge_calendar
 
     parts = {"load_recurring (query + decrypt)": [], "filters.judge": [], "judge_calendar (all)": []}
-    with app.app_context(), db.sessionmaker_for(app)() as session:
+    with app.app_context(), services_of(app).db.sessionmaker() as session:
         daniel = session.get(Person, daniel_id)
         connection = session.query(Connection).filter_by(person_id=daniel_id).one()
         reports = [filter_person(p) for p in session.query(Person).filter_by(manager_id=daniel_id)]
         now = datetime.now(UTC)
         for _ in range(rounds):
             t0 = time.perf_counter()
-            stored = load_recurring(session, connection, now)
+            stored = load_recurring(session, services_of(app).keys, connection, now)
             t1 = time.perf_counter()
             filters.judge(now, filter_person(daniel), reports, stored.events)
             t2 = time.perf_counter()
-            judge_calendar(session, daniel, now)
+            judge_calendar(session, services_of(app).keys, daniel, now)
             t3 = time.perf_counter()
             for key, value in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
                 parts[key].append(value * 1000)
@@ -246,7 +246,7 @@ def main() -> None:
             report(stored, judged, series, attached, parts, timings)
             if args.profile:
                 profile_pages(app, org_id, daniel_id, args.profile)
-            db.database(app).dispose()
+            services_of(app).db.dispose()
     finally:
         if args.keep:
             print(f"kept: {url}")

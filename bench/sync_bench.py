@@ -54,7 +54,7 @@ from bench.sync_phases import (  # noqa: E402  (after the path is set)
     start_emulator,
     workers_round,
 )
-from listening.sync.trim import SELECT  # noqa: E402
+from listening.outlook.events import SELECT  # noqa: E402
 
 
 def run_phase(name: str, cfg: dict) -> dict:

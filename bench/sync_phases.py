@@ -14,6 +14,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from tests.support.apps import services_of
+
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = "bench:" + "QkVOQ0hCRU5DSEJFTkNIQkVOQ0hCRU5DSEJFTkNIISE="
 
@@ -41,9 +43,9 @@ def phase_full(cfg: dict) -> dict:
 
     app = _app(cfg)
     _forget(app, cfg["connection_id"])
-    cold = sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))
+    cold = sync.run(services_of(app), cfg["connection_id"], trigger="bench", window=_window(cfg))
     _forget(app, cfg["connection_id"])
-    report = sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))
+    report = sync.run(services_of(app), cfg["connection_id"], trigger="bench", window=_window(cfg))
     return {"outcome": report.outcome.value, "seconds": report.seconds, "cold_seconds": cold.seconds,
             "events": report.fetched, "requests": report.requests, "rows_written": report.rows_written}
 
@@ -53,11 +55,10 @@ def _forget(app, connection_id: int) -> None:
     its own keys in the table and its index."""
     from sqlalchemy import text
 
-    from listening.core import db as database
 
-    with database.engine_for(app).begin() as conn:
+    with services_of(app).db.engine.begin() as conn:
         conn.execute(text("DELETE FROM calendar_items WHERE connection_id = :c"), {"c": connection_id})
-    with database.engine_for(app).connect() as conn:
+    with services_of(app).db.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM calendar_items"))
 
 
@@ -65,14 +66,13 @@ def phase_resync(cfg: dict) -> dict:
     from sqlalchemy import text
 
     from listening import sync
-    from listening.core import db as database
 
     app = _app(cfg)
     versions = text("SELECT id, xmin::text FROM calendar_items WHERE connection_id = :c ORDER BY id")
-    with database.engine_for(app).connect() as conn:
+    with services_of(app).db.engine.connect() as conn:
         before = conn.execute(versions, {"c": cfg["connection_id"]}).all()
-    report = sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))
-    with database.engine_for(app).connect() as conn:
+    report = sync.run(services_of(app), cfg["connection_id"], trigger="bench", window=_window(cfg))
+    with services_of(app).db.engine.connect() as conn:
         after = conn.execute(versions, {"c": cfg["connection_id"]}).all()
     return {"outcome": report.outcome.value, "seconds": report.seconds, "events": report.fetched,
             "requests": report.requests, "rows_written": len(set(before) ^ set(after)),
@@ -153,7 +153,7 @@ def phase_cpu(cfg: dict) -> dict:
     from listening import sync
 
     app = _app(cfg)
-    sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg))  # warm, as a running worker
+    sync.run(services_of(app), cfg["connection_id"], trigger="bench", window=_window(cfg))  # warm, as a running worker
 
     def spent(measured) -> list[float]:
         before = (_cpu_seconds(cfg["emu_pid"]), _postgres_cpu(), time.process_time())
@@ -164,7 +164,7 @@ def phase_cpu(cfg: dict) -> dict:
 
     out = {"bare": spent(lambda: phase_bare(cfg))}
     _forget(app, cfg["connection_id"])
-    out["full"] = spent(lambda: sync.run(app, cfg["connection_id"], trigger="bench", window=_window(cfg)))
+    out["full"] = spent(lambda: sync.run(services_of(app), cfg["connection_id"], trigger="bench", window=_window(cfg)))
     return out
 
 
@@ -241,15 +241,13 @@ def link_mailboxes(cfg: dict, emu_url: str, count: int | None = None) -> list[tu
         Person,
         Role,
     )
-    from listening.outlook import tokens
 
     app = _app(cfg | {"emu": emu_url})
     users = requests.get(emu_url + "/_emulator/users", timeout=30).json()[:count]
     out = []
     with app.app_context():
-        from listening.core import db
 
-        with db.unit_of_work(app) as session:
+        with services_of(app).db.unit_of_work() as session:
             org = Organization(tenant_id=f"{users[0]['tenant']}-{secrets.token_hex(3)}", name="Bench")
             session.add(org)
             session.flush()
@@ -263,7 +261,7 @@ def link_mailboxes(cfg: dict, emu_url: str, count: int | None = None) -> list[tu
                 session.add(connection)
                 session.flush()
                 minted = requests.post(emu_url + "/_emulator/tokens", json={"user": user["email"]}, timeout=30).json()
-                tokens.save_tokens(session, connection, minted)
+                services_of(app).tokens.save(session, connection, minted)
                 out.append((connection.id, minted["access_token"]))
     return out
 
@@ -273,16 +271,15 @@ def workers_round(cfg: dict, emu_url: str, connection_ids: list[int], workers: i
     """Queue a full sync of every mailbox, then time N ``rq worker --burst`` processes draining it."""
     from sqlalchemy import text
 
-    from listening.core import db as database
     from listening.sync import queue as sync_queue
 
     app = _app(cfg | {"emu": emu_url})
-    with database.engine_for(app).begin() as conn:
+    with services_of(app).db.engine.begin() as conn:
         conn.execute(text("DELETE FROM calendar_items"))
         conn.execute(text("UPDATE connections SET next_sync_at = NULL, last_sync_outcome = NULL"))
     with app.app_context():
         for cid in connection_ids:
-            sync_queue.enqueue_sync(cid, trigger="bench")
+            sync_queue.enqueue_sync(services_of(app), cid, trigger="bench")
     env = dict(os.environ, DATABASE_URL=cfg["db"], REDIS_URL=cfg["redis"], QUEUE_PREFIX=cfg["prefix"],
                MS_AUTHORITY=emu_url, GRAPH_URL=emu_url + "/v1.0", LISTENING_KEYS=KEYS,
                LISTENING_INSTANCE=cfg["tmp"], SECRET_KEY="bench", LOG_LEVEL="WARNING")
@@ -295,10 +292,10 @@ def workers_round(cfg: dict, emu_url: str, connection_ids: list[int], workers: i
     for proc in procs:
         proc.wait()
     wall = time.perf_counter() - started
-    with database.engine_for(app).connect() as conn:
+    with services_of(app).db.engine.connect() as conn:
         ok = conn.execute(text("SELECT count(*) FROM connections WHERE last_sync_outcome = 'ok'")).scalar()
         items = conn.execute(text("SELECT count(*) FROM calendar_items")).scalar()
-    database.database(app).dispose()
+    services_of(app).db.dispose()
     return {"workers": workers, "seconds": round(wall, 2), "synced_ok": ok, "events_stored": items}
 
 

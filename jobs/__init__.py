@@ -6,5 +6,5 @@ then enqueues its follow-ups. Arguments are ids and primitives, never ORM object
 - jobs.retention.purge_expired()                      queue "maintenance", daily (jobs/cron.py)
 
 Run them with the Procfile's ``worker`` and ``clock`` processes; jobs/runtime.py
-builds the Flask app once per worker process.
+builds the Services once per worker process (no Flask app).
 """

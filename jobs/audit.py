@@ -10,14 +10,13 @@ from jobs import runtime
 from listening import audit
 from listening.audit import Action
 from listening.audit import log as audit_log
-from listening.core import db
 
 log = logging.getLogger(__name__)
 
 
 def verify_chain(org_id: int, requested_by: int | None = None) -> dict:
     """Verify and record the verdict in one unit of work; returns the verdict's details."""
-    with runtime.job_scope() as app, db.unit_of_work(app) as session:
+    with runtime.job_scope() as services, services.db.unit_of_work() as session:
         verdict = audit.verify(session, org_id)
         details = audit_log.verdict_details(verdict)
         audit.record(session, Action.audit_verified, requested_by, None, details, org_id=org_id)

@@ -41,4 +41,4 @@ def register_all(prefix: str) -> None:
                       failure_ttl=entry.failure_ttl)
 
 
-register_all(runtime.app().config["SETTINGS"].queue_prefix)
+register_all(runtime.services().jobs.prefix)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from jobs import audit as audit_jobs
 from jobs import runtime
 from listening.admin import retention
-from listening.core import db
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +18,8 @@ log = logging.getLogger(__name__)
 def purge_expired() -> dict:
     """Apply every organization's retention, then verify each (shortened) chain, so the
     audit page always shows a verdict at most a day old."""
-    with runtime.job_scope() as app:
-        summary = retention.run(db.sessionmaker_for(app), datetime.now(UTC))
+    with runtime.job_scope() as services:
+        summary = retention.run(services, datetime.now(UTC))
     reports = summary.organizations
     for report in reports:
         audit_jobs.verify_chain(report.org_id)

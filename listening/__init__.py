@@ -1,7 +1,8 @@
 """Listening: a read-only 1-on-1 meeting finder for Microsoft 365.
 
-``create_app`` reads like a table of contents: settings, stores, identity,
-security, views, commands. Nothing is created at import time.
+``create_app`` reads like a table of contents: settings, the services the use
+cases are given (listening/services.py), the web layer, the commands. Nothing
+is created at import time, and nothing connects anywhere until first used.
 """
 from __future__ import annotations
 
@@ -14,12 +15,10 @@ def create_app(config: dict | None = None):
     (listening/core/config.py); upper-case keys go to Flask's config as they are."""
     from flask import Flask
 
-    from listening import cli
+    from listening import cli, services, web
     from listening.admin import directory
     from listening.core import config as config_mod
-    from listening.core import crypto, db, logs, queue
-    from listening.outlook import identity
-    from listening.web import register_blueprints, security
+    from listening.core import logs
 
     config = dict(config or {})
     setting_names = {f.name for f in fields(config_mod.Settings)}
@@ -30,7 +29,6 @@ def create_app(config: dict | None = None):
     app = Flask(__name__, template_folder="../templates", static_folder="../static",
                 instance_path=str(settings.instance_path))
     app.config.update(
-        SETTINGS=settings,
         SECRET_KEY=settings.secret_key or _dev_secret(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -52,13 +50,8 @@ def create_app(config: dict | None = None):
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)
 
-    logs.init_app(app)
-    db.init_app(app)
-    crypto.init_app(app)
-    queue.init_app(app)
-    identity.init_app(app)
-    security.init_app(app)
-    register_blueprints(app)
+    logs.configure(settings.log_level)
+    web.init_app(app, services.build(settings))
     cli.init_app(app)
     return app
 

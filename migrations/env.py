@@ -15,10 +15,11 @@ def _url() -> str:
     if url:
         return url
     # Run directly as `alembic upgrade head`: resolve the URL the way the app does.
-    from listening import create_app
-    from listening.core import db
+    from listening.core.config import from_env
+    from listening.core.db import Database
 
-    return db.database(create_app()).url
+    settings = from_env()
+    return Database(settings.database_url, settings.instance_path).url
 
 
 def run_migrations_online() -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.support.apps import services_of
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -112,23 +114,27 @@ def app(database_url, redis_url, key_prefix, emulator, tmp_path, app_overrides):
 def _truncate(app) -> None:
     from sqlalchemy import text
 
-    from listening.core import db
     from listening.core.models import Base
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with db.engine_for(app).begin() as conn:
+    with services_of(app).db.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    db.database(app).dispose()
+    services_of(app).db.dispose()
 
 
 def _clear_redis(app, prefix: str) -> None:
-    from listening.core import queue
 
-    conn = queue.redis_conn(app)
+    conn = services_of(app).jobs.redis
     for pattern in (f"*{prefix}*",):
         keys = list(conn.scan_iter(pattern, count=1000))
         if keys:
             conn.delete(*keys)
+
+
+@pytest.fixture
+def services(app):
+    """The Services the app was built with: what use cases take (listening/services.py)."""
+    return services_of(app)
 
 
 @pytest.fixture
@@ -139,8 +145,6 @@ def client(app):
 @pytest.fixture
 def session(app):
     """A plain Session for arranging and asserting; commits are the test's to make."""
-    from listening.core.db import sessionmaker_for
-
-    sess = sessionmaker_for(app)()
+    sess = services_of(app).db.sessionmaker()
     yield sess
     sess.close()

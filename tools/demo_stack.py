@@ -82,12 +82,15 @@ class Stack:
 
     # --- preparing ---------------------------------------------------------------------------
     def prepare(self) -> None:
-        from listening import create_app
+        from dataclasses import replace
+
+        from listening import services
         from listening.cli.schema import upgrade
 
         self._stores()
-        self.app = create_app({"database_url": self.database_url, "redis_url": self.redis_url})
-        upgrade(self.app)
+        self.services = services.build(replace(self.settings, database_url=self.database_url,
+                                               redis_url=self.redis_url))
+        upgrade(self.services)
 
     def env(self) -> dict:
         return dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
@@ -110,7 +113,7 @@ class Stack:
                                stdout=open(logs / "emulator.log", "ab")))  # noqa: SIM115 - the child's
         _wait_for(self.emulator_url + "/_emulator/users", 30, supervisor)
         self.users = requests.get(self.emulator_url + "/_emulator/users", timeout=10).json()
-        loaded = load_directory(self.app, self.users)
+        loaded = load_directory(self.services, self.users)
         if loaded:
             print(f"demo: loaded the emulator's directory into {', '.join(loaded)}", flush=True)
         supervisor.start(Child("web", [
@@ -179,7 +182,7 @@ def directory_csv(users: list[dict]) -> bytes:
     return out.getvalue().encode()
 
 
-def load_directory(app, users: list[dict]) -> list[str]:
+def load_directory(services, users: list[dict]) -> list[str]:
     """One organization per emulated tenant; its directory is imported (through the real import
     path) only while it has none, so a restarted demo keeps what the HR admin changed. Returns
     the names of the organizations loaded."""
@@ -187,14 +190,14 @@ def load_directory(app, users: list[dict]) -> list[str]:
 
     from listening.admin import directory
     from listening.audit import Action, record
-    from listening.core import db, store
+    from listening.core import store
     from listening.core.models import Organization, Person
 
     tenants: dict[str, list[dict]] = {}
     for user in users:
         tenants.setdefault(user["tenant"], []).append(user)
     loaded = []
-    with db.unit_of_work(app) as sess:
+    with services.db.unit_of_work() as sess:
         for tenant_id, members in tenants.items():
             org = store.organization_by_tenant(sess, tenant_id)
             if org is None:

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, delete, func, or_, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from listening import audit
 from listening.audit import Action, refusals
+from listening.core.db import Database
 from listening.core.models import AuditEvent, CalendarItem, Connection, Organization
+
+if TYPE_CHECKING:
+    from listening.services import Services
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ def purge_calendar(session: Session, org: Organization, now: datetime) -> int:
     """Delete items outside the sync window, and every item of a connection whose copy has
     not been refreshed by a successful sync within the calendar retention.
 
-    Sync leaves items that ended before the window for this job (listening/sync/run.py).
+    Sync leaves items that ended before the window for this job (listening/sync/mailbox.py).
     Series masters carry their first occurrence's times, which may lie long before
     the window while the series is current; only staleness removes them.
     """
@@ -84,10 +89,10 @@ def purge_audit(session: Session, org: Organization, now: datetime) -> int:
     return removed
 
 
-def purge_sign_in_refusals(make_session: sessionmaker, now: datetime) -> int:
+def purge_sign_in_refusals(db: Database, now: datetime) -> int:
     """The operators' count of refused sign-ins keeps refusals.KEEP (no organization's
     retention setting applies to it)."""
-    with make_session() as session, session.begin():
+    with db.unit_of_work() as session:
         return refusals.purge(session, now)
 
 
@@ -97,17 +102,18 @@ class Summary:
     sign_in_refusal_buckets: int
 
 
-def run(make_session: sessionmaker, now: datetime) -> Summary:
+def run(services: Services, now: datetime) -> Summary:
     """Purge every organization, then the operators' refused sign-ins: one transaction per
     organization and kind (what the daily job and ``flask retention run`` do)."""
-    with make_session() as session:
+    db = services.db
+    with db.unit_of_work() as session:
         org_ids = list(session.scalars(select(Organization.id).order_by(Organization.id)))
     reports = []
     for org_id in org_ids:
         counts = []
         for purge in (purge_calendar, purge_audit):
-            with make_session() as session, session.begin():
+            with db.unit_of_work() as session:
                 org = session.get(Organization, org_id)
                 counts.append(purge(session, org, now) if org is not None else 0)
         reports.append(Report(org_id, *counts))
-    return Summary(reports, purge_sign_in_refusals(make_session, now))
+    return Summary(reports, purge_sign_in_refusals(db, now))

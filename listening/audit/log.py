@@ -300,12 +300,12 @@ def last_verdict(session: Session, org_id: int) -> AuditEvent | None:
         .order_by(AuditEvent.id.desc()).limit(1))
 
 
-def enqueue_verify(org_id: int, requested_by: int | None, app=None) -> bool:
+def enqueue_verify(services, org_id: int, requested_by: int | None) -> bool:
     """Queue a verification of the organization's chain; False if one is queued or running."""
-    from listening.core import queue
+    from listening.core.queue import QUEUE_MAINTENANCE
 
-    job = queue.enqueue_once(queue.QUEUE_MAINTENANCE, VERIFY_JOB, int(org_id), requested_by,
-                             job_id=f"audit-verify-{int(org_id)}", job_timeout=3600, ttl=3600,
-                             result_ttl=3600, failure_ttl=7 * 86400, app=app,
-                             description=f"verify the audit chain of organization {int(org_id)}")
+    job = services.jobs.enqueue_once(QUEUE_MAINTENANCE, VERIFY_JOB, int(org_id), requested_by,
+                                     job_id=f"audit-verify-{int(org_id)}", job_timeout=3600, ttl=3600,
+                                     result_ttl=3600, failure_ttl=7 * 86400,
+                                     description=f"verify the audit chain of organization {int(org_id)}")
     return job is not None

@@ -5,6 +5,13 @@ because each command is one unit of work.
 """
 from __future__ import annotations
 
+from flask import current_app
+
+
+def services():
+    """The Services of the app the command runs in (built once by create_app)."""
+    return current_app.extensions["listening"]
+
 
 def init_app(app) -> None:
     from listening.cli import audit, keys, schema, sync

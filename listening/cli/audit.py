@@ -9,14 +9,14 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from listening import audit
 from listening.admin import retention
 from listening.audit import refusals
-from listening.core import db, store
+from listening.cli import services
+from listening.core import store
 from listening.core.models import Organization
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
@@ -41,7 +41,7 @@ def _describe(org: Organization, verdict: audit.Verdict) -> str:
 @click.option("--org", "tenant_id", help="Only this organization's chain (Microsoft tenant id).")
 def verify(tenant_id: str | None):
     """Say whether each organization's audit chain is whole and where it breaks."""
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         if tenant_id:
             org = store.organization_by_tenant(sess, tenant_id)
             if org is None:
@@ -61,7 +61,7 @@ def verify(tenant_id: str | None):
 @retention_cli.command("run")
 def run():
     """Apply every organization's retention now (what the daily job does)."""
-    summary = retention.run(db.sessionmaker_for(current_app), datetime.now(UTC))
+    summary = retention.run(services(), datetime.now(UTC))
     for report in summary.organizations:
         click.echo(f"organization {report.org_id}: removed {report.calendar_items} calendar items "
                    f"and {report.audit_entries} audit entries")
@@ -76,7 +76,7 @@ def refused_sign_ins(days: int):
     if not 1 <= days <= refusals.KEEP.days:
         _fail(f"--days must be from 1 to {refusals.KEEP.days} (older counts are purged)")
     since = datetime.now(UTC) - timedelta(days=days)
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         rows, total = refusals.latest(sess, since), refusals.count(sess, since)
         lines = [f"{r.hour:%Y-%m-%d %H:00}Z  {r.count:>6}  {r.reason:<16} {str(r.ip or 'many'):<22} "
                  f"{r.last_detail or ''}{f'  tenant {r.last_tenant_id}' if r.last_tenant_id else ''}"

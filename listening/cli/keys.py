@@ -13,13 +13,13 @@ import sys
 from collections import Counter
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import bindparam, select, update
 
 from listening import audit
 from listening.audit import Action
-from listening.core import crypto, db
+from listening.cli import services
+from listening.core import crypto
 from listening.core.models import CalendarItem, Connection
 
 keys_cli = AppGroup("keys", help="Encryption keys (LISTENING_KEYS).")
@@ -46,7 +46,7 @@ def generate(kid: str):
 @click.option("--batch-size", default=BATCH, show_default=True, type=click.IntRange(1, 10_000))
 def rotate(batch_size: int):
     """Re-encrypt tokens and calendar items under the newest key (idempotent)."""
-    ring = crypto.ring(current_app)
+    ring = services().keys
     counts: Counter = Counter()  # (org_id, kind) -> rows re-encrypted
     try:
         tokens_seen = _rotate_table(_token_batch, _write_tokens, ring, batch_size, counts, "tokens")
@@ -64,7 +64,7 @@ def _rotate_table(read_batch, write, ring, batch_size, counts, kind) -> int:
     """Walk a table by id in batches, one transaction each; return how many values were seen."""
     after, seen = 0, 0
     while True:
-        with db.unit_of_work() as sess:
+        with services().db.unit_of_work() as sess:
             rows = read_batch(sess, after, batch_size)
             if not rows:
                 return seen
@@ -127,6 +127,6 @@ def _audit(counts: Counter, kid: str) -> None:
     by_org: dict[int, dict] = {}
     for (org_id, kind), n in counts.items():
         by_org.setdefault(org_id, {"key_id": kid, "tokens": 0, "items": 0})[kind] += n
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         for org_id, details in sorted(by_org.items()):
             audit.record(sess, Action.keys_rotated, None, None, details, org_id=org_id)

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from listening import audit
 from listening.admin import directory
 from listening.audit import Action
-from listening.core import db, store
+from listening.cli import services
+from listening.core import store
 from listening.core.models import Organization
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -42,16 +42,16 @@ def alembic_config(url: str):
     return config
 
 
-def upgrade(app) -> None:
+def upgrade(services) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(db.database(app).url), "head")
+    command.upgrade(alembic_config(services.db.url), "head")
 
 
 @db_cli.command("upgrade")
 def db_upgrade():
     """Apply every migration (safe to re-run)."""
-    upgrade(current_app)
+    upgrade(services())
     click.echo("database is at the newest migration")
 
 
@@ -60,7 +60,7 @@ def db_upgrade():
 @click.option("--name", required=True, help="The organization's display name.")
 def org_add(tenant_id: str, name: str):
     """Create the organization for a Microsoft tenant id (idempotent)."""
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         org = store.organization_by_tenant(sess, tenant_id)
         if org is None:
             sess.add(Organization(tenant_id=tenant_id.lower(), name=name))
@@ -85,7 +85,7 @@ def directory_import(file: Path, tenant_id: str):
         for problem in err.problems:
             click.echo(f"{file}: {problem}")
         fail(f"{file}: {len(err.problems)} problem(s), listed above; nothing was imported")
-    with db.unit_of_work() as sess:
+    with services().db.unit_of_work() as sess:
         org = store.organization_by_tenant(sess, tenant_id)
         if org is None:
             fail(f"no organization for tenant {tenant_id}; add it with 'flask org add'")

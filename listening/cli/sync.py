@@ -15,16 +15,15 @@ from urllib.parse import urlsplit
 
 import click
 import orjson
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from listening import sync
-from listening.core import db
+from listening.cli import services
 from listening.core.models import Connection, ConnectionState, Organization
 from listening.outlook import graph
-from listening.sync.policy import FAILURES
-from listening.sync.trim import trim
+from listening.outlook.connection import FAILURES
+from listening.outlook.events import trim
 
 DEFAULT_PAST, DEFAULT_FUTURE = timedelta(days=30), timedelta(days=120)
 
@@ -54,7 +53,6 @@ def sync_command(everyone: bool, connection_id: str | None):
     """Sync calendars now, in this process (the worker does it on schedule)."""
     if everyone == (connection_id is not None):
         fail("give exactly one of --all or --connection ID")
-    app = current_app._get_current_object()
     if connection_id is not None:
         ids = [_existing_connection(connection_id)]
     else:
@@ -62,7 +60,7 @@ def sync_command(everyone: bool, connection_id: str | None):
     reports = []
     with click.progressbar(ids, label="Syncing", file=sys.stderr, show_pos=True) as bar:
         for cid in bar:
-            reports.append(sync.run(app, cid, trigger="cli"))
+            reports.append(sync.run(services(), cid, trigger="cli"))
     for report in reports if connection_id is not None else []:
         click.echo(json.dumps(report.public()))
     click.echo(_summary(reports))
@@ -73,14 +71,14 @@ def sync_command(everyone: bool, connection_id: str | None):
 def _existing_connection(raw: str) -> int:
     if not raw.isdigit():
         fail(f"--connection must be a connection id (a whole number), got {raw!r}")
-    with db.unit_of_work() as session:
+    with services().db.unit_of_work() as session:
         if session.get(Connection, int(raw)) is None:
             fail(f"no connection {raw}")
     return int(raw)
 
 
 def _linked_connection_ids() -> list[int]:
-    with db.unit_of_work() as session:
+    with services().db.unit_of_work() as session:
         return list(session.scalars(
             select(Connection.id).join(Organization, Organization.id == Connection.org_id)
             .where(Connection.state == ConnectionState.linked, Organization.sync_enabled.is_(True))
@@ -114,7 +112,7 @@ def graph_fetch_command(token: str, graph_url: str, start: str | None, end: str 
         fail("--token is empty")
     started, count = time.perf_counter(), 0
     out = sys.stdout.buffer  # orjson writes UTF-8 bytes: ~15x the stdlib encoder per event
-    with graph.GraphClient(graph_url, token.strip(), timeout=current_app.config["SETTINGS"].http_timeout) as client:
+    with graph.GraphClient(graph_url, token.strip(), timeout=services().settings.http_timeout) as client:
         try:
             for page in client.calendar_view(*window):
                 out.write(b"".join(orjson.dumps(trim(e)) + b"\n" for e in page))

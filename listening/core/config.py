@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 # The emulator's default registration (emulator/README.md); harmless outside a demo.
@@ -37,11 +37,14 @@ class Settings:
     # Key ring "kid:base64key,kid:base64key" (newest last); see listening/core/crypto.py.
     keys: str | None = None
     http_timeout: float = 10.0
+    # The most one sync may spend waiting on Graph's Retry-After or its own backoff.
+    graph_max_wait: float = 120.0
+    # RQ retries of a sync that failed in a way worth retrying: (how many, seconds before each).
+    sync_retry: tuple[int, tuple[int, ...]] = (3, (30, 120, 600))
     # How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
     trusted_proxies: int = 0
     queue_prefix: str = ""
     log_level: str = "INFO"
-    extra: dict = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -94,6 +97,7 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         graph_url=get("GRAPH_URL", authority + "/v1.0").rstrip("/"),
         keys=get("LISTENING_KEYS"),
         http_timeout=_number("HTTP_TIMEOUT", get("HTTP_TIMEOUT"), 10.0, minimum=0.1),
+        graph_max_wait=_number("GRAPH_MAX_WAIT", get("GRAPH_MAX_WAIT"), 120.0),
         trusted_proxies=_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), 0, kind=int),
         queue_prefix=get("QUEUE_PREFIX", ""),
         log_level=get("LOG_LEVEL", "INFO"),

@@ -198,25 +198,3 @@ def demo_key_spec(instance_path: Path) -> str:
             handle.write(new_key_spec("demo1") + "\n")
     return path.read_text().strip()
 
-
-def init_app(app) -> None:
-    """Build the ring at start-up, so a bad key stops the app before it serves anything."""
-    from listening.core.config import ConfigError
-
-    try:
-        app.extensions["listening_keyring"] = KeyRing.from_settings(app.config["SETTINGS"])
-    except CryptoError as err:
-        raise ConfigError(f"LISTENING_KEYS: {err}") from None
-
-
-def ring(app=None) -> KeyRing:
-    """The app's key ring (built once by ``init_app``)."""
-    if app is None:
-        from flask import current_app
-
-        app = current_app
-    found = app.extensions.get("listening_keyring")
-    if found is None:
-        init_app(app)
-        found = app.extensions["listening_keyring"]
-    return found

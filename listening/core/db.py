@@ -1,11 +1,10 @@
-"""Database engine and the per-request session.
+"""The database: its engine, sessions, and the unit of work.
 
 Nothing is created at import, nor when the app is built: the engine (and, with
 no DATABASE_URL, the embedded PostgreSQL) comes into being on first use, so a
-command that never touches the database never starts one. A request gets one
-Session (``db.session()``); the view that changes data calls ``commit()`` once,
-and teardown rolls back whatever was not committed. Jobs and CLI commands use
-``unit_of_work()``.
+command that never touches the database never starts one. Jobs and commands
+use ``Database.unit_of_work()``; a web request gets one Session of its own
+(listening/web/deps.py) that its view commits once.
 """
 from __future__ import annotations
 
@@ -13,10 +12,9 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import current_app, g
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 
 def normalise_url(url: str) -> str:
@@ -74,51 +72,22 @@ class Database:
     def opened(self) -> bool:
         return self._engine is not None
 
+    @contextmanager
+    def unit_of_work(self):
+        """A session that commits only if the block finishes; for jobs and commands."""
+        sess = self.sessionmaker()
+        try:
+            yield sess
+            sess.commit()
+        except BaseException:
+            sess.rollback()
+            raise
+        finally:
+            sess.close()
+
     def dispose(self, close: bool = True) -> None:
         """Drop pooled connections (after a fork, or when a test is done with the app)."""
         if self._engine is not None:
             self._engine.dispose(close=close)
 
 
-def init_app(app) -> None:
-    settings = app.config["SETTINGS"]
-    app.extensions["db"] = Database(settings.database_url, settings.instance_path)
-    app.teardown_appcontext(_close_session)
-
-
-def database(app=None) -> Database:
-    return (app or current_app).extensions["db"]
-
-
-def engine_for(app=None) -> Engine:
-    return database(app).engine
-
-
-def sessionmaker_for(app=None) -> sessionmaker:
-    return database(app).sessionmaker
-
-
-def session() -> Session:
-    if "db_session" not in g:
-        g.db_session = sessionmaker_for()()
-    return g.db_session
-
-
-def _close_session(_exc) -> None:
-    sess = g.pop("db_session", None)
-    if sess is not None:
-        sess.close()  # rolls back anything not committed
-
-
-@contextmanager
-def unit_of_work(app=None):
-    """A session that commits only if the block finishes; for jobs and commands."""
-    sess = sessionmaker_for(app)()
-    try:
-        yield sess
-        sess.commit()
-    except BaseException:
-        sess.rollback()
-        raise
-    finally:
-        sess.close()

@@ -1,15 +1,12 @@
 """Logging with the request or job id on every line, and never a secret.
 
-Entry points set ``context_id`` (a request id here, the RQ job id in jobs/).
+Entry points set ``context_id``: the request id (listening/web/deps.py), the RQ job id (jobs/).
 """
 from __future__ import annotations
 
 import contextvars
 import logging
 import re
-import uuid
-
-from flask import g, request
 
 context_id: contextvars.ContextVar[str] = contextvars.ContextVar("log_context_id", default="-")
 
@@ -36,19 +33,3 @@ def configure(level: str = "INFO") -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(context_id)s] %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-
-
-def init_app(app) -> None:
-    configure(app.config["SETTINGS"].log_level)
-
-    @app.before_request
-    def _request_id():
-        incoming = request.headers.get("X-Request-Id", "")
-        rid = incoming if re.fullmatch(r"[A-Za-z0-9-]{8,64}", incoming) else uuid.uuid4().hex
-        g.request_id = rid
-        context_id.set(rid)
-
-    @app.after_request
-    def _echo_request_id(response):
-        response.headers["X-Request-Id"] = g.get("request_id", "-")
-        return response

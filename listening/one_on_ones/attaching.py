@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from listening import audit
 from listening.audit import Action
 from listening.core import store
+from listening.core.crypto import KeyRing
 from listening.core.models import OneOnOne, OneOnOneStatus, Person
 from listening.one_on_ones.cadence import meeting_words, zone_of
 from listening.one_on_ones.judged import judge_calendar
@@ -78,7 +79,7 @@ def _pair(session: Session, manager: Person, report_id: int) -> OneOnOne | None:
         OneOnOne.report_id == report_id).with_for_update())
 
 
-def attach(session: Session, manager: Person, raw_report_id, series_id, now: datetime, *,
+def attach(session: Session, keys: KeyRing, manager: Person, raw_report_id, series_id, now: datetime, *,
            replace: bool = False) -> Done:
     """Make ``series_id`` the 1-on-1 with that report; ``replace`` swaps an attached one."""
     operation = "replace" if replace else "attach"
@@ -88,7 +89,7 @@ def attach(session: Session, manager: Person, raw_report_id, series_id, now: dat
                       "The form did not say which meeting to attach. Reload the page and try again.",
                       raw_id=raw_report_id)
     report = _report_of(session, manager, operation, raw_report_id, series_id)
-    candidate = _current_candidate(session, manager, report, operation, series_id, now)  # or a refusal
+    candidate = _current_candidate(session, keys, manager, report, operation, series_id, now)  # or a refusal
     existing = _pair(session, manager, report.id)
     if existing is not None and existing.series_id == series_id \
             and existing.status is OneOnOneStatus.ok:
@@ -111,13 +112,13 @@ def attach(session: Session, manager: Person, raw_report_id, series_id, now: dat
     return Done(f"Attached: the meeting is now your 1-on-1 with {report.label}.", row)
 
 
-def _current_candidate(session, manager, report, operation, series_id, now):
+def _current_candidate(session, keys, manager, report, operation, series_id, now):
     """The filter's candidate ``series_id`` with ``report``, judged now, or a refusal."""
     if linking.connection_of(session, manager) is None:
         raise _refuse(session, manager, operation, 409, "no_connection",
                       "Your Outlook calendar is not linked, so there is nothing to attach. "
                       "Link it first.", report, series_id=series_id)
-    judgement = judge_calendar(session, manager, now)
+    judgement = judge_calendar(session, keys, manager, now)
     if judgement.problem:
         raise _refuse(session, manager, operation, 409, "directory_conflict", judgement.problem,
                       report, series_id=series_id)

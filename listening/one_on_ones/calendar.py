@@ -102,10 +102,9 @@ def pick(ids, types, starts, cancelled) -> tuple[tuple | None, list[tuple]]:
     return (live[-1] if live else max(members, key=_by_start)), live
 
 
-def load_recurring(session: Session, connection: Connection, now: datetime,
-                   series_ids: Iterable[str] | None = None, ring: crypto.KeyRing | None = None) -> StoredCalendar:
+def load_recurring(session: Session, ring: crypto.KeyRing, connection: Connection, now: datetime,
+                   series_ids: Iterable[str] | None = None) -> StoredCalendar:
     """The connection's recurring series as filter input (optionally only some series)."""
-    ring = ring or crypto.ring()
     series_ids = list(series_ids) if series_ids is not None else None
     picked = {row[0]: pick(*row[1:]) for row in session.execute(series_query(connection, series_ids))}
     blobs = _blobs(session, connection, [rep[0] for rep, _ in picked.values()])

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from listening import filters
 from listening.core import store
+from listening.core.crypto import KeyRing
 from listening.core.models import Connection, Person
 from listening.one_on_ones.calendar import load_recurring
 from listening.outlook import linking
@@ -56,8 +57,8 @@ def filter_person(person: Person) -> filters.Person:
     return filters.Person(person.email or "", tuple(person.aliases or ()))
 
 
-def judge_calendar(session: Session, manager: Person, now: datetime, *, series_ids: Iterable[str] | None = None,
-                   reports: list[Person] | None = None, ring=None) -> Judgement:
+def judge_calendar(session: Session, keys: KeyRing, manager: Person, now: datetime, *,
+                   series_ids: Iterable[str] | None = None, reports: list[Person] | None = None) -> Judgement:
     """Judge the manager's stored recurring events against their current direct reports
     (or against ``reports``, e.g. only the one person whose 1-on-1 is looked at)."""
     connection = linking.connection_of(session, manager)
@@ -66,7 +67,7 @@ def judge_calendar(session: Session, manager: Person, now: datetime, *, series_i
     reports = [p for p in reports if p.email]
     if connection is None:
         return Judgement(manager, None, reports)
-    stored = load_recurring(session, connection, now, series_ids, ring)
+    stored = load_recurring(session, keys, connection, now, series_ids)
     try:
         result = filters.judge(now, filter_person(manager), [filter_person(p) for p in reports],
                                stored.events)

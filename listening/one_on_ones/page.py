@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from listening import filters
 from listening.core import store
+from listening.core.crypto import KeyRing
 from listening.core.models import Connection, ConnectionState, OneOnOne, OneOnOneStatus, Person
 from listening.filters.model import COPIED, REASONS
 from listening.one_on_ones import wording
@@ -122,8 +123,8 @@ def attached_view(row: OneOnOne, other: Person | None, judgement: Judgement, vie
     return AttachedView(row, other, meeting, next_few, replacement, checking, told)
 
 
-def manager_page(session: Session, manager: Person, now: datetime) -> ManagerPage:
-    judgement = judge_calendar(session, manager, now)
+def manager_page(session: Session, keys: KeyRing, manager: Person, now: datetime) -> ManagerPage:
+    judgement = judge_calendar(session, keys, manager, now)
     zone, you = zone_of(manager.time_zone), (manager.email or "").lower()
     rows = {r.report_id: r for r in session.scalars(select(OneOnOne).where(
         OneOnOne.org_id == manager.org_id, OneOnOne.manager_id == manager.id))}
@@ -180,7 +181,7 @@ class MyManager:
     attached: AttachedView | None
 
 
-def my_manager(session: Session, person: Person, now: datetime) -> MyManager | None:
+def my_manager(session: Session, keys: KeyRing, person: Person, now: datetime) -> MyManager | None:
     """For anyone with a manager: which of the manager's series is their 1-on-1 (read-only)."""
     if person.manager_id is None:
         return None
@@ -194,5 +195,5 @@ def my_manager(session: Session, person: Person, now: datetime) -> MyManager | N
         return MyManager(manager, None)
     series = [row.series_id] + ([row.replacement_series_id] if row.replacement_series_id else [])
     # Only this person's series and this person as the report: nothing else of the manager's is read.
-    judgement = judge_calendar(session, manager, now, series_ids=series, reports=[person])
+    judgement = judge_calendar(session, keys, manager, now, series_ids=series, reports=[person])
     return MyManager(manager, attached_view(row, manager, judgement, person, now))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from listening import audit
 from listening.audit import Action
+from listening.core.crypto import KeyRing
 from listening.core.models import Connection, OneOnOne, OneOnOneStatus, Person
 from listening.filters.model import DECLINED
 from listening.one_on_ones import wording
@@ -108,7 +109,7 @@ def _audit(session: Session, row: OneOnOne, details: dict) -> None:
     audit.record(session, Action.needs_attention, None, row.report_id, details, org_id=row.org_id)
 
 
-def recheck_after_sync(session: Session, connection: Connection | None,
+def recheck_after_sync(session: Session, keys: KeyRing, connection: Connection | None,
                        now: datetime | None = None) -> Rechecked:
     """Re-check the connection owner's attached 1-on-1s (called by sync.run; never commits)."""
     if connection is None:
@@ -120,7 +121,7 @@ def recheck_after_sync(session: Session, connection: Connection | None,
         return Rechecked()  # nothing attached: nothing to decrypt
     now = now or datetime.now(UTC)
     manager = session.get(Person, connection.person_id)
-    judgement = judge_calendar(session, manager, now)
+    judgement = judge_calendar(session, keys, manager, now)
     if judgement.problem:
         log.warning("re-check of connection %s skipped: directory conflict", connection.id)
         return Rechecked()

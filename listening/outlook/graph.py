@@ -4,7 +4,7 @@
 for a window and yields it page by page (memory does not grow with the
 mailbox). What it asks for, and why (docs/microsoft-graph.md):
 
-- ``$select`` names exactly the fields we keep (listening/sync/trim.py),
+- ``$select`` names exactly the fields we keep (listening/outlook/events.py),
   never ``body`` or ``bodyPreview`` (§1, §3);
 - ``$top=1000``, the maximum for calendarView; without it Graph pages 10 at a
   time (§1), so a 20,000-event mailbox costs 20 requests instead of 2,000;
@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 
-from listening.sync.trim import SELECT
+from listening.outlook.events import SELECT
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,19 @@ class GraphClient:
         if _origin(url) != self._origin:
             raise MalformedResponseError(
                 f"page {page_number}: @odata.nextLink points to another host; not following it")
+
+
+class GraphClients:
+    """Makes the GraphClient of one mailbox from the deployment's settings (Graph's address,
+    the timeout of every request, the most a client may wait on Retry-After)."""
+
+    def __init__(self, settings):
+        self.base, self.timeout, self.max_wait = settings.graph_url, settings.http_timeout, settings.graph_max_wait
+
+    def client(self, access_token: str, *, refresh: Callable[[], str] | None = None,
+               max_wait: float | None = None) -> GraphClient:
+        return GraphClient(self.base, access_token, refresh=refresh, timeout=self.timeout,
+                           max_wait=self.max_wait if max_wait is None else max_wait)
 
 
 def _json(response: requests.Response, what: str):

@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.flask_client import OAuth
-from flask import current_app
 
 SIGN_IN_SCOPES = "openid profile email"
 # Linking Outlook: a refresh token, the person's profile, and ONE read-only calendar scope.
@@ -37,32 +35,6 @@ def what_failed(exc: Exception) -> str:
     return redirect_error(getattr(exc, "error", None)) if isinstance(exc, OAuthError) else type(exc).__name__
 
 
-def init_app(app) -> None:
-    settings = app.config["SETTINGS"]
-    metadata_url = f"{settings.ms_authority}/{settings.ms_tenant}/v2.0/.well-known/openid-configuration"
-    # One registry per app: clients (and their cached metadata) never leak between apps.
-    oauth = OAuth(app)
-    # PKCE on top of the secret; every call to the identity platform is bounded
-    # (authlib's requests session takes "default_timeout"; a plain "timeout" is ignored).
-    common = {"code_challenge_method": "S256", "default_timeout": settings.http_timeout,
-              "token_endpoint_auth_method": "client_secret_post"}
-    oauth.register(
-        "signin", client_id=settings.ms_client_id, client_secret=settings.ms_client_secret,
-        server_metadata_url=metadata_url, client_kwargs={"scope": SIGN_IN_SCOPES, **common},
-    )
-    # Incremental consent for the calendar; the scope is chosen per organization at each
-    # authorize request (link_scopes), so the registration carries none.
-    oauth.register(
-        "outlook", client_id=settings.ms_client_id, client_secret=settings.ms_client_secret,
-        server_metadata_url=metadata_url, client_kwargs=dict(common),
-    )
-    app.extensions["listening_oauth"] = oauth
-
-
-def client(name: str):
-    return current_app.extensions["listening_oauth"].create_client(name)
-
-
 def link_scopes(calendar_scope: str) -> str:
     """What "Link Outlook" asks for; an organization setting outside CALENDAR_SCOPES is refused."""
     if calendar_scope not in CALENDAR_SCOPES:
@@ -73,6 +45,11 @@ def link_scopes(calendar_scope: str) -> str:
 def refresh_scopes(calendar_scope: str) -> str:
     """A refresh asks for the Graph scopes again (the same or fewer, docs/microsoft-graph.md §8)."""
     return " ".join(s for s in link_scopes(calendar_scope).split() if s not in ("openid", "profile"))
+
+
+def metadata_url(settings) -> str:
+    """The OpenID Connect discovery document of the configured authority and tenant."""
+    return f"{settings.ms_authority}/{settings.ms_tenant}/v2.0/.well-known/openid-configuration"
 
 
 def issuer_options(oauth_client) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, update
 
@@ -23,7 +24,11 @@ from listening.core.models import (
     Organization,
     Person,
 )
+from listening.outlook import connection as states
 from listening.outlook import graph, identity, tokens
+
+if TYPE_CHECKING:
+    from listening.services import Services
 
 log = logging.getLogger(__name__)
 WRITE_SCOPES = frozenset({"Calendars.ReadWrite", "Calendars.ReadWrite.Shared", "Mail.Send"})
@@ -75,7 +80,7 @@ def refuse(session, person: Person, reason: str, message: str, **details) -> Lin
     return LinkRefused(reason, message)
 
 
-def complete_link(session, person: Person, org: Organization, token: dict) -> Connection:
+def complete_link(services: Services, session, person: Person, org: Organization, token: dict) -> Connection:
     """Store a token response from the consent redirect as the person's connection.
 
     ``token`` is authlib's result: the token endpoint's body plus ``userinfo``, the
@@ -103,10 +108,11 @@ def complete_link(session, person: Person, org: Organization, token: dict) -> Co
         raise refuse(session, person, "calendar scope not granted",
                      "Microsoft did not grant access to your calendar, so nothing was saved.",
                      granted=granted)
-    return _store_link(session, person, claims, token, granted)
+    return _store_link(services, session, person, claims, token, granted)
 
 
-def _store_link(session, person: Person, claims: dict, token: dict, granted: list[str]) -> Connection:
+def _store_link(services: Services, session, person: Person, claims: dict, token: dict,
+                granted: list[str]) -> Connection:
     connection = connection_of(session, person)
     relinked = connection is not None and connection.linked_at is not None
     if connection is None:
@@ -116,10 +122,10 @@ def _store_link(session, person: Person, claims: dict, token: dict, granted: lis
     now = datetime.now(UTC)
     connection.ms_tenant_id, connection.ms_oid = claims["tid"].lower(), claims["oid"]
     connection.account_email = claims.get("preferred_username") or claims.get("email")
-    tokens.save_tokens(session, connection, token)
+    services.tokens.save(session, connection, token)
     connection.linked_at, connection.admin_consent_requested_at = now, None
     connection.failure_count, connection.next_sync_at = 0, now  # the scheduler picks it up now
-    tokens.set_state(session, connection, ConnectionState.linked, None, actor=person)
+    states.set_state(session, connection, ConnectionState.linked, None, actor=person)
     audit.record(session, Action.link, person, person,
                  {"connection_id": connection.id, "relinked": relinked, "scopes": granted,
                   "write_scopes": sorted(WRITE_SCOPES & set(granted))})
@@ -137,7 +143,7 @@ def note_admin_consent_needed(session, person: Person, code: int | None) -> Conn
     elif connection.state is not ConnectionState.linked:
         # A healthy link keeps working while its owner asks for more: only a person with no
         # working link is waiting.
-        tokens.set_state(session, connection, ConnectionState.awaiting_approval, WAITING, actor=person)
+        states.set_state(session, connection, ConnectionState.awaiting_approval, WAITING, actor=person)
     connection.admin_consent_requested_at = datetime.now(UTC)
     session.flush()
     audit.record(session, Action.admin_consent_required, person, person,
@@ -147,7 +153,7 @@ def note_admin_consent_needed(session, person: Person, code: int | None) -> Conn
 
 def admin_consent_code(error: str, description: str) -> int | None:
     """The AADSTS code when a redirect error means "an administrator must approve", else None."""
-    code = tokens.aadsts_code(description)
+    code = states.aadsts_code(description)
     if error in ("access_denied", "consent_required", "invalid_grant") and code in ADMIN_CONSENT_CODES:
         return code
     return None
@@ -210,45 +216,40 @@ class CheckResult:
     message: str
 
 
-UNREADABLE_ME = "Microsoft Graph sent an answer Listening could not read. Try again later."
+# What a person pressing "Check connection" reads for a failure that changes nothing about the
+# link; every other failure reads as the state it leaves (listening/outlook/connection.py).
+PASSING = {
+    states.Failure.graph_unavailable: "Microsoft Graph did not answer. Try again in a few minutes.",
+    states.Failure.sign_in_unavailable: "Microsoft's sign-in service did not answer. Try again in a few minutes.",
+    states.Failure.unreadable_response: "Microsoft Graph sent an answer Listening could not read. Try again later.",
+    states.Failure.rejected_request: "Microsoft Graph refused Listening's request. Try again later.",
+    states.Failure.unreadable_token: states.UnreadableToken.reason,
+}
 
 
-def check_connection(session, connection: Connection, actor: Person, *, graph_url: str,
-                     timeout: float) -> CheckResult:
-    """Call Graph /me with the stored token (refreshing it if due, and once more after a 401)."""
+def check_connection(services: Services, session, connection: Connection, actor: Person) -> CheckResult:
+    """Call Graph /me with the stored token (refreshing it if due, and once more after a 401).
+    A failure goes through the connection's state machine as a sync's would, so a refused
+    permission or mailbox reads the same here and on the page; a passing one changes nothing."""
     try:
-        result = _ask_me(session, connection, graph_url, timeout)
-    except tokens.ReconnectNeeded as exc:
-        result = CheckResult(False, exc.reason)
-    except tokens.TransientTokenError:
-        result = CheckResult(False, "Microsoft's sign-in service did not answer. Try again in a few minutes.")
-    except tokens.UnreadableToken as exc:
-        result = CheckResult(False, exc.reason)
+        result = _ask_me(services, session, connection)
+    except (graph.GraphError, states.TokenError) as exc:
+        failure, detail = states.failure_of(exc)
+        move = states.fail(session, connection, failure, detail, datetime.now(UTC), schedule=False)
+        result = CheckResult(False, PASSING.get(failure) or move.reason)
     audit.record(session, Action.check, actor, connection.person_id,
                  {"connection_id": connection.id, "ok": result.ok})
     return result
 
 
-def _ask_me(session, connection: Connection, graph_url: str, timeout: float) -> CheckResult:
+def _ask_me(services: Services, session, connection: Connection) -> CheckResult:
     """Graph's /me through the one Graph client: a 401 refreshes the token once; no waiting on
     Retry-After (max_wait 0), the person is waiting for the page."""
     def token(force: bool) -> str:
-        return tokens.access_token_for(session, connection, force_refresh=force)
+        return services.tokens.access_token(session, connection, force_refresh=force)
 
-    try:
-        with graph.GraphClient(graph_url, token(False), refresh=lambda: token(True), timeout=timeout,
-                               max_wait=0.0) as client:
-            me = client.me()
-    except graph.GraphAuthError:
-        reason = "Microsoft refuses the saved permission. Reconnect Outlook."
-        tokens.set_state(session, connection, ConnectionState.needs_reconnect, reason, actor=None)
-        return CheckResult(False, reason)
-    except graph.MalformedResponseError:
-        return CheckResult(False, UNREADABLE_ME)
-    except graph.GraphError as exc:  # unreachable, throttled or refused: nothing for the person to fix
-        if exc.status is None:
-            return CheckResult(False, "Microsoft Graph did not answer. Try again in a few minutes.")
-        return CheckResult(False, f"Microsoft Graph answered {exc.status}. Try again later.")
+    with services.graph.client(token(False), refresh=lambda: token(True), max_wait=0.0) as client:
+        me = client.me()
     if me.get("id") != connection.ms_oid:
         return CheckResult(False, "The saved permission belongs to another Microsoft account. "
                                   "Unlink and link Outlook again.")

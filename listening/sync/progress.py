@@ -14,40 +14,41 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from redis import Redis
 from redis.exceptions import RedisError
 
-from listening.core import queue
+from listening.core.queue import JobQueue
 from listening.sync.queue import JOB_TIMEOUT, sync_job_id
 
 log = logging.getLogger(__name__)
 
 
-def key(prefix: str, connection_id: int) -> str:
-    return f"{prefix}sync-progress:{int(connection_id)}"
+def key(jobs: JobQueue, connection_id: int) -> str:
+    return f"{jobs.prefix}sync-progress:{int(connection_id)}"
 
 
 class Publisher:
     """``publish(events)`` after each page; ``done()`` at the end. Never fails the sync: a
-    Redis hiccup only costs the page its count."""
+    Redis hiccup (or a Redis that cannot even be reached) only costs the page its count."""
 
-    def __init__(self, redis: Redis, prefix: str, connection_id: int):
-        self.redis, self.key, self.broken = redis, key(prefix, connection_id), False
+    def __init__(self, jobs: JobQueue, connection_id: int):
+        self.jobs, self.key, self.broken = jobs, key(jobs, connection_id), False
 
     def publish(self, events: int) -> None:
         if self.broken:
             return
         try:
-            self.redis.set(self.key, int(events), ex=JOB_TIMEOUT)
-        except RedisError:
+            self.jobs.redis.set(self.key, int(events), ex=JOB_TIMEOUT)
+        except Exception:  # noqa: BLE001 - RedisError, or an embedded Valkey that cannot start
             self.broken = True
             log.warning("sync progress not published: Redis unreachable")
 
     def done(self) -> None:
+        if self.broken:
+            return
         try:
-            self.redis.delete(self.key)
-        except RedisError:
-            pass  # it expires by itself
+            self.jobs.redis.delete(self.key)
+        except Exception:  # noqa: BLE001 - it expires by itself
+            pass
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,18 @@ class Activity:
 IDLE = Activity(None)
 
 
-def activity(redis: Redis, prefix: str, connection_id: int) -> Activity:
-    """Is the connection's sync queued or running, and how many events has it read?"""
+def activity(jobs: JobQueue, connection_id: int) -> Activity:
+    """Is the connection's sync queued or running, and how many events has it read? A job
+    waiting for a retry is 'scheduled': not running (the connection's reason says why)."""
     try:
-        status = queue.job_status(redis, prefix + sync_job_id(connection_id))
+        job = jobs.job(sync_job_id(connection_id))
+        status = job.get_status(refresh=False) if job is not None else None
+        status = getattr(status, "value", status)
         if status == "queued":
             return Activity("waiting")
         if status != "started":
             return IDLE
-        raw = redis.get(key(prefix, connection_id))
+        raw = jobs.redis.get(key(jobs, connection_id))
     except RedisError:
         return IDLE  # the page still works; it just cannot say a sync is running
     return Activity("reading", int(raw) if raw is not None and raw.isdigit() else None)

@@ -6,11 +6,14 @@ and never imports jobs/.
 """
 from __future__ import annotations
 
-from flask import current_app
+from typing import TYPE_CHECKING
 
-from listening.core import queue
 from listening.core.models import ConnectionState
-from listening.outlook import tokens
+from listening.core.queue import QUEUE_SYNC
+from listening.outlook import connection as states
+
+if TYPE_CHECKING:
+    from listening.services import Services
 
 SYNC_JOB = "jobs.sync.sync_connection"
 SWEEP_JOB = "jobs.sync.enqueue_due_syncs"
@@ -19,9 +22,9 @@ JOB_TIMEOUT = 600            # seconds a sync may run; Graph waits are capped at
 TTL = 1800                   # a sync still queued after 30 min is dropped; the sweep re-queues it
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 86400
-# Transient failures (throttling, Graph or the database unreachable): RQ retries after these
-# many seconds; meanwhile the connection's own backoff (sync.policy.backoff) guards the sweep.
-RETRY = (3, [30, 120, 600])
+# Transient failures (throttling, Graph or the database unreachable) are retried by RQ as
+# Settings.sync_retry says; meanwhile the connection's own backoff (outlook/connection.py)
+# guards the sweep.
 
 
 def sync_job_id(connection_id: int) -> str:
@@ -29,16 +32,13 @@ def sync_job_id(connection_id: int) -> str:
     return f"sync-connection-{int(connection_id)}"
 
 
-def enqueue_sync(connection_id: int, *, trigger: str = "schedule", app=None) -> bool:
+def enqueue_sync(services: Services, connection_id: int, *, trigger: str = "schedule") -> bool:
     """Queue a sync of one connection; False when one is already queued, waiting or running.
     Raises redis.RedisError when Redis is unreachable (callers say so; the sweep catches up)."""
-    app = app or current_app
-    retry = app.config["SETTINGS"].extra.get("sync_retry", RETRY)
-    job = queue.enqueue_once(
-        queue.QUEUE_SYNC, SYNC_JOB, int(connection_id), trigger, job_id=sync_job_id(connection_id),
-        retry=retry, job_timeout=JOB_TIMEOUT, ttl=TTL, result_ttl=RESULT_TTL,
-        failure_ttl=FAILURE_TTL, description=f"sync connection {int(connection_id)} ({trigger})",
-        app=app)
+    job = services.jobs.enqueue_once(
+        QUEUE_SYNC, SYNC_JOB, int(connection_id), trigger, job_id=sync_job_id(connection_id),
+        retry=services.settings.sync_retry, job_timeout=JOB_TIMEOUT, ttl=TTL, result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL, description=f"sync connection {int(connection_id)} ({trigger})")
     return job is not None
 
 
@@ -59,4 +59,4 @@ def prepare_refresh(session, connection, person) -> None:
     """A manager asked to try again: a connection in ``error`` (e.g. the mailbox was not
     enabled) goes back to ``linked`` so the sync may run; the change is audited."""
     if connection.state is ConnectionState.error:
-        tokens.set_state(session, connection, ConnectionState.linked, None, actor=person)
+        states.set_state(session, connection, ConnectionState.linked, None, actor=person)

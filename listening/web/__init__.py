@@ -1,4 +1,5 @@
-"""Thin blueprints: validate input, call one service, commit once, render or redirect."""
+"""The web layer: thin blueprints that validate input, call one use case, commit once, and
+render or redirect; who may do what (security); the request's dependencies (deps)."""
 from __future__ import annotations
 
 from flask import render_template
@@ -7,6 +8,15 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from listening.admin import directory
 from listening.core import when
+
+
+def init_app(app, services) -> None:
+    from listening.web import deps, oauth, security
+
+    deps.init_app(app, services)
+    oauth.init_app(app, services.settings)
+    security.init_app(app, services.settings)
+    register_blueprints(app)
 
 
 def register_blueprints(app) -> None:

@@ -11,9 +11,9 @@ from requests import RequestException
 
 from listening import audit
 from listening.audit import Action, refusals
-from listening.core import db, store
+from listening.core import store
 from listening.outlook import identity
-from listening.web import security
+from listening.web import deps, oauth, security
 from listening.web.urls import safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 @bp.get("/sign-in")
 def start():
     session["next"] = safe_next(request.args.get("next"))
-    return identity.client("signin").authorize_redirect(
+    return oauth.client("signin").authorize_redirect(
         url_for("auth.callback", _external=True), prompt="select_account")
 
 
@@ -33,7 +33,7 @@ def _refuse(reason: str, message: str, org_id: int | None = None, status: int = 
     organization it concerns, else the operators' count of refused sign-ins."""
     log.warning("sign-in refused: %s%s", reason, f" ({detail})" if detail else "")
     session.clear()
-    sess = db.session()
+    sess = deps.session()
     if org_id is not None:
         audit.record(sess, Action.sign_in_refused, None, None,
                      {"reason": reason} | ({"detail": detail} if detail else {}), org_id=org_id)
@@ -51,7 +51,7 @@ def callback():
                        "Sign-in was cancelled." if cancelled else
                        "Microsoft did not sign you in. Try again, or ask your HR admin.", status=400,
                        detail=None if cancelled else identity.redirect_error(request.args["error"]))
-    client = identity.client("signin")
+    client = oauth.client("signin")
     try:
         token = client.authorize_access_token(claims_options=identity.issuer_options(client))
     except (OAuthError, JoseError, ValueError, RequestException) as exc:
@@ -60,7 +60,7 @@ def callback():
                        "The sign-in response was not valid (expired, replayed or tampered with). "
                        "Start again from the sign-in page.", status=400, detail=identity.what_failed(exc))
     claims = token.get("userinfo") or {}
-    sess = db.session()
+    sess = deps.session()
     org = store.organization_by_tenant(sess, claims["tid"])
     if org is None:
         return _refuse("unknown tenant", "Your organization does not use Listening yet. Ask your "
@@ -83,7 +83,7 @@ def callback():
 def sign_out():
     person = g.get("person")
     if person is not None:
-        sess = db.session()
+        sess = deps.session()
         person.end_sessions()  # copies of this cookie included
         audit.record(sess, Action.sign_out, person, person)
         sess.commit()

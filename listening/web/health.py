@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from listening.core import db, queue
+from listening.web import deps
 
 bp = Blueprint("health", __name__)
 
@@ -13,12 +13,12 @@ bp = Blueprint("health", __name__)
 def healthz():
     checks = {}
     try:
-        db.session().execute(text("SELECT 1"))
+        deps.session().execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        queue.redis_conn().ping()
+        deps.services().jobs.redis.ping()
         checks["redis"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"error: {type(exc).__name__}"

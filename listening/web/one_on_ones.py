@@ -9,8 +9,8 @@ from markupsafe import Markup
 
 from listening import audit
 from listening.audit import Action
-from listening.core import db
 from listening.one_on_ones import Refused, attach, detach
+from listening.web import deps
 from listening.web.security import MANAGES, hats, requires
 
 bp = Blueprint("one_on_ones", __name__, url_prefix="/one-on-ones")
@@ -22,7 +22,7 @@ def _back(report_id=None):
 
 
 def _refused(refusal: Refused):
-    db.session().commit()  # the refusal's audit entry; nothing else was changed
+    deps.session().commit()  # the refusal's audit entry; nothing else was changed
     link = Markup('<a href="{}">Back to your 1-on-1s</a>').format(url_for("pages.one_on_ones"))
     return render_template("message.html", title="Not done", message=refusal.message,
                            link=link), refusal.status
@@ -41,10 +41,10 @@ def replace_series():
 
 
 def _attach(replace: bool):
-    sess = db.session()
+    sess = deps.session()
     report_id = request.form.get("report_id")
     try:
-        done = attach(sess, g.person, report_id, request.form.get("series_id"),
+        done = attach(sess, deps.services().keys, g.person, report_id, request.form.get("series_id"),
                       datetime.now(UTC), replace=replace)
     except Refused as refusal:
         return _refused(refusal)
@@ -56,7 +56,7 @@ def _attach(replace: bool):
 @bp.post("/detach")
 @requires(MANAGES)
 def detach_series():
-    sess = db.session()
+    sess = deps.session()
     report_id = request.form.get("report_id")
     try:
         done = detach(sess, g.person, report_id)
@@ -71,7 +71,7 @@ def detach_series():
 def forged(error):
     """A form without a valid token: refused, and audited when a manager is signed in
     (security.py loads the person before CSRFProtect checks the form)."""
-    sess, person = db.session(), g.get("person")
+    sess, person = deps.session(), g.get("person")
     if person is not None and hats().manages:
         operation = (request.endpoint or "").rsplit(".", 1)[-1].removesuffix("_series")
         audit.record(sess, Action.attach_refused, person, None,

@@ -15,7 +15,6 @@ from authlib.integrations.base_client.errors import OAuthError
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -25,14 +24,15 @@ from flask import (
     url_for,
 )
 from itsdangerous import SignatureExpired
-from redis import RedisError
 from joserfc.errors import JoseError
+from redis import RedisError
 from requests import RequestException
 
-from listening.core import db
 from listening.core.models import Organization
-from listening.outlook import identity, linking, tokens
+from listening.outlook import connection as states
+from listening.outlook import identity, linking
 from listening.sync import queue as sync_queue
+from listening.web import deps, oauth
 from listening.web.approval import (  # noqa: F401 - approval_token: the tests' way to make links
     ADMIN_LINK_MAX_AGE,
     admin_consent_url,
@@ -57,7 +57,7 @@ def _message(title: str, message: str, status: int = 200, link: str | None = Non
 
 
 def _refused(exc: linking.LinkRefused, status: int = 403):
-    db.session().commit()  # the refusal's audit entry
+    deps.session().commit()  # the refusal's audit entry
     log.info("outlook link refused: %s", exc.reason)
     return _message("Outlook was not linked", exc.message, status)
 
@@ -66,7 +66,7 @@ def _refused(exc: linking.LinkRefused, status: int = 403):
 @requires(MANAGES)
 def link():
     """Start (or redo) the consent; the form's CSRF token is checked by CSRFProtect."""
-    org = own_organization(db.session())
+    org = own_organization(deps.session())
     try:
         scope = identity.link_scopes(org.calendar_scope)
     except ValueError:
@@ -74,16 +74,16 @@ def link():
                                "Ask your HR admin.")
     session["outlook_next"] = safe_next(request.form.get("next"))
     hint = {"login_hint": g.person.email} if g.person.email else {}
-    return identity.client("outlook").authorize_redirect(
+    return oauth.client("outlook").authorize_redirect(
         url_for("outlook.callback", _external=True), scope=scope, **hint)
 
 
 @bp.get("/outlook/callback")
 @requires(MANAGES)
 def callback():
-    sess, person = db.session(), g.person
+    sess, person = deps.session(), g.person
     org = own_organization(sess)
-    client = identity.client("outlook")
+    client = oauth.client("outlook")
     state = request.args.get("state") or ""
     # Checked before anything else, errors included: a forged redirect changes nothing.
     if not state or client.framework.get_state_data(session, state) is None:
@@ -102,7 +102,7 @@ def callback():
             "Microsoft's answer could not be used (expired, already used or tampered with). "
             "Nothing was linked. Start again from the 1-on-1s page."), 400)
     try:
-        connection = linking.complete_link(sess, person, org, token)
+        connection = linking.complete_link(deps.services(), sess, person, org, token)
     except linking.LinkRefused as exc:
         return _refused(exc)
     sess.commit()
@@ -115,7 +115,7 @@ def callback():
 
 def _first_sync(connection_id: int) -> str:
     try:
-        sync_queue.enqueue_sync(connection_id, trigger="link")
+        sync_queue.enqueue_sync(deps.services(), connection_id, trigger="link")
     except RedisError:
         log.warning("could not queue the first sync of connection %s: Redis unreachable", connection_id)
         return "Listening reads your calendar within a few minutes."
@@ -138,20 +138,20 @@ def _redirect_error(sess, person, org):
                                        "You cancelled linking Outlook; nothing was saved."), 400)
     return _refused(linking.refuse(sess, person, f"microsoft error: {error}",
                                    "Microsoft did not link your calendar. Try again later, or "
-                                   "ask your HR admin.", code=tokens.aadsts_code(description)), 400)
+                                   "ask your HR admin.", code=states.aadsts_code(description)), 400)
 
 
 # --- admin consent ---------------------------------------------------------------------------
 @bp.get("/outlook/approve/<token>")
 def admin_consent_start(token: str):
     try:
-        org = approval_link_org(db.session(), token)
+        org = approval_link_org(deps.session(), token)
     except SignatureExpired:
         return _message("Approval link expired", ADMIN_LINK_EXPIRED, 410)
     if org is None:
         log.info("admin consent link refused")  # never the token itself
         return _message("Approval link not valid", ADMIN_LINK_INVALID, 404)
-    settings = current_app.config["SETTINGS"]
+    settings = deps.services().settings
     try:
         scope = identity.link_scopes(org.calendar_scope)
     except ValueError:
@@ -174,7 +174,7 @@ def admin_consent_callback():
             or not hmac.compare_digest(str(expected.get("state")), given)):
         return _message("Approval not recorded", "This answer from Microsoft does not belong to an "
                         "approval started here, or it expired. Open the approval link again.", 400)
-    sess = db.session()
+    sess = deps.session()
     org = sess.get(Organization, expected["org_id"])
     if org is None:
         abort(404)
@@ -204,10 +204,8 @@ def _own_connection(sess, connection_id: int):
 @bp.post("/outlook/connections/<int:connection_id>/check")
 @requires(MANAGES)
 def check(connection_id: int):
-    sess = db.session()
-    settings = current_app.config["SETTINGS"]
-    result = linking.check_connection(sess, _own_connection(sess, connection_id), g.person,
-                                      graph_url=settings.graph_url, timeout=settings.http_timeout)
+    sess = deps.session()
+    result = linking.check_connection(deps.services(), sess, _own_connection(sess, connection_id), g.person)
     sess.commit()
     flash(result.message)
     return redirect(url_for("pages.one_on_ones"))
@@ -217,7 +215,7 @@ def check(connection_id: int):
 @requires(MANAGES)
 def unlink_confirm(connection_id: int):
     """Ask first, saying what unlinking deletes and what it leaves."""
-    sess = db.session()
+    sess = deps.session()
     connection = _own_connection(sess, connection_id)
     return render_template("outlook_unlink.html", connection=connection,
                            preview=linking.unlink_preview(sess, connection))
@@ -226,7 +224,7 @@ def unlink_confirm(connection_id: int):
 @bp.post("/outlook/connections/<int:connection_id>/unlink")
 @requires(MANAGES)
 def unlink(connection_id: int):
-    sess = db.session()
+    sess = deps.session()
     connection = _own_connection(sess, connection_id)
     was_linked = connection.linked_at is not None
     result = linking.unlink(sess, connection, g.person)
@@ -239,7 +237,7 @@ def unlink(connection_id: int):
 
 
 def _signed_in_admin_consent_url() -> str:
-    return admin_consent_url(own_organization(db.session()))
+    return admin_consent_url(own_organization(deps.session()))
 
 
 @bp.app_context_processor

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, url_for
+from flask import Blueprint, g, jsonify, redirect, render_template, url_for
 
-from listening.core import db, queue
 from listening.one_on_ones import manager_page, my_manager
 from listening.outlook import linking, status
 from listening.sync import progress
+from listening.web import deps
 from listening.web.security import hats, requires
 
 bp = Blueprint("pages", __name__)
@@ -32,8 +32,7 @@ def signed_out():
 def _activity(connection) -> progress.Activity:
     if connection is None or connection.linked_at is None:
         return progress.IDLE
-    return progress.activity(queue.redis_conn(), current_app.config["SETTINGS"].queue_prefix,
-                             connection.id)
+    return progress.activity(deps.services().jobs, connection.id)
 
 
 @bp.get("/one-on-ones")
@@ -41,10 +40,11 @@ def _activity(connection) -> progress.Activity:
 def one_on_ones():
     """Everyone with reports: their candidates, attached 1-on-1s and why-not rows; everyone
     with a manager: which series is their 1-on-1 (read-only)."""
-    sess, now = db.session(), datetime.now(UTC)
-    page = manager_page(sess, g.person, now) if hats().manages else None
+    sess, now = deps.session(), datetime.now(UTC)
+    keys = deps.services().keys
+    page = manager_page(sess, keys, g.person, now) if hats().manages else None
     connection = page.connection if page else None
-    return render_template("one_on_ones.html", page=page, mine=my_manager(sess, g.person, now),
+    return render_template("one_on_ones.html", page=page, mine=my_manager(sess, keys, g.person, now),
                            connection=connection, activity=_activity(connection),
                            panel=status.status(connection, now, page.zone_info) if page else None)
 
@@ -53,6 +53,6 @@ def one_on_ones():
 @requires()
 def sync_status():
     """Is the person's calendar being read right now, in words (polled by static/live.js)."""
-    connection = linking.connection_of(db.session(), g.person) if hats().manages else None
+    connection = linking.connection_of(deps.session(), g.person) if hats().manages else None
     activity = _activity(connection)
     return jsonify(running=activity.running, words=activity.words, events=activity.events)

@@ -19,20 +19,21 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
 from listening import audit
-from listening.core import db, store
+from listening.core import store
 from listening.core.models import Organization, Person, Role
+from listening.web import deps
 
 csrf = CSRFProtect()
 
 
-def init_app(app) -> None:
+def init_app(app, settings) -> None:
     # Registered before CSRFProtect's own check, so that a refused form already knows who sent
     # it and from where (web/one_on_ones.py audits it).
     app.before_request(_load_person)
     csrf.init_app(app)
     app.context_processor(lambda: {"hats": hats})
     # Forms that start a Microsoft sign-in redirect there; browsers apply form-action to that.
-    authority = urlsplit(app.config["SETTINGS"].ms_authority)
+    authority = urlsplit(settings.ms_authority)
     policy = ("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
               f"form-action 'self' {authority.scheme}://{authority.netloc}")
 
@@ -70,7 +71,7 @@ def hats_of(session, person: Person | None) -> Hats:
 def hats() -> Hats:
     """The signed-in person's hats, worked out once per request."""
     if "hats" not in g:
-        g.hats = hats_of(db.session(), g.get("person"))
+        g.hats = hats_of(deps.session(), g.get("person"))
     return g.hats
 
 
@@ -128,7 +129,7 @@ def _load_person() -> None:
         return
     # Scoped to the organization the session was issued for; a deactivated or
     # erased person loses access at their next request.
-    person = db.session().scalar(select(Person).where(
+    person = deps.session().scalar(select(Person).where(
         Person.id == person_id, Person.org_id == org_id, Person.active.is_(True)))
     if person is None or not _session_current(person, session, current_app.permanent_session_lifetime):
         session.clear()

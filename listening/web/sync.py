@@ -6,10 +6,10 @@ import logging
 from flask import Blueprint, abort, flash, g, redirect, url_for
 from redis.exceptions import RedisError
 
-from listening.core import db
 from listening.core.models import Organization
 from listening.outlook import linking
 from listening.sync import queue as sync_queue
+from listening.web import deps
 from listening.web.security import MANAGES, requires
 
 bp = Blueprint("sync", __name__)
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def refresh_now(connection_id: int):
     """CSRF is checked by CSRFProtect; another person's connection id is a 404. The page it
     lands on shows the sync's progress and updates itself when it ends."""
-    sess = db.session()
+    sess = deps.session()
     connection = linking.owned_connection(sess, g.person, connection_id)
     if connection is None:
         abort(404)
@@ -33,7 +33,7 @@ def refresh_now(connection_id: int):
     sess.commit()
     # After the commit: the job must see the state this request saved.
     try:
-        queued = sync_queue.enqueue_sync(connection.id, trigger="manual")
+        queued = sync_queue.enqueue_sync(deps.services(), connection.id, trigger="manual")
     except RedisError:
         log.warning("could not queue a manual sync of connection %s: Redis unreachable", connection.id)
         flash("The sync could not be queued right now; it will run at the next scheduled time.", "warn")

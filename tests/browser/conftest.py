@@ -63,14 +63,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _clean(app, prefix: str) -> None:
-    from listening.core import db, queue
     from listening.core.models import Base
+    from tests.support.apps import services_of
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with db.engine_for(app).begin() as conn:
+    with services_of(app).db.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    db.database(app).dispose()
-    redis = queue.redis_conn(app)
+    services_of(app).db.dispose()
+    redis = services_of(app).jobs.redis
     keys = list(redis.scan_iter(f"*{prefix}*", count=1000))
     if keys:
         redis.delete(*keys)
@@ -86,6 +86,7 @@ def stack(database_url, redis_url, key_prefix, tmp_path_factory):
     from emulator.testing import QuietHandler, running_emulator
     from emulator.tokens import Client
     from listening import create_app
+    from tests.support.apps import services_of
     from tools.demo_stack import load_directory
 
     instance = tmp_path_factory.mktemp("browser")
@@ -98,7 +99,7 @@ def stack(database_url, redis_url, key_prefix, tmp_path_factory):
                     "ms_authority": emu.url, "graph_url": emu.url + "/v1.0", "instance_path": instance,
                     "secret_key": "browser-test", "keys": KEYS}
         later.app = app = create_app(settings)
-        load_directory(app, emu.users())  # as the demo does: "HR" job titles are HR admins
+        load_directory(services_of(app), emu.users())  # as the demo does: "HR" titles are HR admins
         env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, QUEUE_PREFIX=key_prefix,
                    MS_AUTHORITY=emu.url, GRAPH_URL=emu.url + "/v1.0", LISTENING_KEYS=KEYS,
                    SECRET_KEY="browser-test", LISTENING_INSTANCE=str(instance), PYTHONPATH=str(ROOT),

@@ -25,10 +25,10 @@ LUKAS, SARA, HANNA = "lukas.berg@fabrikam.com", "sara.klein@fabrikam.com", "hann
 
 
 def _person_id(stack, email: str) -> int:
-    from listening.core import db
     from listening.core.models import Person
+    from tests.support.apps import services_of
 
-    with db.unit_of_work(stack.app) as session:
+    with services_of(stack.app).db.unit_of_work() as session:
         return session.scalar(select(Person.id).where(Person.email == email))
 
 

@@ -24,6 +24,7 @@ from listening.core.models import (
     Role,
 )
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 CLASS_ID = "040000008200E00074C5B7101A82E008"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -116,7 +117,7 @@ def store(app, session, connection: Connection, events: list[dict], now: datetim
     """Leave exactly ``events`` stored for the connection, as a sync would."""
     window = (now - timedelta(days=30), now + timedelta(days=120))
     with app.app_context():
-        sync.store_pages(session, connection, [events], window, now, sync.SyncReport(connection.id))
+        sync.store_pages(session, connection, services_of(app).keys, [events], window, now, sync.SyncReport(connection.id))
     connection.last_sync_at = now  # read, as far as the page can tell
     session.commit()
 

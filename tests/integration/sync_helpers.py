@@ -13,11 +13,11 @@ from rq import SimpleWorker
 from rq.job import Job
 from sqlalchemy import func, select, text
 
-from listening.core import crypto, db, queue
+from listening.core import crypto, queue
 from listening.core.models import CalendarItem, Connection, ConnectionState, Role
-from listening.outlook import tokens
 from listening.sync import queue as sync_queue
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 
 def manager_emails(emu, domain: str = "contoso.com") -> list[str]:
@@ -37,7 +37,7 @@ def linked(app, session, emu, email: str | None = None, org=None) -> Connection:
     session.add(connection)
     session.flush()
     with app.app_context():
-        tokens.save_tokens(session, connection, emu.mint_token(email))
+        services_of(app).tokens.save(session, connection, emu.mint_token(email))
     session.commit()
     return connection
 
@@ -61,7 +61,7 @@ def snapshot(session, connection_id: int) -> dict[str, tuple]:
 
 def decrypted(app, item: CalendarItem) -> dict:
     with app.app_context():
-        blob = crypto.ring().decrypt(item.provider_data, crypto.aad_for("event", item.connection_id,
+        blob = services_of(app).keys.decrypt(item.provider_data, crypto.aad_for("event", item.connection_id,
                                                                          item.provider_event_id))
     return json.loads(blob)
 
@@ -108,10 +108,10 @@ def clean_up(app, key_prefix: str) -> None:
     from listening.core.models import Base
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with db.engine_for(app).begin() as conn:
+    with services_of(app).db.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    db.database(app).dispose()
-    redis = queue.redis_conn(app)
+    services_of(app).db.dispose()
+    redis = services_of(app).jobs.redis
     keys = list(redis.scan_iter(f"*{key_prefix}*", count=1000))
     if keys:
         redis.delete(*keys)
@@ -129,7 +129,7 @@ def big_emulator():
 @pytest.fixture
 def big_app(database_url, redis_url, key_prefix, big_emulator, tmp_path):
     app = make_app(database_url, redis_url, key_prefix, big_emulator, tmp_path,
-                   extra={"graph_max_wait": 2.0, "sync_retry": (2, [1])})
+                   graph_max_wait=2.0, sync_retry=(2, (1,)))
     yield app
     clean_up(app, key_prefix)
     big_emulator.reset(world=True, tokens=True)
@@ -214,10 +214,10 @@ def graph_proxy(upstream: str, spoil_page: int | None, mode: str):
 
 # --- running the queued jobs in-process ------------------------------------------------------
 def work(app, with_scheduler: bool = False) -> None:
-    queues = [queue.queue(name, app) for name in (queue.QUEUE_SYNC, queue.QUEUE_MAINTENANCE)]
-    SimpleWorker(queues, connection=queue.redis_conn(app)).work(burst=True, with_scheduler=with_scheduler)
+    queues = [services_of(app).jobs.queue(name) for name in (queue.QUEUE_SYNC, queue.QUEUE_MAINTENANCE)]
+    SimpleWorker(queues, connection=services_of(app).jobs.redis).work(burst=True, with_scheduler=with_scheduler)
 
 
 def job_of(app, connection_id: int) -> Job:
-    prefix = app.config["SETTINGS"].queue_prefix
-    return Job.fetch(prefix + sync_queue.sync_job_id(connection_id), connection=queue.redis_conn(app))
+    prefix = services_of(app).settings.queue_prefix
+    return Job.fetch(prefix + sync_queue.sync_job_id(connection_id), connection=services_of(app).jobs.redis)

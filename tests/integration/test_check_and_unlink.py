@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +19,7 @@ from listening.core.models import (
 )
 from tests.integration.outlook_helpers import company, connection_of, last_audit
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.browserless import link_outlook
 
 
@@ -110,7 +110,7 @@ def test_check_connection_with_an_unreadable_answer_from_graph_fails_plainly(
         app, client, session, emu, monkeypatch, body, content_type):
     c, connection = _linked(client, session, emu)
     with _graph_answering(body, content_type) as (graph_url, seen):
-        monkeypatch.setitem(app.config, "SETTINGS", replace(app.config["SETTINGS"], graph_url=graph_url))
+        monkeypatch.setattr(services_of(app).graph, "base", graph_url)
         response = _post(client, f"/outlook/connections/{connection.id}/check")
     assert response.status_code == 302 and seen == ["/v1.0/me"]
     page = client.get("/one-on-ones").get_data(as_text=True)
@@ -140,7 +140,7 @@ def test_check_connection_with_a_stored_token_that_does_not_decrypt_fails_plainl
 
 
 def _item(session, app, connection, event_id: str) -> CalendarItem:
-    data = crypto.ring(app).encrypt(b'{"subject": "x"}', crypto.aad_for("event", connection.id, event_id))
+    data = services_of(app).keys.encrypt(b'{"subject": "x"}', crypto.aad_for("event", connection.id, event_id))
     item = CalendarItem(org_id=connection.org_id, connection_id=connection.id, provider_event_id=event_id,
                         event_type="occurrence", provider_data=data)
     session.add(item)

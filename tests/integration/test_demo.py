@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.apps import services_of
 from tests.support.browserless import MicrosoftBrowser
 from tools.supervisor import Child, Supervisor
 
@@ -222,7 +223,7 @@ def test_the_demo_runs_on_any_port_and_stops_cleanly(demo_instance, how):
     assert took < 15
     assert "Traceback" not in text
     order = re.findall(r"demo: stopped (web|worker|clock|emulator|Valkey|PostgreSQL)\n", text)
-    assert order == ["web", "worker", "clock", "emulator", "Valkey", "PostgreSQL"]
+    assert order == ["web", "worker", "clock", "emulator", "Valkey", "PostgreSQL"], text[-2000:]
     _wait_until(lambda: not any(_alive(pid) for pid in pids), timeout=5)
     if how != "sigterm":  # the first run loaded the directory; a restart keeps it as it is
         assert "loaded the emulator's directory" not in text
@@ -246,12 +247,10 @@ def test_commands_that_touch_no_store_start_none(tmp_path, emu):
 
 def test_an_app_opens_its_stores_on_first_use(tmp_path):
     from listening import create_app
-    from listening.core import db, queue
 
     app = create_app({"instance_path": tmp_path, "secret_key": "x", "keys": "k1:" + "A" * 43 + "="})
 
-    assert not db.database(app).opened and not app.extensions["redis"].opened
+    assert not services_of(app).db.opened and not services_of(app).jobs.opened
     assert not (tmp_path / "pgdata").exists() and not (tmp_path / "valkey").exists()
-    with app.test_request_context():
-        assert queue.redis_url(app).startswith("redis://127.0.0.1:")  # started now, on first use
+    assert services_of(app).jobs.url.startswith("redis://127.0.0.1:")  # started now, on first use
     assert (tmp_path / "valkey").exists()

@@ -11,6 +11,7 @@ from listening import audit
 from listening.audit import Action
 from listening.core.models import AuditEvent, Role
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.audit_chain import append_at, append_many, tamper
 
 
@@ -246,9 +247,9 @@ def test_a_long_chain_is_verified_by_a_job_whose_verdict_the_page_shows(app, cli
     response = client.post("/admin/audit/verify", data={"csrf_token": token})
     assert response.status_code == 302
     assert client.post("/admin/audit/verify", data={"csrf_token": token}).status_code == 302  # deduplicated
-    maintenance = queue.queue(queue.QUEUE_MAINTENANCE, app)
-    assert maintenance.job_ids == [app.config["SETTINGS"].queue_prefix + f"audit-verify-{org.id}"]
-    runtime.use(app)
+    maintenance = services_of(app).jobs.queue(queue.QUEUE_MAINTENANCE)
+    assert maintenance.job_ids == [services_of(app).settings.queue_prefix + f"audit-verify-{org.id}"]
+    runtime.use(services_of(app))
     try:
         SimpleWorker([maintenance], connection=maintenance.connection).work(burst=True)
     finally:

@@ -21,6 +21,7 @@ from listening.audit import Action
 from listening.core import crypto, db
 from listening.core.models import CalendarItem, Role
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.audit_chain import append_at
 from tests.support.calendar_data import connection, item
 
@@ -91,7 +92,7 @@ def test_a_dump_restored_into_a_fresh_database_verifies(app, session, database_u
     audit.record(session, Action.link, boss, boss)
     stored = item(session, app, connection(session, boss, now), "evt-1", now, now + timedelta(hours=1))
     session.commit()
-    retention.run(db.sessionmaker_for(app), now)
+    retention.run(services_of(app), now)
     verdict = audit.verify(session, org.id)
     assert verdict.whole and verdict.first_seq == 2
 
@@ -118,7 +119,7 @@ def _check_restored(app, url: str, org_id: int, before: audit.Verdict, stored: C
             assert audit.verify(restored, org_id) == before
             blob = restored.scalar(select(CalendarItem.provider_data).where(CalendarItem.id == stored.id))
         aad = crypto.aad_for("event", stored.connection_id, "evt-1")
-        assert b'"id": "evt-1"' in crypto.ring(app).decrypt(blob, aad)
+        assert b'"id": "evt-1"' in services_of(app).keys.decrypt(blob, aad)
         with pytest.raises(crypto.CryptoError):  # without the key ring the backup's calendar data is sealed
             crypto.KeyRing.parse(crypto.new_key_spec("k1")).decrypt(blob, aad)
         with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 from listening import audit
 from listening.admin import retention
 from listening.audit import Action
-from listening.core import db
 from listening.core.models import AuditEvent, CalendarItem, Role
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.audit_chain import append_at, tamper
 from tests.support.calendar_data import connection, item
 
@@ -18,7 +18,7 @@ DAY = timedelta(days=1)
 
 
 def run(app):
-    return retention.run(db.sessionmaker_for(app), NOW).organizations
+    return retention.run(services_of(app), NOW).organizations
 
 
 def event_ids(session, org_id):
@@ -125,7 +125,7 @@ def test_the_daily_job_reports_totals(app, session):
     for days_ago in (900, 800, 731, 1):
         append_at(session, org.id, Action.sync, now - days_ago * DAY)
     session.commit()
-    runtime.use(app)
+    runtime.use(services_of(app))
     try:
         first = retention_job.purge_expired()
         second = retention_job.purge_expired()

@@ -14,10 +14,11 @@ from rq.cron import CronScheduler
 from rq.job import JobStatus
 
 from jobs import runtime
-from listening.core import logs, queue
+from listening.core import logs
 from listening.core.models import ConnectionState, Organization
 from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
+from tests.support.apps import services_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -26,8 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def job_app(database_url, redis_url, key_prefix, emulator, tmp_path):
     """The demo-emulator app with a short Graph wait budget and 1-second RQ retries."""
     app = h.make_app(database_url, redis_url, key_prefix, emulator, tmp_path,
-                     extra={"graph_max_wait": 0.5, "sync_retry": (2, [1])})
-    runtime.use(app)
+                     graph_max_wait=0.5, sync_retry=(2, (1,)))
+    runtime.use(services_of(app))
     yield app
     runtime.use(None)
     h.clean_up(app, key_prefix)
@@ -38,8 +39,8 @@ def job_app(database_url, redis_url, key_prefix, emulator, tmp_path):
 def test_one_sync_per_connection_is_queued_and_the_job_syncs(job_app, session, emulator):
     connection = h.linked(job_app, session, emulator)
     with job_app.app_context():
-        assert sync_queue.enqueue_sync(connection.id) is True
-        assert sync_queue.enqueue_sync(connection.id) is False  # already queued: RQ unique id
+        assert sync_queue.enqueue_sync(services_of(job_app), connection.id) is True
+        assert sync_queue.enqueue_sync(services_of(job_app), connection.id) is False  # already queued: RQ unique id
     job = h.job_of(job_app, connection.id)
     assert job.timeout == sync_queue.JOB_TIMEOUT and job.ttl == sync_queue.TTL
     assert job.failure_ttl == sync_queue.FAILURE_TTL and job.retries_left == 2
@@ -48,7 +49,7 @@ def test_one_sync_per_connection_is_queued_and_the_job_syncs(job_app, session, e
     assert job.get_status() is JobStatus.FINISHED
     assert job.return_value()["outcome"] == "ok" and job.return_value()["inserted"] == h.count(session, connection.id)
     with job_app.app_context():  # a finished job of the same id does not block the next one
-        assert sync_queue.enqueue_sync(connection.id) is True
+        assert sync_queue.enqueue_sync(services_of(job_app), connection.id) is True
 
 
 def test_job_log_lines_carry_the_job_id(job_app, session, emulator):
@@ -57,7 +58,7 @@ def test_job_log_lines_carry_the_job_id(job_app, session, emulator):
 
     class Collect(logging.Handler):
         def emit(self, record):
-            if record.name == "listening.sync.run":
+            if record.name == "listening.sync.mailbox":
                 seen.append(record.context_id)
 
     handler = Collect()
@@ -65,7 +66,7 @@ def test_job_log_lines_carry_the_job_id(job_app, session, emulator):
     logging.getLogger().addHandler(handler)
     try:
         with job_app.app_context():
-            sync_queue.enqueue_sync(connection.id)
+            sync_queue.enqueue_sync(services_of(job_app), connection.id)
         h.work(job_app)
     finally:
         logging.getLogger().removeHandler(handler)
@@ -76,7 +77,7 @@ def test_a_transient_failure_is_retried_by_rq_and_then_succeeds(job_app, session
     connection = h.linked(job_app, session, emulator)
     emulator.fault(type="throttle", retry_after=0.4, endpoint="calendarView")
     with job_app.app_context():
-        sync_queue.enqueue_sync(connection.id)
+        sync_queue.enqueue_sync(services_of(job_app), connection.id)
     h.work(job_app)
     job = h.job_of(job_app, connection.id)
     assert job.get_status() is JobStatus.SCHEDULED and job.retries_left == 1
@@ -93,7 +94,7 @@ def test_a_permanent_failure_ends_the_job_without_retries(job_app, session, emul
     connection = h.linked(job_app, session, emulator)
     emulator.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
     with job_app.app_context():
-        sync_queue.enqueue_sync(connection.id)
+        sync_queue.enqueue_sync(services_of(job_app), connection.id)
     h.work(job_app)
     job = h.job_of(job_app, connection.id)
     assert job.get_status() is JobStatus.FINISHED and job.return_value()["outcome"] == "error"
@@ -104,12 +105,12 @@ def test_a_malformed_page_fails_the_job_with_a_clear_error_and_nothing_written(
         database_url, redis_url, key_prefix, emulator, session, tmp_path):
     with h.graph_proxy(emulator.url, spoil_page=None, mode="no_value") as proxy:
         app = h.make_app(database_url, redis_url, key_prefix, emulator, tmp_path,
-                         graph_url=proxy.url + "/v1.0", extra={"sync_retry": (1, [0])})
-        runtime.use(app)
+                         graph_url=proxy.url + "/v1.0", sync_retry=(1, (0,)))
+        runtime.use(services_of(app))
         try:
             connection = h.linked(app, session, emulator)
             with app.app_context():
-                sync_queue.enqueue_sync(connection.id)
+                sync_queue.enqueue_sync(services_of(app), connection.id)
             h.work(app)  # the first run, then its one immediate retry
             job = h.job_of(app, connection.id)
             assert job.get_status() is JobStatus.FAILED
@@ -146,15 +147,15 @@ def test_the_sweep_queues_only_due_linked_connections_of_orgs_with_sync_on(job_a
 
 
 def test_the_cron_configuration_runs_the_sweep_every_minute_on_the_prefixed_queue(job_app, session, emulator):
-    scheduler = CronScheduler(connection=queue.redis_conn(job_app))
+    scheduler = CronScheduler(connection=services_of(job_app).jobs.redis)
     scheduler.load_config_from_file("jobs.cron")
     entries = {c.func_name: c for c in scheduler.get_jobs()}
     sweep = entries["jobs.sync.enqueue_due_syncs"]
-    prefix = job_app.config["SETTINGS"].queue_prefix
+    prefix = services_of(job_app).settings.queue_prefix
     assert sweep.cron == "* * * * *" and sweep.queue_name == prefix + "maintenance"
     assert sweep.job_options["job_timeout"] == 120 and sweep.job_options["ttl"] == 55
     connection = h.linked(job_app, session, emulator)
-    sweep.enqueue(queue.redis_conn(job_app))  # what rq cron does each minute
+    sweep.enqueue(services_of(job_app).jobs.redis)  # what rq cron does each minute
     h.work(job_app)
     assert h.connection(session, connection.id).last_sync_outcome == "ok"
 

@@ -18,10 +18,11 @@ from rq.registry import StartedJobRegistry
 
 from jobs import runtime
 from listening import sync
-from listening.core import db, queue
+from listening.core import queue
 from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
 from tests.integration.sync_helpers import big_app, big_emulator, scale_window  # noqa: F401
+from tests.support.apps import services_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -35,7 +36,7 @@ def free_port() -> int:
 
 # --- a worker killed in the middle of a sync ------------------------------------------------------
 def _worker_env(app, tmp_path) -> dict:
-    s = app.config["SETTINGS"]
+    s = services_of(app).settings
     return dict(os.environ, DATABASE_URL=s.database_url, REDIS_URL=s.redis_url, QUEUE_PREFIX=s.queue_prefix,
                 MS_AUTHORITY=s.ms_authority, GRAPH_URL=s.graph_url, LISTENING_KEYS=s.keys,
                 LISTENING_INSTANCE=str(tmp_path / "worker"), SECRET_KEY="test-secret")
@@ -45,14 +46,14 @@ def test_a_worker_killed_mid_sync_leaves_the_previous_copy_and_the_next_run_comp
         big_app, session, big_emulator, tmp_path):
     connection = h.linked(big_app, session, big_emulator)
     window = scale_window(big_emulator)
-    sync.run(big_app, connection.id, window=window)
+    sync.run(services_of(big_app), connection.id, window=window)
     changed = h.items(session, connection.id)[0].provider_event_id
     big_emulator.calendar(action="set_sensitivity", event_id=changed, sensitivity="private")
     before = h.row_versions(session, connection.id)
     big_emulator.reset()  # stats from zero; the edit above stays
     big_emulator.fault(type="latency", ms=400, endpoint="calendarView")
     with big_app.app_context():
-        assert sync_queue.enqueue_sync(connection.id)
+        assert sync_queue.enqueue_sync(services_of(big_app), connection.id)
     worker = subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--worker-class", "rq.SimpleWorker",
                                "-c", "jobs.rq_settings"],
                               cwd=ROOT, env=_worker_env(big_app, tmp_path), start_new_session=True,
@@ -67,11 +68,11 @@ def test_a_worker_killed_mid_sync_leaves_the_previous_copy_and_the_next_run_comp
     assert h.job_of(big_app, connection.id).get_status() is JobStatus.STARTED
     # What RQ's maintenance does once the dead execution's heartbeat expires: the job still has
     # retries, so it is scheduled again (after 1 s with this app's retry setting).
-    StartedJobRegistry(queue=queue.queue(queue.QUEUE_SYNC, big_app)).cleanup(timestamp=time.time() + 3600)
+    StartedJobRegistry(queue=services_of(big_app).jobs.queue(queue.QUEUE_SYNC)).cleanup(timestamp=time.time() + 3600)
     assert h.job_of(big_app, connection.id).get_status() is JobStatus.SCHEDULED
     big_emulator.clear_faults()
     time.sleep(1.2)
-    runtime.use(big_app)
+    runtime.use(services_of(big_app))
     try:
         h.work(big_app, with_scheduler=True)
     finally:
@@ -111,17 +112,17 @@ def test_redis_restarting_between_enqueue_and_run(database_url, key_prefix, emul
                                                   throwaway_redis, keep_data):
     url, servers, start = throwaway_redis
     app = h.make_app(database_url, url, key_prefix, emulator, tmp_path)
-    runtime.use(app)
+    runtime.use(services_of(app))
     try:
         connection = h.linked(app, session, emulator)
         with app.app_context():
-            assert sync_queue.enqueue_sync(connection.id)
+            assert sync_queue.enqueue_sync(services_of(app), connection.id)
         servers.pop().stop()
         servers.append(start(keep_data))
         h.work(app)  # the app's Redis client reconnects by itself
         if not keep_data:  # the queued job is gone: the next minute's sweep queues it again
             assert h.count(session, connection.id) == 0
-            queue.queue(queue.QUEUE_MAINTENANCE, app).enqueue(sync_queue.SWEEP_JOB)
+            services_of(app).jobs.queue(queue.QUEUE_MAINTENANCE).enqueue(sync_queue.SWEEP_JOB)
             h.work(app)
         assert h.connection(session, connection.id).last_sync_outcome == "ok"
         assert h.count(session, connection.id) > 0
@@ -179,12 +180,12 @@ def test_postgresql_refusing_connections_is_retried_by_rq(database_url, redis_ur
     late = LatePostgres(parts.port or 5432)
     credentials = parts.username + (f":{parts.password}" if parts.password else "")
     via_late = urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{late.port}"))
-    app = h.make_app(via_late, redis_url, key_prefix, emulator, tmp_path, extra={"sync_retry": (3, [1])})
-    runtime.use(app)
+    app = h.make_app(via_late, redis_url, key_prefix, emulator, tmp_path, sync_retry=(3, (1,)))
+    runtime.use(services_of(app))
     try:
         connection = h.linked(app, session, emulator)  # arranged over the direct connection
         with app.app_context():
-            sync_queue.enqueue_sync(connection.id)
+            sync_queue.enqueue_sync(services_of(app), connection.id)
         h.work(app)  # PostgreSQL "down": connection refused
         job = h.job_of(app, connection.id)
         assert job.get_status() is JobStatus.SCHEDULED and job.retries_left == 2
@@ -197,7 +198,7 @@ def test_postgresql_refusing_connections_is_retried_by_rq(database_url, redis_ur
         assert h.connection(session, connection.id).last_sync_outcome == "ok" and h.count(session, connection.id) > 0
     finally:
         runtime.use(None)
-        db.database(app).dispose()
+        services_of(app).db.dispose()
         late.close()
         session.close()
         h.clean_up(app, key_prefix)

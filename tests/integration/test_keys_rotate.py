@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from listening import create_app
-from listening.core import crypto, db
+from listening.core import crypto
 from listening.core.models import AuditEvent, CalendarItem, Connection, ConnectionState
-from listening.outlook import tokens
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 K1 = "k1:" + base64.b64encode(b"\x11" * 32).decode()
 K2 = "k2:" + base64.b64encode(b"\x22" * 32).decode()
@@ -28,7 +28,7 @@ def old_app(app, database_url, redis_url, key_prefix, emulator, tmp_path):
     """An app on the same database whose newest key is k1 (``app`` truncates afterwards)."""
     old = app_with(K1, database_url, redis_url, key_prefix, emulator, tmp_path)
     yield old
-    db.database(old).dispose()
+    services_of(old).db.dispose()
 
 
 def arrange(old_app, session, connections: int = 3, items_each: int = 2):
@@ -41,10 +41,10 @@ def arrange(old_app, session, connections: int = 3, items_each: int = 2):
             connection = Connection(org_id=org.id, person_id=person.id, state=ConnectionState.linked)
             session.add(connection)
             session.flush()
-            tokens.save_tokens(session, connection, {"access_token": f"at-{n}", "refresh_token": f"rt-{n}"})
+            services_of(old_app).tokens.save(session, connection, {"access_token": f"at-{n}", "refresh_token": f"rt-{n}"})
             for i in range(items_each):
                 event_id = f"AAMk-{n}-{i}"
-                blob = crypto.ring().encrypt(f"event {n}/{i}".encode(), crypto.aad_for("event", connection.id, event_id))
+                blob = services_of(old_app).keys.encrypt(f"event {n}/{i}".encode(), crypto.aad_for("event", connection.id, event_id))
                 session.add(CalendarItem(org_id=org.id, connection_id=connection.id, provider_event_id=event_id,
                                          event_type="occurrence", provider_data=blob))
                 plain[event_id] = f"event {n}/{i}".encode()
@@ -73,7 +73,7 @@ def test_rotate_moves_everything_to_the_newest_key_and_is_safe_to_rerun(
         again = new_app.test_cli_runner().invoke(args=["keys", "rotate"])
         assert again.exit_code == 0 and "0 of 6 connection tokens and 0 of 6 calendar items" in again.output
     finally:
-        db.database(new_app).dispose()
+        services_of(new_app).db.dispose()
     # Only k2 is needed now, and every value is intact.
     only_k2 = crypto.KeyRing.parse(K2)
     for c in session.scalars(select(Connection)):
@@ -95,7 +95,7 @@ def test_an_unknown_key_id_stops_rotation_with_one_line(old_app, session, databa
     try:
         result = new_app.test_cli_runner().invoke(args=["keys", "rotate"])
     finally:
-        db.database(new_app).dispose()
+        services_of(new_app).db.dispose()
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line]
     assert len(lines) == 1 and lines[0].startswith("error: no key 'k1'")

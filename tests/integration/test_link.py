@@ -12,7 +12,7 @@ import requests
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import text
 
-from listening.core import crypto, db
+from listening.core import crypto
 from listening.core.models import ConnectionState, Role
 from listening.web import outlook
 from tests.integration.outlook_helpers import (
@@ -23,6 +23,7 @@ from tests.integration.outlook_helpers import (
     last_audit,
 )
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.browserless import (
     MicrosoftBrowser,
     consent_as,
@@ -40,7 +41,7 @@ def _admin_link(page: str) -> str:
 
 
 def _tokens(app, connection) -> tuple[str, str]:
-    ring = crypto.ring(app)
+    ring = services_of(app).keys
     return (ring.decrypt(connection.access_token, crypto.aad_for("token", connection.id, "access")).decode(),
             ring.decrypt(connection.refresh_token, crypto.aad_for("token", connection.id, "refresh")).decode())
 
@@ -94,7 +95,7 @@ def test_no_token_text_is_stored_in_plain(app, client, session, emu):
     assert link_outlook(client, emu.url, c.manager_email).status_code == 302
     access, refresh = _tokens(app, connection_of(session, c.manager))
     assert len(access) > 20 and len(refresh) > 20
-    with db.engine_for(app).connect() as conn:
+    with services_of(app).db.engine.connect() as conn:
         rows = conn.execute(text("SELECT * FROM connections")).all()
         audit_text = " ".join(str(r) for r in conn.execute(text("SELECT details FROM audit_events")))
     dump = repr(rows).encode()

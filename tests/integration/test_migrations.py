@@ -3,11 +3,11 @@ database, so a model change without its migration would otherwise pass here and 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from listening.core import db
 from listening.core.models import Base
+from tests.support.apps import services_of
 
 
 def test_models_and_migrations_agree(app):
-    with db.engine_for(app).connect() as conn:
+    with services_of(app).db.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert differences == []

@@ -22,9 +22,9 @@ from listening.core.models import (
     Role,
 )
 from listening.one_on_ones.judged import filter_person, judge_calendar
-from listening.outlook import tokens
 from tests.integration import one_on_ones_helpers as h
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 DANIEL = "daniel.okafor@contoso.com"
 
@@ -49,9 +49,9 @@ def contoso(app, session, emu):
     session.add(connection)
     session.flush()
     with app.app_context():
-        tokens.save_tokens(session, connection, emu.mint_token(DANIEL))
+        services_of(app).tokens.save(session, connection, emu.mint_token(DANIEL))
     session.commit()
-    report = sync.run(app, connection.id, trigger="test")
+    report = sync.run(services_of(app), connection.id, trigger="test")
     assert report.outcome.value == "ok", report.detail
     yield people, connection
     emu.reset(world=True)  # tests below edit the shared emulator's calendars
@@ -115,11 +115,11 @@ def test_one_decryption_per_series_and_the_same_verdict_as_decrypting_everything
             return super().decrypt(blob, aad)
 
     with app.app_context():
-        ring = crypto.ring()
+        ring = services_of(app).keys
         everything = [json.loads(ring.decrypt(r.provider_data, crypto.aad_for("event", connection.id,
                                                                                r.provider_event_id)))
                       for r in rows]
-        lean = judge_calendar(session, daniel, now, ring=Counting(ring.keys, ring.current))
+        lean = judge_calendar(session, Counting(ring.keys, ring.current), daniel, now)
     series = {r.series_id for r in rows if r.event_type != "singleInstance"}
     assert Counting.calls == len(series) < len(rows) / 3
     full = filters.judge(now, filter_person(daniel), reports, everything)
@@ -138,7 +138,7 @@ def test_attach_then_outlook_changes_flag_it_after_the_next_sync(app, client, se
     assert h.post(client, "/one-on-ones/attach", report_id=james.id, series_id=series_id).status_code == 303
 
     emu.calendar(action="set_sensitivity", event_id=series_id, sensitivity="private")
-    assert sync.run(app, connection.id, trigger="test").outcome.value == "ok"
+    assert sync.run(services_of(app), connection.id, trigger="test").outcome.value == "ok"
     session.expire_all()
     pair = session.scalar(select(OneOnOne).where(OneOnOne.report_id == james.id))
     assert pair.status is OneOnOneStatus.needs_attention and "made private" in pair.attention_reason
@@ -150,7 +150,7 @@ def test_attach_then_outlook_changes_flag_it_after_the_next_sync(app, client, se
                  end=start.replace(minute=30).isoformat(),
                  recurrence={"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [
                      start.strftime("%A").lower()]}, "range": {"type": "noEnd", "startDate": start.date().isoformat()}})
-    assert sync.run(app, connection.id, trigger="test").outcome.value == "ok"
+    assert sync.run(services_of(app), connection.id, trigger="test").outcome.value == "ok"
     session.expire_all()
     pair = session.scalar(select(OneOnOne).where(OneOnOne.report_id == james.id))
     assert "no longer in your Outlook calendar" in pair.attention_reason

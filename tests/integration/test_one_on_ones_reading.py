@@ -6,6 +6,7 @@ from datetime import timedelta
 from listening.core import crypto
 from listening.one_on_ones.calendar import load_recurring
 from tests.integration import one_on_ones_helpers as h
+from tests.support.apps import services_of
 
 NOW = h.NOW
 T = h.weekly_from(NOW, 2)
@@ -29,9 +30,9 @@ class Counting(crypto.KeyRing):
 
 def _load(app, session, connection, **kwargs):
     with app.app_context():
-        ring = crypto.ring()
+        ring = services_of(app).keys
         Counting.calls = 0
-        return load_recurring(session, connection, NOW, ring=Counting(ring.keys, ring.current), **kwargs)
+        return load_recurring(session, Counting(ring.keys, ring.current), connection, NOW, **kwargs)
 
 
 def test_per_series_the_latest_live_occurrence_else_the_latest_of_any_kind_and_the_next_one(app, session):

@@ -11,6 +11,7 @@ from listening.core.models import OneOnOne, OneOnOneStatus
 from listening.one_on_ones import recheck_after_sync
 from tests.integration import one_on_ones_helpers as h
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 W = h.weekly_from
 
@@ -32,7 +33,7 @@ def _resync(app, session, dana, events):
     """Store a new copy of the calendar, then run the re-check as sync.run does after a sync."""
     h.store(app, session, dana.connection, events)
     with app.app_context():
-        result = recheck_after_sync(session, session.get(type(dana.connection), dana.connection.id))
+        result = recheck_after_sync(session, services_of(app).keys, session.get(type(dana.connection), dana.connection.id))
     session.commit()
     return result
 
@@ -158,7 +159,7 @@ def test_the_employee_sees_that_it_needs_attention_in_words_meant_for_them(app, 
 
 def test_nothing_attached_or_no_connection_is_a_no_op(app, session, dana):
     with app.app_context():
-        assert recheck_after_sync(session, None).checked == 0
+        assert recheck_after_sync(session, services_of(app).keys, None).checked == 0
     other = h.team(session)
     with app.app_context():
-        assert recheck_after_sync(session, other.connection).checked == 0
+        assert recheck_after_sync(session, services_of(app).keys, other.connection).checked == 0

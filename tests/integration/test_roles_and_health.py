@@ -4,6 +4,7 @@ import pytest
 from listening.core.models import Role
 from listening.web.security import session_fields
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 
 @pytest.mark.parametrize("role, status", [(Role.employee, 403), (Role.manager, 403), (Role.hr_admin, 200)])
@@ -58,10 +59,13 @@ def test_healthz_reports_database_and_redis(client):
     assert response.get_json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
-def test_healthz_degrades_when_redis_is_gone(app, client, monkeypatch):
-    from redis import Redis
+def test_healthz_degrades_when_redis_is_gone(app, client, monkeypatch, tmp_path):
+    from dataclasses import replace
 
-    monkeypatch.setitem(app.extensions, "redis", Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5))
+    from listening.core.queue import JobQueue
+
+    nowhere = JobQueue("redis://127.0.0.1:1/0", tmp_path)  # nothing listens on port 1
+    monkeypatch.setitem(app.extensions, "listening", replace(services_of(app), jobs=nowhere))
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["redis"].startswith("error")

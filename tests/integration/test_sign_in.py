@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from listening.core.models import AuditEvent, Person, Role, SignInRefusal
 from tests.support import factories as f
+from tests.support.apps import services_of
 from tests.support.browserless import MicrosoftBrowser, local_path, sign_in
 
 CONTOSO = "8c3a5e2d-4b1f-4e7a-9d6c-2f0b7a1e5c93"
@@ -132,10 +133,10 @@ def test_replayed_code_with_fresh_state_is_refused_by_microsoft(client, session,
 
 
 def test_a_tampered_id_token_is_refused(app, client, session, emu, contoso, monkeypatch):
-    from listening.outlook import identity
+    from listening.web import oauth
 
     with app.app_context():
-        signin = identity.client("signin")  # the app's own client object, as the view will get it
+        signin = oauth.client("signin")  # the app's own client object, as the view will get it
     real_fetch = signin.fetch_access_token
 
     def tamper(**kwargs):
@@ -154,12 +155,13 @@ def test_a_tampered_id_token_is_refused(app, client, session, emu, contoso, monk
 
 def test_issuer_must_match_the_tokens_own_tenant(app):
     from listening.outlook import identity
+    from listening.web import oauth
 
     with app.app_context():
-        options = identity.issuer_options(identity.client("signin"))
+        options = identity.issuer_options(oauth.client("signin"))
     valid = options["iss"]["validate"]
     other = "f4b2c7e1-0d3a-4a58-b6e9-71c5d2a8e04f"
-    base = app.config["SETTINGS"].ms_authority
+    base = services_of(app).settings.ms_authority
     assert valid({"tid": CONTOSO}, f"{base}/{CONTOSO}/v2.0")
     assert not valid({"tid": CONTOSO}, f"{base}/{other}/v2.0")
     assert not valid({"tid": "not-a-guid"}, f"{base}/not-a-guid/v2.0")
@@ -241,7 +243,6 @@ def test_refused_sign_in_counts_are_listed_and_purged_after_90_days(app, session
 
     from listening.admin import retention
     from listening.audit import refusals as counts
-    from listening.core.db import sessionmaker_for
 
     now = datetime.now(UTC)
     for when, reason in ((now, "invalid response"), (now, "invalid response"),
@@ -251,7 +252,7 @@ def test_refused_sign_in_counts_are_listed_and_purged_after_90_days(app, session
     listed = app.test_cli_runner().invoke(args=["audit", "refused-sign-ins", "--days", "90"])
     assert listed.exit_code == 0
     assert "     2  invalid response" in listed.output and "unknown tenant" not in listed.output
-    assert retention.purge_sign_in_refusals(sessionmaker_for(app), now) == 1
+    assert retention.purge_sign_in_refusals(services_of(app).db, now) == 1
     assert [r[0] for r in refusals(session)] == ["invalid response"]
     bad = app.test_cli_runner().invoke(args=["audit", "refused-sign-ins", "--days", "0"])
     assert bad.exit_code == 2

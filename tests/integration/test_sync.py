@@ -3,10 +3,7 @@ mailbox writes nothing, what it updates and deletes, and what it leaves alone.""
 from __future__ import annotations
 
 import gc
-import importlib.machinery
 import json
-import sys
-import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +11,6 @@ import requests
 from sqlalchemy import select, text
 
 from listening import sync
-from listening.core import db
 from listening.core.models import (
     AuditEvent,
     CalendarItem,
@@ -22,8 +18,9 @@ from listening.core.models import (
     Organization,
 )
 from listening.outlook import graph
-from listening.sync.policy import Outcome
+from listening.outlook.connection import Outcome
 from tests.integration import sync_helpers as h
+from tests.support.apps import services_of
 
 
 @pytest.fixture
@@ -46,7 +43,7 @@ def _graph_view(emu, email: str) -> list[dict]:
 
 def test_a_first_sync_stores_every_event_once_trimmed_and_encrypted(app, session, emu):
     connection = h.linked(app, session, emu)
-    report = sync.run(app, connection.id)
+    report = sync.run(services_of(app), connection.id)
     expected = _graph_view(emu, connection.account_email)
     assert report.outcome is Outcome.ok and report.requests == 1
     assert report.fetched == report.inserted == len(expected) > 20
@@ -67,7 +64,7 @@ def test_a_first_sync_stores_every_event_once_trimmed_and_encrypted(app, session
 def test_stored_data_is_bound_to_its_row(app, session, emu):
     """provider_data copied into another row does not decrypt (crypto's associated data)."""
     connection = h.linked(app, session, emu)
-    sync.run(app, connection.id)
+    sync.run(services_of(app), connection.id)
     first, second = h.items(session, connection.id)[:2]
     from listening.core.crypto import CryptoError
 
@@ -79,7 +76,7 @@ def test_stored_data_is_bound_to_its_row(app, session, emu):
 
 def test_each_sync_is_audited_with_counts_and_never_content(app, session, emu):
     connection = h.linked(app, session, emu)
-    report = sync.run(app, connection.id, trigger="manual")
+    report = sync.run(services_of(app), connection.id, trigger="manual")
     entry = session.scalar(select(AuditEvent).where(AuditEvent.action == "calendar:sync"))
     assert entry.subject_id == connection.person_id and entry.actor_id is None
     assert entry.details["outcome"] == "ok" and entry.details["trigger"] == "manual"
@@ -92,9 +89,9 @@ def test_each_sync_is_audited_with_counts_and_never_content(app, session, emu):
 
 def test_an_unchanged_mailbox_re_syncs_with_zero_row_writes(app, session, emu):
     connection = h.linked(app, session, emu)
-    sync.run(app, connection.id)
+    sync.run(services_of(app), connection.id)
     before = h.row_versions(session, connection.id)
-    report = sync.run(app, connection.id)
+    report = sync.run(services_of(app), connection.id)
     assert report.outcome is Outcome.ok and report.rows_written == 0
     assert report.unchanged == report.fetched == len(before)
     assert h.row_versions(session, connection.id) == before  # same ids, same xmin: nothing rewritten
@@ -102,12 +99,12 @@ def test_an_unchanged_mailbox_re_syncs_with_zero_row_writes(app, session, emu):
 
 def test_a_changed_event_rewrites_that_row_only(app, session, world):
     connection = h.linked(app, session, world)
-    sync.run(app, connection.id)
+    sync.run(services_of(app), connection.id)
     before = h.row_versions(session, connection.id)
     public = next(i for i in h.items(session, connection.id)
                   if i.event_type == "occurrence" and h.decrypted(app, i).get("subject"))
     world.calendar(action="set_sensitivity", event_id=public.provider_event_id, sensitivity="private")
-    report = sync.run(app, connection.id)
+    report = sync.run(services_of(app), connection.id)
     assert (report.updated, report.inserted, report.deleted) == (1, 0, 0)
     after = h.row_versions(session, connection.id)
     changed = {k for k in before if before[k] != after[k]}
@@ -119,7 +116,7 @@ def test_a_changed_event_rewrites_that_row_only(app, session, world):
 
 def test_events_gone_from_the_window_are_deleted_but_past_ones_are_left_to_retention(app, session, world):
     connection = h.linked(app, session, world)
-    sync.run(app, connection.id)
+    sync.run(services_of(app), connection.id)
     occurrence = next(i.provider_event_id for i in h.items(session, connection.id)
                       if i.event_type == "occurrence" and i.start_utc > datetime.now(UTC))
     long_ago = datetime.now(UTC) - timedelta(days=90)
@@ -131,7 +128,7 @@ def test_events_gone_from_the_window_are_deleted_but_past_ones_are_left_to_reten
                              end_utc=datetime.now(UTC) + timedelta(hours=1), change_key="x", provider_data=b"\x01"))
     session.commit()
     world.calendar(action="cancel_occurrence", event_id=occurrence)
-    report = sync.run(app, connection.id)
+    report = sync.run(services_of(app), connection.id)
     ids = {i.provider_event_id for i in h.items(session, connection.id)}
     assert report.deleted == 2
     assert "vanished" not in ids and occurrence not in ids and "old-one" in ids
@@ -141,9 +138,9 @@ def test_a_sync_touches_only_its_own_connection(app, session, emu):
     first_email, second_email = h.manager_emails(emu)[:2]
     first = h.linked(app, session, emu, first_email)
     second = h.linked(app, session, emu, second_email, org=session.get(Organization, first.org_id))
-    sync.run(app, second.id)
+    sync.run(services_of(app), second.id)
     before = h.row_versions(session, second.id)
-    sync.run(app, first.id)
+    sync.run(services_of(app), first.id)
     assert h.row_versions(session, second.id) == before
     assert h.count(session, first.id) > 0
 
@@ -151,7 +148,7 @@ def test_a_sync_touches_only_its_own_connection(app, session, emu):
 def test_success_plans_the_next_sync_one_interval_later(app, session, emu):
     connection = h.linked(app, session, emu)
     now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    sync.run(app, connection.id, now=now)
+    sync.run(services_of(app), connection.id, now=now)
     after = h.connection(session, connection.id)
     assert after.last_sync_at == now and after.last_sync_outcome == "ok" and after.failure_count == 0
     assert after.next_sync_at == now + timedelta(minutes=60)
@@ -159,9 +156,9 @@ def test_success_plans_the_next_sync_one_interval_later(app, session, emu):
 
 def test_a_second_sync_of_the_same_connection_waits_its_turn(app, session, emu):
     connection = h.linked(app, session, emu)
-    with db.engine_for(app).connect() as other:
+    with services_of(app).db.engine.connect() as other:
         other.execute(text("SELECT pg_advisory_xact_lock(7000005, :id)"), {"id": connection.id})
-        report = sync.run(app, connection.id)
+        report = sync.run(services_of(app), connection.id)
         other.rollback()
     assert report.outcome is Outcome.busy and h.count(session, connection.id) == 0
 
@@ -172,7 +169,7 @@ def test_a_connection_that_is_not_linked_is_skipped(app, session, emu, state):
     connection = h.linked(app, session, emu)
     connection.state = state
     session.commit()
-    report = sync.run(app, connection.id)
+    report = sync.run(services_of(app), connection.id)
     assert report.outcome is Outcome.skipped and report.requests == 0
     assert emu.stats()["requests"] == 0
 
@@ -181,27 +178,22 @@ def test_an_organization_with_sync_turned_off_is_skipped(app, session, emu):
     connection = h.linked(app, session, emu)
     session.get(Organization, connection.org_id).sync_enabled = False
     session.commit()
-    assert sync.run(app, connection.id).outcome is Outcome.skipped
+    assert sync.run(services_of(app), connection.id).outcome is Outcome.skipped
 
 
-@pytest.fixture
-def one_on_ones_module(monkeypatch):
-    """Stands in for issue 6's module, which provides the re-check hook."""
+def test_a_successful_sync_re_checks_the_attached_1on1s_and_a_failed_one_does_not(app, session, emu,
+                                                                                  monkeypatch):
+    from listening.sync import mailbox
+
     calls = []
-    module = types.ModuleType("listening.one_on_ones")
-    module.__spec__ = importlib.machinery.ModuleSpec("listening.one_on_ones", None)
-    module.recheck_after_sync = lambda session, connection: calls.append(connection.id)
-    monkeypatch.setitem(sys.modules, "listening.one_on_ones", module)
-    return calls
-
-
-def test_a_successful_sync_asks_the_1on1_module_to_re_check(app, session, emu, one_on_ones_module):
+    monkeypatch.setattr(mailbox, "recheck_after_sync",
+                        lambda session, keys, connection: calls.append(connection.id))
     connection = h.linked(app, session, emu)
-    sync.run(app, connection.id)
-    assert one_on_ones_module == [connection.id]
+    sync.run(services_of(app), connection.id)
+    assert calls == [connection.id]
     emu.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
-    sync.run(app, connection.id)
-    assert one_on_ones_module == [connection.id]  # not after a failure
+    sync.run(services_of(app), connection.id)
+    assert calls == [connection.id]
 
 
 def test_the_cycle_collector_is_off_while_pages_are_stored_and_back_after_a_failure(app, session, emu):
@@ -219,7 +211,7 @@ def test_the_cycle_collector_is_off_while_pages_are_stored_and_back_after_a_fail
     assert gc.isenabled()
     try:
         with app.app_context(), pytest.raises(graph.MalformedResponseError):
-            sync.store_pages(session, connection, pages(), window, now, sync.SyncReport(connection.id))
+            sync.store_pages(session, connection, services_of(app).keys, pages(), window, now, sync.SyncReport(connection.id))
         assert collector_on == [False, False] and gc.isenabled()
     finally:
         gc.enable()  # never leave the rest of the suite without it
@@ -227,7 +219,7 @@ def test_the_cycle_collector_is_off_while_pages_are_stored_and_back_after_a_fail
     gc.disable()
     try:  # a caller that had turned it off keeps it off
         with app.app_context():
-            sync.store_pages(session, connection, [[]], window, now, sync.SyncReport(connection.id))
+            sync.store_pages(session, connection, services_of(app).keys, [[]], window, now, sync.SyncReport(connection.id))
         assert not gc.isenabled()
     finally:
         gc.enable()
@@ -239,7 +231,7 @@ def test_a_stored_token_that_will_not_decrypt_fails_the_sync_in_plain_words(app,
     connection = h.linked(app, session, emu)
     connection.access_token = connection.refresh_token = b"\x01\x07missing" + bytes(40)
     session.commit()
-    report = sync.run(app, connection.id)
+    report = sync.run(services_of(app), connection.id)
     session.expire_all()
     assert report.outcome is Outcome.failed and "cannot read the saved permission" in report.detail
     assert "CryptoError" not in connection.state_reason and "cannot read the saved permission" in connection.state_reason

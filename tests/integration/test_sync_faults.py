@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from listening import sync
 from listening.core.models import AuditEvent, ConnectionState
-from listening.sync.policy import Outcome
+from listening.outlook.connection import Outcome
 from tests.integration import sync_helpers as h
 from tests.integration.sync_helpers import (  # noqa: F401
     big_app,
@@ -18,6 +18,7 @@ from tests.integration.sync_helpers import (  # noqa: F401
     graph_proxy,
     scale_window,
 )
+from tests.support.apps import services_of
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -33,7 +34,7 @@ def _sync_actions(session, org_id):
 def test_a_throttling_storm_is_waited_out_and_the_sync_completes(app, session, emu, retry_after):
     connection = h.linked(app, session, emu)
     emu.fault(type="throttle", retry_after=retry_after, times=3, endpoint="calendarView")
-    report = sync.run(app, connection.id)
+    report = sync.run(services_of(app), connection.id)
     assert report.outcome is Outcome.ok and report.requests == 4 and report.inserted > 0
     assert report.seconds >= 3 * retry_after
 
@@ -41,17 +42,17 @@ def test_a_throttling_storm_is_waited_out_and_the_sync_completes(app, session, e
 def test_503_without_retry_after_is_backed_off_and_the_sync_completes(app, session, emu):
     connection = h.linked(app, session, emu)
     emu.fault(type="unavailable", status=503, times=2, endpoint="calendarView")
-    report = sync.run(app, connection.id)
+    report = sync.run(services_of(app), connection.id)
     assert report.outcome is Outcome.ok and report.requests == 3 and report.seconds >= 1.5
 
 
 def test_throttling_beyond_the_budget_is_transient_backs_off_and_keeps_the_copy(big_app, session, big_emulator):
     connection = h.linked(big_app, session, big_emulator)
-    sync.run(big_app, connection.id, window=scale_window(big_emulator))
+    sync.run(services_of(big_app), connection.id, window=scale_window(big_emulator))
     before = h.row_versions(session, connection.id)
     big_emulator.fault(type="throttle", retry_after=1.5, endpoint="calendarView")  # budget: 2 s
     for count, wait in ((1, 2), (2, 4)):
-        report = sync.run(big_app, connection.id, now=NOW, window=scale_window(big_emulator))
+        report = sync.run(services_of(big_app), connection.id, now=NOW, window=scale_window(big_emulator))
         assert report.outcome is Outcome.transient
         after = h.connection(session, connection.id)
         assert after.state is ConnectionState.linked and after.failure_count == count
@@ -66,7 +67,7 @@ def test_a_success_after_failures_resets_the_backoff(app, session, emu):
     connection = h.linked(app, session, emu)
     connection.failure_count, connection.state_reason = 4, "The last sync did not finish"
     session.commit()
-    sync.run(app, connection.id, now=NOW)
+    sync.run(services_of(app), connection.id, now=NOW)
     after = h.connection(session, connection.id)
     assert (after.failure_count, after.state_reason, after.next_sync_at) == (0, None, NOW + timedelta(hours=1))
 
@@ -90,7 +91,7 @@ def test_an_access_token_expiring_mid_paging_is_refreshed_and_the_sync_completes
     old_token = bytes(connection.access_token)
     watcher = _when_first_page_served(
         big_emulator, lambda: big_emulator.fault(type="expire_tokens", user=connection.account_email))
-    report = sync.run(big_app, connection.id, window=scale_window(big_emulator))
+    report = sync.run(services_of(big_app), connection.id, window=scale_window(big_emulator))
     watcher.join(5)
     assert report.outcome is Outcome.ok and report.inserted == 2500
     assert report.requests == 4  # one page was answered 401, then retried with the new token
@@ -99,13 +100,13 @@ def test_an_access_token_expiring_mid_paging_is_refreshed_and_the_sync_completes
 
 def test_a_grant_revoked_mid_sync_needs_reconnect_and_writes_nothing(big_app, session, big_emulator):
     connection = h.linked(big_app, session, big_emulator)
-    sync.run(big_app, connection.id, window=scale_window(big_emulator))
+    sync.run(services_of(big_app), connection.id, window=scale_window(big_emulator))
     first = h.items(session, connection.id)[0].provider_event_id
     big_emulator.calendar(action="set_sensitivity", event_id=first, sensitivity="private")
     before = h.row_versions(session, connection.id)
     watcher = _when_first_page_served(
         big_emulator, lambda: big_emulator.fault(type="revoke_grant", user=connection.account_email))
-    report = sync.run(big_app, connection.id, window=scale_window(big_emulator))
+    report = sync.run(services_of(big_app), connection.id, window=scale_window(big_emulator))
     watcher.join(5)
     assert report.outcome is Outcome.reconnect
     after = h.connection(session, connection.id)
@@ -119,10 +120,10 @@ def test_a_grant_revoked_mid_sync_needs_reconnect_and_writes_nothing(big_app, se
 # --- permanent errors ---------------------------------------------------------------------------
 def test_a_mailbox_not_enabled_puts_the_connection_in_error_without_retry(app, session, emu):
     connection = h.linked(app, session, emu)
-    sync.run(app, connection.id)
+    sync.run(services_of(app), connection.id)
     before = h.row_versions(session, connection.id)
     emu.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
-    report = sync.run(app, connection.id, now=NOW)
+    report = sync.run(services_of(app), connection.id, now=NOW)
     after = h.connection(session, connection.id)
     assert report.outcome is Outcome.error and after.state is ConnectionState.error
     assert "Exchange Online licence" in after.state_reason and after.next_sync_at is None
@@ -134,12 +135,11 @@ def test_a_mailbox_not_enabled_puts_the_connection_in_error_without_retry(app, s
 def test_access_denied_puts_the_connection_in_error(app, session, emu):
     connection = h.linked(app, session, emu)
     emu.fault(type="mailbox_not_enabled", mailbox=connection.account_email, enabled=False)
-    from listening.outlook import tokens
 
     with app.app_context():
-        tokens.save_tokens(session, connection, emu.mint_token(connection.account_email, ["User.Read"]))
+        services_of(app).tokens.save(session, connection, emu.mint_token(connection.account_email, ["User.Read"]))
     session.commit()
-    report = sync.run(app, connection.id)
+    report = sync.run(services_of(app), connection.id)
     assert report.outcome is Outcome.error
     assert h.connection(session, connection.id).state is ConnectionState.error
     assert h.count(session, connection.id) == 0
@@ -154,7 +154,7 @@ def test_a_malformed_page_fails_the_sync_and_nothing_is_written(database_url, re
                          graph_url=proxy.url + "/v1.0")
         try:
             connection = h.linked(app, session, big_emulator)
-            report = sync.run(app, connection.id, now=NOW, window=scale_window(big_emulator))
+            report = sync.run(services_of(app), connection.id, now=NOW, window=scale_window(big_emulator))
             assert report.outcome is Outcome.failed and "page 2 of calendarView" in report.detail
             assert h.count(session, connection.id) == 0  # page 1 was stored, then rolled back
             after = h.connection(session, connection.id)

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from listening.outlook import graph
-from listening.sync.trim import SELECT
+from listening.outlook.events import SELECT
 from tests.integration.sync_helpers import big_emulator, graph_proxy, scale_window  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("reset_big")

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from rq.job import Job, JobStatus
 
 from listening import sync
-from listening.core import queue
 from listening.core.models import Person
 from listening.sync import progress
 from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 
 def _event(n: int) -> dict:
@@ -26,9 +26,9 @@ def test_the_sync_publishes_the_events_read_after_each_page(app, session, emu):
     seen = []
     now = datetime(2026, 12, 1, tzinfo=UTC)
     pages = [[_event(n) for n in range(3)], [_event(n) for n in range(3, 5)]]
-    with app.app_context():
-        sync.store_pages(session, connection, pages, (now - timedelta(days=30), now + timedelta(days=120)),
-                         now, sync.SyncReport(connection.id), seen.append)
+    sync.store_pages(session, connection, services_of(app).keys, pages,
+                     (now - timedelta(days=30), now + timedelta(days=120)), now,
+                     sync.SyncReport(connection.id), seen.append)
     session.rollback()
     assert seen == [3, 5]
 
@@ -36,16 +36,15 @@ def test_the_sync_publishes_the_events_read_after_each_page(app, session, emu):
 def test_the_page_says_waiting_then_reading_with_the_count_then_nothing(app, client, session, emu):
     connection = h.linked(app, session, emu)
     f.sign_in_as(client, session.get(Person, connection.person_id))
-    redis, prefix = queue.redis_conn(app), app.config["SETTINGS"].queue_prefix
+    jobs = services_of(app).jobs
     assert client.get("/one-on-ones/status").get_json()["running"] is False
 
-    with app.app_context():
-        assert sync_queue.enqueue_sync(connection.id, trigger="manual")
+    assert sync_queue.enqueue_sync(services_of(app), connection.id, trigger="manual")
     assert client.get("/one-on-ones/status").get_json()["words"] == "Waiting to read your calendar…"
 
-    job = Job.fetch(prefix + sync_queue.sync_job_id(connection.id), connection=redis)
+    job = Job.fetch(jobs.prefix + sync_queue.sync_job_id(connection.id), connection=jobs.redis)
     job.set_status(JobStatus.STARTED)  # as the worker does when it takes the job
-    published = progress.Publisher(redis, prefix, connection.id)
+    published = progress.Publisher(jobs, connection.id)
     published.publish(457)
     state = client.get("/one-on-ones/status").get_json()
     assert state == {"running": True, "words": "Reading your calendar… 457 events", "events": 457}
@@ -62,7 +61,7 @@ def test_the_page_says_waiting_then_reading_with_the_count_then_nothing(app, cli
 def test_a_real_sync_leaves_no_progress_behind(app, session, emu):
     connection = h.linked(app, session, emu)
     session.commit()
-    report = sync.run(app, connection.id, trigger="manual")
+    report = sync.run(services_of(app), connection.id, trigger="manual")
     assert report.outcome.value == "ok" and report.fetched > 0
-    key = progress.key(app.config["SETTINGS"].queue_prefix, connection.id)
-    assert queue.redis_conn(app).exists(key) == 0
+    jobs = services_of(app).jobs
+    assert jobs.redis.exists(progress.key(jobs, connection.id)) == 0

@@ -7,17 +7,17 @@ import pytest
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from listening.core import db, queue
 from listening.core.models import AuditEvent, ConnectionState, Organization, Role
 from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 
 def _queued(app, connection_id: int) -> Job | None:
-    prefix = app.config["SETTINGS"].queue_prefix
+    prefix = services_of(app).settings.queue_prefix
     try:
-        return Job.fetch(prefix + sync_queue.sync_job_id(connection_id), connection=queue.redis_conn(app))
+        return Job.fetch(prefix + sync_queue.sync_job_id(connection_id), connection=services_of(app).jobs.redis)
     except Exception:
         return None
 
@@ -121,7 +121,7 @@ def test_redis_unreachable_is_said_plainly_and_the_request_still_succeeds(databa
 
         from listening.core.models import Base
 
-        with db.engine_for(app).begin() as conn:
+        with services_of(app).db.engine.begin() as conn:
             conn.execute(text("TRUNCATE " + ", ".join(t.name for t in Base.metadata.sorted_tables)
                               + " RESTART IDENTITY CASCADE"))
-        db.database(app).dispose()
+        services_of(app).db.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,9 +14,11 @@ from werkzeug.wrappers import Response
 
 from listening.core import crypto
 from listening.core.models import Connection, ConnectionState
-from listening.outlook import identity, tokens
+from listening.outlook import connection as states
+from listening.outlook import tokens
 from tests.integration.outlook_helpers import company, connection_of, last_audit
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 SCOPES = ["User.Read", "Calendars.Read", "offline_access"]
 
@@ -29,14 +32,14 @@ def linked(app, session, emu, c) -> tuple[Connection, dict]:
     session.add(connection)
     session.flush()
     with app.app_context():
-        tokens.save_tokens(session, connection, minted)
+        services_of(app).tokens.save(session, connection, minted)
     session.commit()
     return connection, minted
 
 
 def stored(app, connection, field: str) -> str:
     blob = getattr(connection, f"{field}_token")
-    return crypto.ring(app).decrypt(blob, crypto.aad_for("token", connection.id, field)).decode()
+    return services_of(app).keys.decrypt(blob, crypto.aad_for("token", connection.id, field)).decode()
 
 
 def me(emu, access: str) -> int:
@@ -47,7 +50,7 @@ def test_a_fresh_token_is_used_as_stored(app, session, emu):
     c = company(session, emu)
     connection, minted = linked(app, session, emu, c)
     with app.app_context():
-        assert tokens.access_token_for(session, connection) == minted["access_token"]
+        assert services_of(app).tokens.access_token(session, connection) == minted["access_token"]
     assert stored(app, connection, "refresh") == minted["refresh_token"]
 
 
@@ -56,7 +59,7 @@ def test_refresh_before_expiry_saves_the_new_refresh_token(app, session, emu):
     connection, minted = linked(app, session, emu, c)
     connection.access_expires_at = datetime.now(UTC) + timedelta(minutes=2)  # inside the margin
     with app.app_context():
-        access = tokens.access_token_for(session, connection)
+        access = services_of(app).tokens.access_token(session, connection)
     session.commit()
     assert access != minted["access_token"] and me(emu, access) == 200
     connection = connection_of(session, c.manager)
@@ -72,14 +75,14 @@ def test_expired_token_fault_is_cured_by_a_forced_refresh(app, session, emu):
     emu.fault(type="expire_tokens", user=c.manager_email)
     assert me(emu, minted["access_token"]) == 401
     with app.app_context():
-        assert tokens.access_token_for(session, connection) == minted["access_token"]  # we cannot know yet
-        access = tokens.access_token_for(session, connection, force_refresh=True)
+        assert services_of(app).tokens.access_token(session, connection) == minted["access_token"]  # we cannot know yet
+        access = services_of(app).tokens.access_token(session, connection, force_refresh=True)
     assert me(emu, access) == 200
 
 
 @pytest.mark.parametrize("fault, code, words", [
-    ({"type": "revoke_grant"}, 50173, tokens.REVOKED),
-    ({"advance_days": 91}, 700082, tokens.INACTIVE),
+    ({"type": "revoke_grant"}, 50173, states.REVOKED),
+    ({"advance_days": 91}, 700082, states.INACTIVE),
 ])
 def test_a_dead_grant_means_needs_reconnect_in_plain_words(app, session, emu, fault, code, words):
     c = company(session, emu)
@@ -88,8 +91,8 @@ def test_a_dead_grant_means_needs_reconnect_in_plain_words(app, session, emu, fa
         emu.advance_clock(fault["advance_days"] * 86400)
     else:
         emu.fault(user=c.manager_email, **fault)
-    with app.app_context(), pytest.raises(tokens.ReconnectNeeded) as raised:
-        tokens.access_token_for(session, connection, force_refresh=True)
+    with app.app_context(), pytest.raises(states.ReconnectNeeded) as raised:
+        services_of(app).tokens.access_token(session, connection, force_refresh=True)
     assert raised.value.code == code and raised.value.reason == words
     session.commit()  # what a job or view does with the recorded state
     connection = connection_of(session, c.manager)
@@ -101,8 +104,8 @@ def test_a_dead_grant_means_needs_reconnect_in_plain_words(app, session, emu, fa
     assert change.details["from"] == "linked" and change.details["to"] == "needs_reconnect"
     assert change.subject_id == c.manager.id
     # Afterwards nothing calls Microsoft again until the person reconnects.
-    with app.app_context(), pytest.raises(tokens.ReconnectNeeded):
-        tokens.access_token_for(session, connection)
+    with app.app_context(), pytest.raises(states.ReconnectNeeded):
+        services_of(app).tokens.access_token(session, connection)
 
 
 class StubTokenEndpoint:
@@ -125,11 +128,11 @@ class StubTokenEndpoint:
 
 @pytest.fixture
 def token_endpoint_at(app, monkeypatch):
+    """Refreshes go to ``url`` instead of the token endpoint Microsoft's discovery names."""
     def point(url: str):
-        with app.app_context():
-            client = identity.client("outlook")
-            client.load_server_metadata()
-            monkeypatch.setitem(client.server_metadata, "token_endpoint", url)
+        wired = services_of(app)
+        endpoint = tokens.TokenEndpoint(wired.settings, url=url)
+        monkeypatch.setitem(app.extensions, "listening", replace(wired, tokens=tokens.Tokens(wired.keys, endpoint)))
     return point
 
 
@@ -144,8 +147,8 @@ def test_outages_are_transient_and_change_nothing(app, session, emu, token_endpo
     stub = StubTokenEndpoint(status, body)
     try:
         token_endpoint_at(stub.url)
-        with app.app_context(), pytest.raises(tokens.TransientTokenError):
-            tokens.access_token_for(session, connection, force_refresh=True)
+        with app.app_context(), pytest.raises(states.TransientTokenError):
+            services_of(app).tokens.access_token(session, connection, force_refresh=True)
     finally:
         stub.close()
     session.commit()
@@ -162,8 +165,8 @@ def test_a_network_failure_is_transient(app, session, emu, token_endpoint_at):
     url = stub.url
     stub.close()  # nothing listens there any more: connection refused
     token_endpoint_at(url)
-    with app.app_context(), pytest.raises(tokens.TransientTokenError):
-        tokens.access_token_for(session, connection, force_refresh=True)
+    with app.app_context(), pytest.raises(states.TransientTokenError):
+        services_of(app).tokens.access_token(session, connection, force_refresh=True)
     assert connection.state is ConnectionState.linked
 
 
@@ -174,8 +177,8 @@ def test_our_registration_refused_is_an_operations_problem_not_the_persons(app, 
                                    "error_description": "AADSTS7000215: Invalid client secret provided."})
     try:
         token_endpoint_at(stub.url)
-        with app.app_context(), pytest.raises(tokens.TokenConfigurationError):
-            tokens.access_token_for(session, connection, force_refresh=True)
+        with app.app_context(), pytest.raises(states.TokenConfigurationError):
+            services_of(app).tokens.access_token(session, connection, force_refresh=True)
     finally:
         stub.close()
     assert connection.state is ConnectionState.linked and connection.refresh_token is not None
@@ -186,8 +189,8 @@ def test_a_token_under_an_unknown_key_is_an_error_not_a_fallback(app, session, e
     connection, _ = linked(app, session, emu, c)
     other = crypto.KeyRing.parse(crypto.new_key_spec("elsewhere"))
     connection.refresh_token = other.encrypt(b"x", crypto.aad_for("token", connection.id, "refresh"))
-    with app.app_context(), pytest.raises(tokens.UnreadableToken):
-        tokens.access_token_for(session, connection, force_refresh=True)
+    with app.app_context(), pytest.raises(states.UnreadableToken):
+        services_of(app).tokens.access_token(session, connection, force_refresh=True)
     assert "no key 'elsewhere'" in caplog.text and f"connection {connection.id}" in caplog.text
 
 
@@ -200,6 +203,6 @@ def test_a_token_copied_to_another_connection_does_not_decrypt(app, session, emu
                       access_expires_at=datetime.now(UTC) - timedelta(minutes=1))
     session.add(copy)
     session.flush()
-    with app.app_context(), pytest.raises(tokens.UnreadableToken):
-        tokens.access_token_for(session, copy)
+    with app.app_context(), pytest.raises(states.UnreadableToken):
+        services_of(app).tokens.access_token(session, copy)
     assert "failed authentication" in caplog.text

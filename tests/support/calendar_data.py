@@ -6,6 +6,7 @@ from datetime import datetime
 
 from listening.core import crypto
 from listening.core.models import CalendarItem, Connection, ConnectionState, OneOnOne
+from tests.support.apps import services_of
 
 
 def connection(session, person, last_sync_at: datetime | None, account_email: str | None = None) -> Connection:
@@ -23,7 +24,7 @@ def item(session, app, conn: Connection, event_id: str, start: datetime, end: da
          event_type: str = "singleInstance", series_id: str | None = None, subject: str = "1:1") -> CalendarItem:
     data = {"id": event_id, "type": event_type, "subject": subject, "sensitivity": "normal",
             "start": {"dateTime": start.isoformat(), "timeZone": "UTC"}}
-    blob = crypto.ring(app).encrypt(json.dumps(data).encode(), crypto.aad_for("event", conn.id, event_id))
+    blob = services_of(app).keys.encrypt(json.dumps(data).encode(), crypto.aad_for("event", conn.id, event_id))
     row = CalendarItem(org_id=conn.org_id, connection_id=conn.id, provider_event_id=event_id,
                        series_id=series_id, event_type=event_type, start_utc=start, end_utc=end,
                        is_cancelled=False, provider_data=blob, updated_at=start)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from listening.sync.trim import PRIVATE_FIELDS, SCHEMA, SELECT, trim, utc_instant
+from listening.outlook.events import PRIVATE_FIELDS, SCHEMA, SELECT, trim, utc_instant
 from tests.support.data import GRAPH_SAMPLES
 
 STORED = {"id", "iCalUId", "seriesMasterId", "type", "start", "end", "originalStartTimeZone", "isAllDay",

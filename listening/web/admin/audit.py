@@ -22,8 +22,9 @@ from listening import audit
 from listening.audit import Action
 from listening.audit import log as audit_log
 from listening.audit.words import action_choices, action_words
-from listening.core import db, store
+from listening.core import store
 from listening.core.models import Person
+from listening.web import deps
 from listening.web.admin import bp
 
 
@@ -52,7 +53,7 @@ def _tz():
 
 @bp.get("/audit")
 def audit_page():
-    sess = db.session()
+    sess = deps.session()
     filters = _filters(sess)
     tz = _tz()
     page = audit_log.page(sess, g.person.org_id, filters, tz)
@@ -71,7 +72,7 @@ def audit_page():
 
 @bp.get("/audit/<int:entry_id>")
 def audit_entry(entry_id: int):
-    sess = db.session()
+    sess = deps.session()
     entry = sess.scalar(audit_log.entry_query(g.person.org_id, entry_id))
     if entry is None:
         abort(404, description="No such audit entry in your organization.")
@@ -86,11 +87,11 @@ def audit_entry(entry_id: int):
 
 @bp.post("/audit/verify")
 def audit_verify():
-    sess = db.session()
+    sess = deps.session()
     org_id = g.person.org_id
     if audit_log.chain_length(sess, org_id) > audit_log.INLINE_VERIFY_LIMIT:
         try:
-            started = audit_log.enqueue_verify(org_id, g.person.id)
+            started = audit_log.enqueue_verify(deps.services(), org_id, g.person.id)
         except RedisError:
             abort(503, description="The verification could not be started (the job queue is unreachable). "
                                    "Try again in a minute, or run 'flask audit verify'.")
@@ -106,7 +107,7 @@ def audit_verify():
 
 @bp.get("/audit/export.csv")
 def audit_export():
-    sess = db.session()
+    sess = deps.session()
     filters = _filters(sess)
     filters = replace(filters, before=None)  # the whole filtered set, not one page of it
     audit.record(sess, Action.audit_exported, g.person, None, {"filters": filters.query_args()})
@@ -115,7 +116,7 @@ def audit_export():
 
     def stream():
         # Its own session: the export outlives the request's, and may read a million rows.
-        with db.sessionmaker_for()() as export_session:
+        with deps.services().db.sessionmaker() as export_session:
             yield from audit_log.export_csv(export_session, org_id, filters, tz)
 
     name = f"audit-{datetime.now(tz):%Y%m%d-%H%M%S}.csv"

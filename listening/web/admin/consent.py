@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask import render_template
 
-from listening.core import db
+
 from listening.outlook import linking
+from listening.web import deps
 from listening.web.admin import bp
 from listening.web.approval import admin_consent_url
 from listening.web.security import own_organization
@@ -12,7 +13,7 @@ from listening.web.security import own_organization
 
 @bp.get("/consent-waiting")
 def consent_waiting():
-    sess = db.session()
+    sess = deps.session()
     org = own_organization(sess)
     return render_template("admin/consent_waiting.html", org=org, admin_link=admin_consent_url(org),
                            waiting=linking.waiting_for_admin_consent(sess, org.id))

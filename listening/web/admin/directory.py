@@ -8,7 +8,8 @@ from flask import Response, flash, g, redirect, render_template, request, url_fo
 from listening import audit
 from listening.admin import directory
 from listening.audit import Action
-from listening.core import db, store, when
+from listening.core import store, when
+from listening.web import deps
 from listening.web.admin import bp
 from listening.web.security import own_organization
 
@@ -22,13 +23,13 @@ def _page(sess, org, problems=None, status: int = 200):
 
 @bp.get("/directory")
 def directory_page():
-    sess = db.session()
+    sess = deps.session()
     return _page(sess, own_organization(sess))
 
 
 @bp.post("/directory")
 def directory_import():
-    sess = db.session()
+    sess = deps.session()
     org = own_organization(sess)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -61,7 +62,7 @@ def directory_template():
 @bp.get("/directory/export.csv")
 def directory_export():
     """Names and addresses of everyone: recorded in the audit log like every other export."""
-    sess = db.session()
+    sess = deps.session()
     org = own_organization(sess)
     body = directory.export_csv(sess, org)
     audit.record(sess, Action.directory_exported, g.person, None, {"rows": body.count("\r\n") - 1})

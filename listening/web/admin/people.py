@@ -10,7 +10,8 @@ from listening import audit
 from listening.admin import privacy
 from listening.audit import Action
 from listening.audit import log as audit_log
-from listening.core import crypto, db, store
+from listening.core import store
+from listening.web import deps
 from listening.web.admin import bp
 from listening.web.admin.audit import person_or_404
 
@@ -19,7 +20,7 @@ CONFIRM_WORD = "erase"
 
 @bp.get("/people")
 def people_page():
-    people = store.people(db.session(), g.person.org_id)
+    people = store.people(deps.session(), g.person.org_id)
     return render_template("admin/people.html", people=people, person_label=audit_log.person_label)
 
 
@@ -31,16 +32,16 @@ def _person_page(sess, person, status: int = 200, erase_error: str | None = None
 
 @bp.get("/people/<int:person_id>")
 def person_page(person_id: int):
-    sess = db.session()
+    sess = deps.session()
     return _person_page(sess, person_or_404(sess, person_id))
 
 
 @bp.post("/people/<int:person_id>/export")
 def person_export(person_id: int):
-    sess = db.session()
+    sess = deps.session()
     person = person_or_404(sess, person_id)
     audit.record(sess, Action.person_exported, g.person, person.id, {"format": "json"})
-    document = privacy.export(sess, person, crypto.ring(), datetime.now(UTC))
+    document = privacy.export(sess, person, deps.services().keys, datetime.now(UTC))
     sess.commit()
     body = json.dumps(document, indent=2, ensure_ascii=False, default=str)
     return Response(body, mimetype="application/json", headers={
@@ -49,7 +50,7 @@ def person_export(person_id: int):
 
 @bp.post("/people/<int:person_id>/erase")
 def person_erase(person_id: int):
-    sess = db.session()
+    sess = deps.session()
     person = person_or_404(sess, person_id)
     if request.form.get("confirm", "").strip().lower() != CONFIRM_WORD:
         return _person_page(sess, person, 400, f"Nothing was erased. Type the word {CONFIRM_WORD} in "

@@ -4,21 +4,22 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 
 from listening.admin import settings as org_settings
-from listening.core import db
+
+from listening.web import deps
 from listening.web.admin import bp
 from listening.web.security import own_organization
 
 
 @bp.get("/settings")
 def settings_page():
-    org = own_organization(db.session())
+    org = own_organization(deps.session())
     return render_template("admin/settings.html", org=org, values=org_settings.current(org),
                            problems={}, scopes=org_settings.SCOPES)
 
 
 @bp.post("/settings")
 def settings_save():
-    sess = db.session()
+    sess = deps.session()
     org = own_organization(sess)
     try:
         wanted = org_settings.parse(request.form)

@@ -15,13 +15,13 @@ refresh token must not be lost when the sync itself rolls back.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import logging
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy.exc import OperationalError
@@ -29,12 +29,17 @@ from sqlalchemy.orm import Session
 
 from listening import audit
 from listening.audit import Action
-from listening.core import crypto, db, queue
+from listening.core import crypto
 from listening.core.models import Connection, ConnectionState, Organization
-from listening.outlook import graph, tokens
+from listening.one_on_ones import recheck_after_sync
+from listening.outlook import connection as states
+from listening.outlook import graph
+from listening.outlook.connection import Outcome
+from listening.outlook.events import trim, utc_instant
 from listening.sync import progress, store
-from listening.sync.policy import Outcome, after_failure, after_success
-from listening.sync.trim import trim, utc_instant
+
+if TYPE_CHECKING:
+    from listening.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,7 @@ class SyncReport:
     requests: int = 0
     seconds: float = 0.0
     detail: str | None = None
+    failure: states.Failure | None = None
     error: BaseException | None = field(default=None, repr=False, compare=False)
     _started: float = field(default_factory=time.monotonic, repr=False)
 
@@ -66,7 +72,7 @@ class SyncReport:
 
     def public(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)
-               if not f.name.startswith("_") and f.name != "error"}
+               if not f.name.startswith("_") and f.name not in ("error", "failure")}
         out["outcome"] = self.outcome.value
         return out
 
@@ -77,7 +83,7 @@ def window_for(org: Organization, now: datetime) -> tuple[datetime, datetime]:
 
 
 # --- the data transaction ------------------------------------------------------------------------
-def store_pages(session: Session, connection: Connection, pages: Iterable[list[dict]],
+def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, pages: Iterable[list[dict]],
                 window: tuple[datetime, datetime], now: datetime, report: SyncReport,
                 progress: Callable[[int], None] | None = None) -> None:
     """Upsert every changed event of ``pages`` and delete held events gone from the window.
@@ -88,7 +94,7 @@ def store_pages(session: Session, connection: Connection, pages: Iterable[list[d
     """
     held = store.held_items(session, connection.id)
     seen: dict[str, str | None] = {}
-    make_row = _RowMaker(connection, crypto.ring(), now)
+    make_row = _RowMaker(connection, keys, now)
     with _cyclic_gc_paused(), store.Writer(session) as writer:
         for page in pages:
             report.pages += 1
@@ -174,21 +180,17 @@ class _RowMaker:
                 kept.get("changeKey"), self.seal(plain, self.aad(event_id)), self.now)
 
 
-# --- outcomes on the connection -------------------------------------------------------------------
+# --- outcomes on the connection (its state machine: listening/outlook/connection.py) ----------------
 def record_success(session: Session, connection: Connection, org: Organization, report: SyncReport,
                    now: datetime, trigger: str) -> None:
-    move = after_success(now, org.sync_interval_minutes)
-    tokens.set_state(session, connection, move.state, move.reason)
-    connection.failure_count, connection.next_sync_at = move.failure_count, move.next_sync_at
+    states.succeed(session, connection, now, org.sync_interval_minutes)
     connection.last_sync_at, connection.last_sync_outcome = now, Outcome.ok.value
     _audit(session, connection, report, trigger)
 
 
 def record_failure(session: Session, connection: Connection, report: SyncReport, now: datetime,
                    trigger: str) -> None:
-    move = after_failure(report.outcome, connection.failure_count or 0, now, report.detail or "")
-    tokens.set_state(session, connection, move.state, move.reason)
-    connection.failure_count, connection.next_sync_at = move.failure_count, move.next_sync_at
+    states.fail(session, connection, report.failure, report.detail or "", now)
     connection.last_sync_outcome = report.outcome.value
     _audit(session, connection, report, trigger)
 
@@ -200,29 +202,8 @@ def _audit(session: Session, connection: Connection, report: SyncReport, trigger
     audit.record(session, Action.sync, None, connection.person_id, details, org_id=connection.org_id)
 
 
-def classify(exc: BaseException) -> tuple[Outcome, str]:
-    """The outcome of a failed sync and a plain-words detail (never event content)."""
-    if isinstance(exc, graph.PermanentGraphError):
-        return Outcome.error, exc.reason
-    if isinstance(exc, tokens.ReconnectNeeded):
-        return Outcome.reconnect, exc.reason
-    if isinstance(exc, graph.GraphAuthError):
-        return Outcome.reconnect, tokens.GENERIC
-    if isinstance(exc, graph.TransientGraphError):
-        return Outcome.transient, str(exc)
-    if isinstance(exc, tokens.TransientTokenError):
-        return Outcome.transient, "Microsoft's sign-in service did not answer"
-    if isinstance(exc, OperationalError):
-        return Outcome.transient, "the database was unreachable"
-    if isinstance(exc, graph.GraphError):
-        return Outcome.failed, str(exc)
-    if isinstance(exc, tokens.UnreadableToken):
-        return Outcome.failed, tokens.UNREADABLE
-    return Outcome.failed, f"an internal error ({type(exc).__name__})"
-
-
 # --- the whole use case, for the entry points (jobs, CLI) -----------------------------------------
-def run(app, connection_id: int, *, trigger: str = "schedule", now: datetime | None = None,
+def run(services: Services, connection_id: int, *, trigger: str = "schedule", now: datetime | None = None,
         window: tuple[datetime, datetime] | None = None) -> SyncReport:
     """Sync one connection: one transaction for the data, then the follow-up re-check.
 
@@ -233,38 +214,28 @@ def run(app, connection_id: int, *, trigger: str = "schedule", now: datetime | N
     """
     now = now or datetime.now(UTC)
     report = SyncReport(connection_id)
-    published = _publisher(app, connection_id)
-    with app.app_context():
-        try:
-            _sync_in_one_transaction(app, report, now, trigger, window, published)
-        except Exception as exc:  # every failure is recorded, then reported
-            report.outcome, report.detail = classify(exc)
-            log.warning("sync of connection %s failed (%s): %s", connection_id, report.outcome.value,
-                        report.detail, exc_info=report.outcome is Outcome.failed)
-            _record_failure_or_log(app, report.finish(), now, trigger)
-            report.error = exc
-            return report
-        finally:
-            if published is not None and report.outcome is not Outcome.busy:
-                published.done()  # a busy run must not wipe the running one's count
-        if report.outcome is Outcome.ok:
-            _recheck_one_on_ones(app, connection_id)
+    published = progress.Publisher(services.jobs, connection_id)
+    try:
+        _sync_in_one_transaction(services, report, now, trigger, window, published)
+    except Exception as exc:  # every failure is recorded, then reported
+        report.failure, report.detail = states.failure_of(exc)
+        report.outcome = states.RULES[report.failure].outcome
+        log.warning("sync of connection %s failed (%s): %s", connection_id, report.outcome.value,
+                    report.detail, exc_info=report.outcome is Outcome.failed)
+        _record_failure_or_log(services, report.finish(), now, trigger)
+        report.error = exc
+        return report
+    finally:
+        if report.outcome is not Outcome.busy:
+            published.done()  # a busy run must not wipe the running one's count
+    if report.outcome is Outcome.ok:
+        _recheck_one_on_ones(services, connection_id)
     return report
 
 
-def _publisher(app, connection_id: int) -> progress.Publisher | None:
-    """Where this sync publishes its progress (none when Redis cannot even be addressed)."""
-    try:
-        return progress.Publisher(queue.redis_conn(app), app.config["SETTINGS"].queue_prefix, connection_id)
-    except Exception:  # noqa: BLE001 - e.g. the embedded Valkey cannot start: sync without it
-        log.warning("sync progress will not be published for connection %s", connection_id)
-        return None
-
-
-def _sync_in_one_transaction(app, report: SyncReport, now: datetime, trigger: str, window,
-                             published: progress.Publisher | None = None) -> None:
-    settings = app.config["SETTINGS"]
-    with db.unit_of_work(app) as session:
+def _sync_in_one_transaction(services: Services, report: SyncReport, now: datetime, trigger: str,
+                             window, published: progress.Publisher | None = None) -> None:
+    with services.db.unit_of_work() as session:
         connection = session.get(Connection, report.connection_id)
         org = session.get(Organization, connection.org_id) if connection else None
         skip = _skip_reason(connection, org)
@@ -275,13 +246,11 @@ def _sync_in_one_transaction(app, report: SyncReport, now: datetime, trigger: st
             report.outcome, report.detail = Outcome.busy, "another sync of this calendar is running"
             return
         window = window or window_for(org, now)
-        token = _token_source(app, connection.id)
-        with graph.GraphClient(settings.graph_url, token(False), refresh=lambda: token(True),
-                               timeout=settings.http_timeout,
-                               max_wait=settings.extra.get("graph_max_wait", graph.MAX_WAIT)) as client:
+        token = _token_source(services, connection.id)
+        with services.graph.client(token(False), refresh=lambda: token(True)) as client:
             try:
-                store_pages(session, connection, client.calendar_view(*window), window, now, report,
-                            published.publish if published is not None else None)
+                store_pages(session, connection, services.keys, client.calendar_view(*window), window, now,
+                            report, published.publish if published is not None else None)
             finally:
                 report.requests = client.requests
         record_success(session, connection, org, report.finish(), now, trigger)
@@ -299,25 +268,25 @@ def _skip_reason(connection: Connection | None, org: Organization | None) -> str
     return None
 
 
-def _token_source(app, connection_id: int):
+def _token_source(services: Services, connection_id: int):
     """``fetch(force_refresh) -> access token``, each call in its own committed transaction so
     a rotated refresh token (or the needs_reconnect state tokens.py records) is never rolled
     back with the sync."""
     def fetch(force_refresh: bool) -> str:
         failure = None
-        with db.unit_of_work(app) as session:
+        with services.db.unit_of_work() as session:
             connection = session.get(Connection, connection_id)
             try:
-                return tokens.access_token_for(session, connection, force_refresh=force_refresh)
-            except tokens.TokenError as exc:
+                return services.tokens.access_token(session, connection, force_refresh=force_refresh)
+            except states.TokenError as exc:
                 failure = exc
         raise failure
     return fetch
 
 
-def _record_failure_or_log(app, report: SyncReport, now: datetime, trigger: str) -> None:
+def _record_failure_or_log(services: Services, report: SyncReport, now: datetime, trigger: str) -> None:
     try:
-        with db.unit_of_work(app) as session:
+        with services.db.unit_of_work() as session:
             connection = session.get(Connection, report.connection_id)
             if connection is not None:
                 record_failure(session, connection, report, now, trigger)
@@ -326,16 +295,11 @@ def _record_failure_or_log(app, report: SyncReport, now: datetime, trigger: str)
                     report.connection_id)
 
 
-def _recheck_one_on_ones(app, connection_id: int) -> None:
-    """Issue 6's hook: re-check attached 1-on-1s against the fresh copy, if that module has it.
-    Its own transaction: a failure there must not undo a good sync (the next one re-checks)."""
-    if importlib.util.find_spec("listening.one_on_ones") is None:
-        return
-    hook = getattr(importlib.import_module("listening.one_on_ones"), "recheck_after_sync", None)
-    if hook is None:
-        return
+def _recheck_one_on_ones(services: Services, connection_id: int) -> None:
+    """Re-check the attached 1-on-1s against the fresh copy, in a transaction of its own: a
+    failure there must not undo a good sync (the next one re-checks)."""
     try:
-        with db.unit_of_work(app) as session:
-            hook(session, session.get(Connection, connection_id))
+        with services.db.unit_of_work() as session:
+            recheck_after_sync(session, services.keys, session.get(Connection, connection_id))
     except Exception:
         log.exception("re-checking the 1-on-1s of connection %s failed", connection_id)
