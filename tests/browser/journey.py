@@ -61,24 +61,31 @@ def microsoft(page, base: str, email: str, keyboard: bool = False) -> None:
 
 
 def _one_microsoft_step(page, base: str, email: str, keyboard: bool) -> None:
+    """One page of Microsoft's: each submit waits for the page it leads to, so that the next
+    step never acts on a page that is already being left (a second submit of the same form
+    would end the emulator's sign-in flow)."""
     if page.locator("form#signin").count():
         if keyboard:  # the address field has autofocus, once the browser has applied it
             if not page.evaluate("document.activeElement && document.activeElement.id === 'email'"):
                 tab_to(page, "#email")
             page.keyboard.press("Control+A")
             page.keyboard.type(email)
-            page.keyboard.press("Enter")
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
         else:
             page.fill("#email", email)
-            page.click("form#signin button.primary")
+            with page.expect_navigation():
+                page.click("form#signin button.primary")
     elif page.locator("form#consent").count():
-        if keyboard:
-            tab_to(page, "button[value=accept]")
-            page.keyboard.press("Enter")
-        else:
-            page.click("form#consent button[value=accept]")
+        with page.expect_navigation():
+            if keyboard:
+                tab_to(page, "button[value=accept]")
+                page.keyboard.press("Enter")
+            else:
+                page.click("form#consent button[value=accept]")
     elif page.locator("form button:has-text('Continue')").count():
-        page.click("form button")  # form_post without JavaScript (with it, the page posts itself)
+        with page.expect_navigation():
+            page.click("form button")  # form_post without JavaScript (with it, the page posts itself)
     else:
         page.wait_for_url(re.compile(re.escape(base) + ".*"))
     page.wait_for_load_state()
