@@ -44,12 +44,12 @@ sys.path.insert(0, str(ROOT))
 
 from scratch import admin_url, answers, drop_database, scratch_database  # noqa: E402
 
-from listening import audit, create_app  # noqa: E402
+from listening import audit  # noqa: E402
 from listening.audit import Action  # noqa: E402
 from listening.audit import log as audit_log  # noqa: E402
 from listening.core import db  # noqa: E402
 from listening.web.security import session_fields  # noqa: E402
-from tests.support.apps import services_of
+from tests.support.apps import make_app, services_of  # noqa: E402
 
 COLUMNS = ("org_id", "seq", "occurred_at", "action", "actor_id", "subject_id", "ip", "user_agent",
            "details", "prev_hash", "hash")
@@ -181,9 +181,7 @@ def report(timings: dict[str, list[float]], rows_seen: int) -> None:
 
 def page_app(url: str, instance: str, prefix: str):
     redis_url = "redis://127.0.0.1:6379/0" if answers("127.0.0.1", 6379) else None
-    return create_app({"database_url": url, "redis_url": redis_url, "queue_prefix": prefix,
-                       "instance_path": instance, "secret_key": "bench",
-                       "keys": "k1:" + "A" * 43 + "="})
+    return make_app(url, redis_url, prefix, None, instance, TESTING=False, secret_key="bench")
 
 
 def hr_admin(app, org_id: int, verdict) -> int:

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from listening.filters import judge, load_json, main, parse_input  # noqa: E402
+from tests.support.calendars import goid  # noqa: E402
 
 DOMAIN = "tailspin.test"
 MANAGER = f"rosa@{DOMAIN}"
@@ -35,19 +36,16 @@ REPORTS = [f"report{i}@{DOMAIN}" for i in range(12)]
 PEERS = [f"peer{i}@{DOMAIN}" for i in range(30)]
 NOW = datetime(2027, 3, 10, 9, 0)
 ZONES = ["UTC"] * 6 + ["W. Europe Standard Time", "Pacific Standard Time", "Europe/London"]
-CLASS_ID = "040000008200E00074C5B7101A82E008"
 
 
 def event(rng, eid, kind, start, people, organizer, **extra) -> dict:
     """One Graph event object with the fields calendarView returns."""
     uid_tail = extra.pop("uid_tail", f"{rng.getrandbits(128):032X}")
-    date = f"{start.year:04X}{start.month:02X}{start.day:02X}"
-    date = "0" * 8 if kind == "singleInstance" else date
     return {
         "@odata.etag": f'W/"{rng.getrandbits(64):016x}"', "id": eid,
         "createdDateTime": "2026-11-20T09:30:00.0000000Z",
         "lastModifiedDateTime": "2026-11-23T09:47:41.0000000Z", "categories": [],
-        "iCalUId": CLASS_ID + date + "001CB8B6D178DD01" + "0" * 16 + "10000000" + uid_tail,
+        "iCalUId": goid(uid_tail, None if kind == "singleInstance" else start.date(), created="001CB8B6D178DD01"),
         "reminderMinutesBeforeStart": 15, "isReminderOn": True, "hasAttachments": False,
         "subject": extra.pop("subject", "Meeting"), "bodyPreview": "", "importance": "normal",
         "sensitivity": extra.pop("sensitivity", "normal"), "isAllDay": extra.pop("all_day", False),

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from scratch import admin_url, answers, drop_database, scratch_database  # noqa: E402
 
-from listening import create_app, sync  # noqa: E402
+from listening import sync  # noqa: E402
 from listening.core import crypto  # noqa: E402
 from listening.core.models import (  # noqa: E402
     CalendarItem,
@@ -41,7 +41,7 @@ from listening.core.models import (  # noqa: E402
     Role,
 )
 from listening.web.security import session_fields  # noqa: E402
-from tests.support.apps import services_of
+from tests.support.apps import make_app, services_of  # noqa: E402
 
 DANIEL = "daniel.okafor@contoso.com"
 NEW_REPORTS = ("hannah.kim", "diego.ramos", "chloe.martin", "sam.taylor")
@@ -231,12 +231,9 @@ def main() -> None:
     name, url = scratch_database(admin, "page")
     try:
         with running_emulator(seed="demo", control=True) as emu, tempfile.TemporaryDirectory() as tmp:
-            config = {"database_url": url, "ms_authority": emu.url, "graph_url": emu.url + "/v1.0",
-                      "instance_path": tmp, "secret_key": "bench",
-                      "keys": os.environ.get("BENCH_KEYS") or crypto.new_key_spec("bench")}
-            if answers("127.0.0.1", 6379):
-                config["redis_url"] = "redis://127.0.0.1:6379/0"
-            app = create_app(config)
+            redis_url = "redis://127.0.0.1:6379/0" if answers("127.0.0.1", 6379) else None
+            app = make_app(url, redis_url, "", emu.url, tmp, TESTING=False, secret_key="bench",
+                           keys=os.environ.get("BENCH_KEYS") or crypto.new_key_spec("bench"))
             org_id, daniel_id = directory(app, emu.users())
             connection_id = link(app, emu, org_id, daniel_id)
             stored = grow_calendar(emu, app, connection_id, args.events)

@@ -1,6 +1,6 @@
-"""Sync benchmark (issue 5). Prints figures; asserts nothing.
+"""Sync benchmark. Prints figures; asserts nothing.
 
-    .venv-test/bin/python bench/sync_bench.py                     # the issue's sizes (~12 minutes)
+    .venv-test/bin/python bench/sync_bench.py                     # the README's sizes (~12 minutes)
     .venv-test/bin/python bench/sync_bench.py --sdk-events 2000   # msgraph-sdk extrapolated (~4 min)
     .venv-test/bin/python bench/sync_bench.py --quick             # smaller sizes, for a smoke run
 

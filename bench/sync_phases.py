@@ -14,7 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from tests.support.apps import services_of
+from tests.support.apps import make_app, services_of
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = "bench:" + "QkVOQ0hCRU5DSEJFTkNIQkVOQ0hCRU5DSEJFTkNIISE="
@@ -22,11 +22,8 @@ KEYS = "bench:" + "QkVOQ0hCRU5DSEJFTkNIQkVOQ0hCRU5DSEJFTkNIISE="
 
 # --- the measured phases (each runs in its own process) -------------------------------------------
 def _app(cfg: dict):
-    from listening import create_app
-
-    return create_app({"database_url": cfg["db"], "redis_url": cfg["redis"], "queue_prefix": cfg["prefix"],
-                       "ms_authority": cfg["emu"], "graph_url": cfg["emu"] + "/v1.0", "keys": KEYS,
-                       "instance_path": cfg["tmp"], "secret_key": "bench", "log_level": "WARNING"})
+    return make_app(cfg["db"], cfg["redis"], cfg["prefix"], cfg["emu"], cfg["tmp"], TESTING=False, keys=KEYS,
+                    secret_key="bench", log_level="WARNING")
 
 
 def _window(cfg: dict):

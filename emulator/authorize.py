@@ -54,7 +54,8 @@ def validate(flow: dict, args) -> tuple[str, str] | None:
     if flow["prompt"] == "select_account" and flow["login_hint"]:
         return ("invalid_request", "AADSTS50195: login_hint cannot be combined with "
                 "prompt=select_account.")
-    # Microsoft makes PKCE optional for confidential clients; this emulator requires S256 (issue 2).
+    # Microsoft makes PKCE optional for confidential clients; this emulator requires S256, so a
+    # client that stops sending it (Listening relies on it against stolen codes) fails its tests.
     if not flow["challenge"] or args.get("code_challenge_method") != "S256":
         return ("invalid_request", "AADSTS9002325: Proof Key for Code Exchange is required: send "
                 "code_challenge with code_challenge_method=S256.")

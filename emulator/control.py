@@ -1,4 +1,5 @@
-"""Control API under /_emulator (only with control=True, only from loopback). Names fixed by issue 2.
+"""Control API under /_emulator (only with control=True, only from loopback). Its names are
+public: tests, benchmarks and the demo call them, so they change only with all of those.
 
 Bodies are documented in emulator/README.md.
 """

@@ -64,7 +64,7 @@ def client_request_id(fallback: str) -> str:
 
 
 def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
-    # One dumps per response: pages of 1,000 events must stay cheap (issue 2, performance).
+    # One dumps per response: pages of 1,000 events must stay cheap (the sync benchmark's server).
     # orjson: compact UTF-8, as Graph sends; ~15x the stdlib encoder on a 1,000-event page,
     # whose encoding was a third of the emulator's time (and the emulator shares the machine
     # with the code a benchmark measures).

@@ -167,7 +167,8 @@ def time_zone(prefs: dict) -> tuple[tuple | None, str | None]:
 
 
 class Signer:
-    """Opaque, tamper-evident paging tokens: the state travels in the link, signed (issue 2)."""
+    """Opaque, tamper-evident paging tokens: the state travels in the link, signed, so the
+    server keeps no paging state and a client that edits a link is refused."""
 
     def __init__(self, key: bytes):
         self.key = key

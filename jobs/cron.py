@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rq import cron
 
-from jobs import retention, runtime, sync
+from jobs import retention, runtime, sync, webhooks
 from listening.core.queue import QUEUE_MAINTENANCE
 
 
@@ -29,8 +29,12 @@ class Periodic:
 SCHEDULE = (
     # Queue a sync for every connection that is due (each org sets its own interval).
     Periodic(sync.enqueue_due_syncs, cron="* * * * *", job_timeout=120, ttl=55, result_ttl=600),
-    # Retention (issue 7): calendar data outside each org's window, audit entries past retention.
+    # Retention: calendar data outside each org's window, audit entries past retention.
     Periodic(retention.purge_expired, cron="17 3 * * *", job_timeout=3600, ttl=3600),
+    # occurrence.ended for occurrences that just ended, and deliveries whose job was lost.
+    Periodic(webhooks.sweep, cron="* * * * *", job_timeout=120, ttl=55, result_ttl=600),
+    # Webhook events and their delivery log are kept 30 days.
+    Periodic(webhooks.purge_old, cron="37 3 * * *", job_timeout=600, ttl=3600),
 )
 
 

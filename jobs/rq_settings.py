@@ -12,6 +12,7 @@ process (jobs/runtime.py).
 # The job modules, imported once per worker process (forked work-horses would inherit them).
 import jobs.retention  # noqa: F401
 import jobs.sync  # noqa: F401
+import jobs.webhooks  # noqa: F401
 from jobs import runtime
 
 _jobs = runtime.services().jobs

@@ -15,6 +15,7 @@ from listening.core.db import Database
 from listening.core.queue import JobQueue
 from listening.outlook.graph import GraphClients
 from listening.outlook.tokens import TokenEndpoint, Tokens
+from listening.webhooks import dispatch, queueing
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,12 @@ def build(settings: Settings) -> Services:
         keys = KeyRing.from_settings(settings)
     except CryptoError as err:
         raise ConfigError(f"LISTENING_KEYS: {err}") from None
+    db = Database(settings.database_url, settings.instance_path)
+    jobs = JobQueue(settings.redis_url, settings.instance_path, settings.queue_prefix)
+    # Outbound events recorded by any session are queued the moment that session commits.
+    dispatch.install(db, lambda ids: queueing.enqueue(jobs, ids))
     return Services(
-        settings=settings, keys=keys,
-        db=Database(settings.database_url, settings.instance_path),
-        jobs=JobQueue(settings.redis_url, settings.instance_path, settings.queue_prefix),
+        settings=settings, keys=keys, db=db, jobs=jobs,
         graph=GraphClients(settings),
         tokens=Tokens(keys, TokenEndpoint(settings)),
     )

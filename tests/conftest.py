@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support.apps import services_of
+from tests.support.apps import clean, make_app, services_of
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -97,38 +97,9 @@ def app_overrides(request):
 
 @pytest.fixture
 def app(database_url, redis_url, key_prefix, emulator, tmp_path, app_overrides):
-    from listening import create_app
-
-    app = create_app({
-        "database_url": database_url, "redis_url": redis_url, "queue_prefix": key_prefix,
-        "ms_authority": emulator.url, "graph_url": emulator.url + "/v1.0",
-        "instance_path": tmp_path, "secret_key": "test-secret",
-        "keys": os.environ.get("TEST_KEYS", "k1:" + "A" * 43 + "="),
-        "TESTING": True, **app_overrides,
-    })
+    app = make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path, **app_overrides)
     yield app
-    _truncate(app)
-    _clear_redis(app, key_prefix)
-
-
-def _truncate(app) -> None:
-    from sqlalchemy import text
-
-    from listening.core.models import Base
-
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with services_of(app).db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    services_of(app).db.dispose()
-
-
-def _clear_redis(app, prefix: str) -> None:
-
-    conn = services_of(app).jobs.redis
-    for pattern in (f"*{prefix}*",):
-        keys = list(conn.scan_iter(pattern, count=1000))
-        if keys:
-            conn.delete(*keys)
+    clean(app, key_prefix)
 
 
 @pytest.fixture

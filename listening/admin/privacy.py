@@ -25,6 +25,8 @@ from listening.core.models import (
     Organization,
     Person,
 )
+from listening.one_on_ones import announce
+from listening.webhooks import outbox
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -142,7 +144,11 @@ def erase(session: Session, person: Person, actor: Person, now: datetime) -> Era
                                .where(CalendarItem.connection_id == conn.id))
         session.execute(delete(CalendarItem).where(CalendarItem.connection_id == conn.id))
         session.delete(conn)  # its tokens go with the row
+    attached = list(session.scalars(select(OneOnOne).where(_pairs_of(person)).order_by(OneOnOne.id)))
+    # Announced without the erased person's address: it must not leave now of all times.
+    announce.changed(session, announce.DETACHED, attached, now, emails={person.id: None})
     pairs = session.execute(delete(OneOnOne).where(_pairs_of(person))).rowcount
+    outbox.forget_email(session, person.org_id, person.email)
     person.display_name = person.email = person.oid = None
     person.aliases, person.time_zone = [], "UTC"
     person.active, person.erased_at = False, now

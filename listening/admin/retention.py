@@ -4,7 +4,8 @@ Idempotent: a second run at the same moment finds nothing more to remove and
 records nothing. Each organization's calendar purge and audit purge run in
 transactions of their own, so a failure in one organization changes nothing in
 the others; the audit purge is the only code that sets ``listening.audit_purge``
-(see migrations 0001: the trigger then allows DELETE, for that transaction only).
+(audit_events' append-only trigger, migrations/versions/0001_foundation.py, then
+allows DELETE, for that transaction only).
 """
 from __future__ import annotations
 

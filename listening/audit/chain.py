@@ -51,6 +51,17 @@ class Action(str, enum.Enum):
     person_erased = "person:erased"
     retention_purged = "calendar:retention_purged"
     keys_rotated = "keys:rotated"
+    calendar_retrimmed = "calendar:retrimmed"
+    api_key_created = "api_key:created"
+    api_key_revoked = "api_key:revoked"
+    # One per /api/v1 request made with a valid key: the key, the route, the status and how
+    # many items it returned (never the items themselves).
+    api_request = "api:request"
+    webhook_endpoint_added = "webhook:endpoint_added"
+    webhook_endpoint_removed = "webhook:endpoint_removed"
+    webhook_endpoint_enabled = "webhook:endpoint_enabled"
+    webhook_endpoint_disabled = "webhook:endpoint_disabled"
+    webhook_redelivered = "webhook:redelivered"
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ def services():
 
 
 def init_app(app) -> None:
-    from listening.cli import audit, keys, schema, sync
+    from listening.cli import api_keys, audit, keys, schema, sync, webhooks
 
     for group in (schema.db_cli, schema.org_cli, schema.directory_cli, audit.audit_cli,
-                  audit.retention_cli, keys.keys_cli):
+                  audit.retention_cli, keys.keys_cli, api_keys.api_keys_cli, webhooks.webhooks_cli):
         app.cli.add_command(group)
     sync.init_app(app)

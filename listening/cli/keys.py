@@ -20,7 +20,7 @@ from listening import audit
 from listening.audit import Action
 from listening.cli import services
 from listening.core import crypto
-from listening.core.models import CalendarItem, Connection
+from listening.core.models import CalendarItem, Connection, WebhookEndpoint
 
 keys_cli = AppGroup("keys", help="Encryption keys (LISTENING_KEYS).")
 BATCH = 500
@@ -45,19 +45,22 @@ def generate(kid: str):
 @keys_cli.command("rotate")
 @click.option("--batch-size", default=BATCH, show_default=True, type=click.IntRange(1, 10_000))
 def rotate(batch_size: int):
-    """Re-encrypt tokens and calendar items under the newest key (idempotent)."""
+    """Re-encrypt tokens, calendar items and webhook secrets under the newest key (idempotent)."""
     ring = services().keys
     counts: Counter = Counter()  # (org_id, kind) -> rows re-encrypted
     try:
         tokens_seen = _rotate_table(_token_batch, _write_tokens, ring, batch_size, counts, "tokens")
         items_seen = _rotate_table(_item_batch, _write_items, ring, batch_size, counts, "items")
+        secrets_seen = _rotate_table(_secret_batch, _write_secrets, ring, batch_size, counts, "webhook_secrets")
     except crypto.CryptoError as err:
         _fail(f"{err}; rows before it are done, fix the key ring and run again")
     _audit(counts, ring.current)
     done_tokens = sum(v for (_, k), v in counts.items() if k == "tokens")
     done_items = sum(v for (_, k), v in counts.items() if k == "items")
-    click.echo(f"newest key {ring.current}: {done_tokens} of {tokens_seen} connection tokens and "
-               f"{done_items} of {items_seen} calendar items re-encrypted; the rest were already current")
+    done_secrets = sum(v for (_, k), v in counts.items() if k == "webhook_secrets")
+    click.echo(f"newest key {ring.current}: {done_tokens} of {tokens_seen} connection tokens, "
+               f"{done_items} of {items_seen} calendar items and {done_secrets} of {secrets_seen} webhook "
+               "secrets re-encrypted; the rest were already current")
 
 
 def _rotate_table(read_batch, write, ring, batch_size, counts, kind) -> int:
@@ -77,6 +80,8 @@ def _rotate_table(read_batch, write, ring, batch_size, counts, kind) -> int:
 def _values(row, kind) -> list:
     if kind == "items":
         return [row.provider_data]
+    if kind == "webhook_secrets":
+        return [row.secret]
     return [v for v in (row.access_token, row.refresh_token) if v is not None]
 
 
@@ -113,6 +118,21 @@ def _write_items(sess, rows, ring):
     yield from _guarded_update(sess, table, table.c.provider_data, changes)
 
 
+def _secret_batch(sess, after: int, limit: int):
+    return sess.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.org_id, WebhookEndpoint.secret)
+        .where(WebhookEndpoint.id > after, WebhookEndpoint.secret.is_not(None))
+        .order_by(WebhookEndpoint.id).limit(limit)).all()
+
+
+def _write_secrets(sess, rows, ring):
+    table = WebhookEndpoint.__table__
+    changes = [{"b_id": r.id, "b_old": r.secret, "org": r.org_id,
+                "b_new": ring.reencrypt(r.secret, crypto.aad_for("webhook", r.id, "secret"))}
+               for r in rows if ring.needs_rotation(r.secret)]
+    yield from _guarded_update(sess, table, table.c.secret, changes)
+
+
 def _guarded_update(sess, table, column, changes):
     """UPDATE ... WHERE id = :id AND column = :old, one row at a time (so each count is known)."""
     statement = (update(table).where(table.c.id == bindparam("b_id"), column == bindparam("b_old"))
@@ -126,7 +146,7 @@ def _guarded_update(sess, table, column, changes):
 def _audit(counts: Counter, kid: str) -> None:
     by_org: dict[int, dict] = {}
     for (org_id, kind), n in counts.items():
-        by_org.setdefault(org_id, {"key_id": kid, "tokens": 0, "items": 0})[kind] += n
+        by_org.setdefault(org_id, {"key_id": kid, "tokens": 0, "items": 0, "webhook_secrets": 0})[kind] += n
     with services().db.unit_of_work() as sess:
         for org_id, details in sorted(by_org.items()):
             audit.record(sess, Action.keys_rotated, None, None, details, org_id=org_id)

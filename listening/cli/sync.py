@@ -1,5 +1,6 @@
-"""``flask sync`` (run syncs now, in this process) and ``flask graph-fetch`` (what Microsoft
-returns for a mailbox, trimmed as the sync would keep it).
+"""``flask sync`` (run syncs now, in this process; ``--retrim``: trim every stored copy again
+after the stored fields changed) and ``flask graph-fetch`` (what Microsoft returns for a
+mailbox, trimmed as the sync would keep it).
 
 Bad input exits with status 2 and exactly one line on stderr; a sync or fetch
 that fails for another reason exits with status 1.
@@ -16,14 +17,14 @@ from urllib.parse import urlsplit
 import click
 import orjson
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from listening import sync
 from listening.cli import services
-from listening.core.models import Connection, ConnectionState, Organization
+from listening.core.models import Connection
 from listening.outlook import graph
 from listening.outlook.connection import FAILURES
 from listening.outlook.events import trim
+from listening.sync import retrim, store
 
 DEFAULT_PAST, DEFAULT_FUTURE = timedelta(days=30), timedelta(days=120)
 
@@ -48,11 +49,16 @@ class OneLineErrors(click.Command):
 @click.option("--all", "everyone", is_flag=True, help="Every linked connection of every organization "
                                                       "that has sync turned on.")
 @click.option("--connection", "connection_id", metavar="ID", help="One connection, by id.")
+@click.option("--retrim", "retrim_all", is_flag=True,
+              help="Trim every stored copy again with the current stored fields: rewrite every event of every "
+                   "linked connection from Graph, then trim the copies no sync reads in place.")
 @with_appcontext
-def sync_command(everyone: bool, connection_id: str | None):
+def sync_command(everyone: bool, connection_id: str | None, retrim_all: bool):
     """Sync calendars now, in this process (the worker does it on schedule)."""
-    if everyone == (connection_id is not None):
-        fail("give exactly one of --all or --connection ID")
+    if everyone + (connection_id is not None) + retrim_all != 1:
+        fail("give exactly one of --all or --connection ID, or --retrim")
+    if retrim_all:
+        sys.exit(_retrim())
     if connection_id is not None:
         ids = [_existing_connection(connection_id)]
     else:
@@ -68,6 +74,19 @@ def sync_command(everyone: bool, connection_id: str | None):
         sys.exit(1)
 
 
+def _retrim() -> int:
+    """The exit status: 1 when a sync failed or a copy would not decrypt (not all are re-trimmed)."""
+    def bar(ids):
+        with click.progressbar(ids, label="Rewriting", file=sys.stderr, show_pos=True) as shown:
+            yield from shown
+
+    report = retrim.run(services(), progress=bar)
+    click.echo(_summary(report.syncs))
+    click.echo(f"in place: {report.trimmed} stored copies trimmed, {report.already_trimmed} held nothing "
+               f"to remove, {report.unreadable} would not decrypt")
+    return 1 if report.unreadable or any(r.outcome in FAILURES for r in report.syncs) else 0
+
+
 def _existing_connection(raw: str) -> int:
     if not raw.isdigit():
         fail(f"--connection must be a connection id (a whole number), got {raw!r}")
@@ -79,10 +98,7 @@ def _existing_connection(raw: str) -> int:
 
 def _linked_connection_ids() -> list[int]:
     with services().db.unit_of_work() as session:
-        return list(session.scalars(
-            select(Connection.id).join(Organization, Organization.id == Connection.org_id)
-            .where(Connection.state == ConnectionState.linked, Organization.sync_enabled.is_(True))
-            .order_by(Connection.id)))
+        return store.linked_connection_ids(session)
 
 
 def _summary(reports: list[sync.SyncReport]) -> str:

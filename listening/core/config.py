@@ -45,6 +45,10 @@ class Settings:
     trusted_proxies: int = 0
     queue_prefix: str = ""
     log_level: str = "INFO"
+    # Requests per API key, in Flask-Limiter's words ("600/minute", "20/second;600/minute").
+    api_rate_limit: str = "600/minute"
+    # Seconds a webhook receiver has to answer one delivery.
+    webhook_timeout: float = 10.0
 
     @property
     def production(self) -> bool:
@@ -80,6 +84,16 @@ def _number(name: str, raw: str | None, default, kind=float, minimum=0):
     return value
 
 
+def _rate(name: str, raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '600/minute', got {raw!r}") from None
+    return raw
+
+
 def from_env(environ: dict | None = None, **overrides) -> Settings:
     env = os.environ if environ is None else environ
     get = lambda name, default=None: env.get(name) or default  # noqa: E731 - empty means unset
@@ -101,5 +115,7 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         trusted_proxies=_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), 0, kind=int),
         queue_prefix=get("QUEUE_PREFIX", ""),
         log_level=get("LOG_LEVEL", "INFO"),
+        api_rate_limit=_rate("API_RATE_LIMIT", get("API_RATE_LIMIT", "600/minute")),
+        webhook_timeout=_number("WEBHOOK_TIMEOUT", get("WEBHOOK_TIMEOUT"), 10.0, minimum=0.1),
     )
     return replace(settings, **overrides) if overrides else settings

@@ -15,6 +15,8 @@ values of one connection, ``aad_maker``):
 - tokens:          ``aad_for("token", connection_id, "access" | "refresh")``
 - calendar events: ``aad_for("event", connection_id, provider_event_id)``
   (``calendar_items.provider_data``; ``flask keys rotate`` uses this exact form.)
+- webhook signing secrets: ``aad_for("webhook", endpoint_id, "secret")`` (the "connection"
+  part of the triple is the endpoint's id)
 
 Every failure (unknown kid, tampering, a malformed blob, the wrong aad) raises
 ``CryptoError``; nothing ever falls back to plaintext or to another key.
@@ -37,7 +39,7 @@ VERSION = 1
 NONCE_BYTES = 12
 KEY_BYTES = 32
 _KID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-PURPOSES = ("token", "event")
+PURPOSES = ("token", "event", "webhook")
 
 
 class CryptoError(Exception):

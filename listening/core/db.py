@@ -12,7 +12,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -41,6 +41,7 @@ class Database:
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._sessionmaker: sessionmaker | None = None
+        self._listeners: list[tuple[str, object]] = []
 
     @property
     def url(self) -> str:
@@ -61,6 +62,8 @@ class Database:
                 if self._engine is None:
                     self._engine = make_engine(url)
                     self._sessionmaker = sessionmaker(self._engine, expire_on_commit=False)
+                    for name, hook in self._listeners:
+                        event.listen(self._sessionmaker, name, hook)
         return self._engine
 
     @property
@@ -71,6 +74,14 @@ class Database:
     @property
     def opened(self) -> bool:
         return self._engine is not None
+
+    def listen(self, name: str, hook) -> None:
+        """A session event hook (e.g. "after_commit") for every session of this database, so
+        that work that must follow a commit (enqueueing a job) cannot run for a rolled-back one."""
+        with self._lock:
+            self._listeners.append((name, hook))
+            if self._sessionmaker is not None:
+                event.listen(self._sessionmaker, name, hook)
 
     @contextmanager
     def unit_of_work(self):

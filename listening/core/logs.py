@@ -10,17 +10,29 @@ import re
 
 context_id: contextvars.ContextVar[str] = contextvars.ContextVar("log_context_id", default="-")
 
-# Belt and braces: a bearer token or an OAuth secret that slips into a message is masked.
+# Belt and braces: a bearer token or an OAuth secret that slips into a message is masked, and
+# so are our own API keys and webhook secrets, whatever precedes them.
 _SECRET = re.compile(
     r"(?i)(bearer\s+|(?:access|refresh|id)_token['\"=:\s]+|client_secret['\"=:\s]+|code['\"=:\s]+)"
     r"[A-Za-z0-9._~+/=-]{8,}")
+_OURS = re.compile(r"\b(lst_|whsec_)[A-Za-z0-9_+/=-]{8,}")
+
+
+def mask(text: str) -> str:
+    return _OURS.sub(r"\1[redacted]", _SECRET.sub(r"\1[redacted]", text))
 
 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.context_id = context_id.get()
         if isinstance(record.msg, str) and not record.args:
-            record.msg = _SECRET.sub(r"\1[redacted]", record.msg)
+            record.msg = mask(record.msg)
+        elif record.args:
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):
+                return True
+            record.msg, record.args = mask(message), None
         return True
 
 

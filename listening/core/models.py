@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -57,7 +58,7 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Settings (issue 7 gives HR admins a page for them); defaults are the product's.
+    # Settings the organization's HR admins change on their page; defaults are the product's.
     sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
     window_past_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
@@ -80,7 +81,7 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     oid: Mapped[str | None] = mapped_column(String(64))
-    # Nullable only so that erasure (issue 7) can clear personal fields.
+    # Nullable only so that erasing a person (a privacy request) can clear personal fields.
     email: Mapped[str | None] = mapped_column(String(320))
     aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     display_name: Mapped[str | None] = mapped_column(String(200))
@@ -120,7 +121,7 @@ class AuditEvent(Base):
     __table_args__ = (
         UniqueConstraint("org_id", "seq", name="audit_org_seq_key"),
         Index("audit_org_time_idx", "org_id", "occurred_at", "id"),
-        Index("audit_org_id_idx", "org_id", "id"),  # migration 0003: unfiltered audit pages
+        Index("audit_org_id_idx", "org_id", "id"),  # the audit log page with no filter
         Index("audit_org_action_idx", "org_id", "action", "id"),
         Index("audit_org_actor_idx", "org_id", "actor_id", "id"),
         Index("audit_org_subject_idx", "org_id", "subject_id", "id"),
@@ -220,6 +221,10 @@ class CalendarItem(Base):
     change_key: Mapped[str | None] = mapped_column(Text)
     provider_data: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The stored schema provider_data was trimmed with (StoredFields.version in
+    # listening/outlook/events.py); a sync rewrites a copy whose version is not the current
+    # one. NULL: not known, so rewritten at the next sync.
+    trim_version: Mapped[str | None] = mapped_column(Text)
 
 
 class OneOnOneStatus(str, enum.Enum):
@@ -230,7 +235,9 @@ class OneOnOneStatus(str, enum.Enum):
 class OneOnOne(Base):
     """The series a manager attached as their 1-on-1 with one report (one per pair)."""
     __tablename__ = "one_on_ones"
-    __table_args__ = (UniqueConstraint("manager_id", "report_id", name="one_on_ones_pair_key"),)
+    __table_args__ = (UniqueConstraint("manager_id", "report_id", name="one_on_ones_pair_key"),
+                      Index("one_on_ones_org_idx", "org_id", "id"),
+                      Index("one_on_ones_changed_idx", "org_id", "changed_at", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -249,3 +256,94 @@ class OneOnOne(Base):
     replacement_series_id: Mapped[str | None] = mapped_column(Text)
     attached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When what the API shows of it last changed (series, status, people, attached since): a
+    # trigger sets it, so no writer can forget, and a re-check that changes nothing leaves it.
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 server_onupdate=FetchedValue())
+
+
+class ApiKey(Base):
+    """An organization's key for /api/v1. Only a SHA-256 of the key is kept (listening/api/keys.py)."""
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("api_keys_org_idx", "org_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    # The key's first characters ("lst_" and 8 more), shown so that people can tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookEndpoint(Base):
+    """Where an organization's events go. The signing secret is an AES-GCM ciphertext
+    (``aad_for("webhook", endpoint id, "secret")``): it must be read back to sign."""
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("webhook_endpoints_org_idx", "org_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The first failure since the last success; five days of failures disable the endpoint.
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebhookEvent(Base):
+    """The outbox: one row per event, written in the transaction of its cause, so an event
+    exists exactly when its cause committed; ``msg_id`` is the stable ``webhook-id``."""
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("org_id", "dedupe_key", name="webhook_events_dedupe_key"),
+                      Index("webhook_events_org_idx", "org_id", "id"))
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    msg_id: Mapped[str] = mapped_column(String(40), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(JSONB)
+    # Events found by a periodic scan (occurrence.ended) say once what they are about.
+    dedupe_key: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DeliveryStatus(str, enum.Enum):
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: its attempts, and when the next one is due."""
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id", name="webhook_deliveries_event_endpoint_key"),
+        Index("webhook_deliveries_endpoint_idx", "endpoint_id", "id"),
+        Index("webhook_deliveries_due_idx", "next_attempt_at", postgresql_where="status = 'pending'"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "webhook_delivery_status"),
+                                                   default=DeliveryStatus.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set while an attempt is in flight; a worker killed mid-post leaves it to expire.
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 QUEUE_SYNC = "sync"
 QUEUE_MAINTENANCE = "maintenance"
+QUEUE_WEBHOOKS = "webhooks"
 
 
 class JobQueue:
@@ -61,8 +62,9 @@ class JobQueue:
         return Queue(self.prefix + name, connection=self.redis)
 
     def names(self) -> list[str]:
-        """The queues a worker listens to, busiest first."""
-        return [self.prefix + QUEUE_SYNC, self.prefix + QUEUE_MAINTENANCE]
+        """The queues a worker listens to. Deliveries first: each is bounded by WEBHOOK_TIMEOUT,
+        and "delivered within seconds of its cause" should not wait behind a queue of syncs."""
+        return [self.prefix + QUEUE_WEBHOOKS, self.prefix + QUEUE_SYNC, self.prefix + QUEUE_MAINTENANCE]
 
     def job(self, job_id: str) -> Job | None:
         """The job of that (unprefixed) id, or None."""
@@ -75,13 +77,14 @@ class JobQueue:
             return None
 
     def enqueue_once(self, name: str, func: str, *args, job_id: str,
-                     retry: tuple[int, tuple[int, ...]] | None = None, **options) -> Job | None:
+                     retry: tuple[int, tuple[int, ...]] | None = None, at=None, **options) -> Job | None:
         """Enqueue ``func`` (a dotted path) under a deterministic id, unless a job of that id is
         still queued, scheduled (waiting for a retry) or running: then None.
 
         RQ's ``unique=True`` refuses any existing job hash, including a finished or
         failed one kept for its result/failure TTL; such a leftover is deleted and
-        the enqueue tried again, so a deterministic id never blocks the next run.
+        the enqueue tried again, so a deterministic id never blocks the next run. ``at`` (an
+        aware datetime) schedules it instead (the worker runs ``--with-scheduler``).
         """
         from rq import Retry
         from rq.exceptions import DuplicateJobError, NoSuchJobError
@@ -95,6 +98,8 @@ class JobQueue:
             options["retry"] = Retry(max=retry[0], interval=list(retry[1]))
         for _ in range(3):
             try:
+                if at is not None:
+                    return q.enqueue_at(at, func, *args, job_id=full_id, unique=True, **options)
                 return q.enqueue(func, *args, job_id=full_id, unique=True, **options)
             except DuplicateJobError:
                 try:

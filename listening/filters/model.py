@@ -3,7 +3,8 @@
 The command line prints only the fields the spec names (``to_json``); the app
 also reads the extra fields to explain, meeting by meeting, why a series is not
 listed. Extra fields never carry anything of a private meeting: a rejection
-whose meeting is private keeps its reason code and nothing else (issue 6).
+whose meeting is private keeps its reason code and nothing else, since the
+manager may read the reasons and a private meeting's details are not theirs to see.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ message. Audit details hold ids and reason codes only, never a subject.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,7 @@ from listening.audit import Action
 from listening.core import store
 from listening.core.crypto import KeyRing
 from listening.core.models import OneOnOne, OneOnOneStatus, Person
+from listening.one_on_ones import announce
 from listening.one_on_ones.cadence import meeting_words, zone_of
 from listening.one_on_ones.judged import judge_calendar
 from listening.outlook import linking
@@ -109,6 +110,7 @@ def attach(session: Session, keys: KeyRing, manager: Person, raw_report_id, seri
     if previous is not None:
         details["previous_series_id"] = previous
     audit.record(session, Action.attach, manager, report, details)
+    announce.changed(session, announce.ATTACHED, [row], now)
     return Done(f"Attached: the meeting is now your 1-on-1 with {report.label}.", row)
 
 
@@ -155,7 +157,7 @@ def _set(row: OneOnOne, series_id: str, now: datetime, words: str | None) -> Non
     row.attached_at = row.checked_at = now
 
 
-def detach(session: Session, manager: Person, raw_report_id) -> Done:
+def detach(session: Session, manager: Person, raw_report_id, now: datetime | None = None) -> Done:
     """Remove the 1-on-1 with that person (also one who no longer reports to the manager)."""
     report_id = _person_id(session, manager, "detach", raw_report_id)
     row = _pair(session, manager, report_id)
@@ -164,6 +166,7 @@ def detach(session: Session, manager: Person, raw_report_id) -> Done:
         raise _refuse(session, manager, "detach", 404, "nothing_attached",
                       "No 1-on-1 with that person is attached.", report, raw_id=raw_report_id)
     details = {"one_on_one_id": row.id, "series_id": row.series_id}
+    announce.changed(session, announce.DETACHED, [row], now or datetime.now(UTC))  # before it is gone
     session.delete(row)
     session.flush()
     audit.record(session, Action.detach, manager, report or report_id, details)

@@ -21,7 +21,7 @@ from listening.audit import Action
 from listening.core.crypto import KeyRing
 from listening.core.models import Connection, OneOnOne, OneOnOneStatus, Person
 from listening.filters.model import DECLINED
-from listening.one_on_ones import wording
+from listening.one_on_ones import announce, wording
 from listening.one_on_ones.cadence import meeting_words, zone_of
 from listening.one_on_ones.judged import Judgement, judge_calendar
 
@@ -84,14 +84,20 @@ def apply(session: Session, row: OneOnOne, found: Assessment | None, now: dateti
         row.status, row.attention_reason, row.replacement_series_id = OneOnOneStatus.ok, None, None
         row.attention_code = None
         _audit(session, row, {"status": "ok"})
+        session.flush()
+        announce.changed(session, announce.RESTORED, [row], now)
         return "cleared"
     if (row.status, row.attention_reason, row.replacement_series_id) == \
             (OneOnOneStatus.needs_attention, found.reason, found.replacement):
         return "unchanged"
+    newly = row.status is not OneOnOneStatus.needs_attention
     row.status, row.attention_reason = OneOnOneStatus.needs_attention, found.reason
     row.attention_code, row.replacement_series_id = found.code, found.replacement
     _audit(session, row, {"status": "needs_attention", "reason": found.code,
                           "replacement_series_id": found.replacement})
+    if newly:  # a new reason for a 1-on-1 already flagged changes nothing the API shows
+        session.flush()
+        announce.changed(session, announce.NEEDS_ATTENTION, [row], now)
     return "flagged"
 
 

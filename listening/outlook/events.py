@@ -1,16 +1,20 @@
 """The trimmed copy of a Graph event that we keep: exactly these fields, nothing else.
 
-The marshmallow schema below IS the list of stored fields (issue 5, "Trimmed
-provider_data"); Graph's other properties (body, bodyPreview, location,
-categories, online meeting links...) are dropped. Events whose sensitivity is
-not ``normal`` lose their subject, attendees and web link as well: the product
-only ever looks at public 1-on-1s, so it has no reason to keep private details.
+The marshmallow schema below IS the list of stored fields: the less we hold of a
+calendar, the less there is to leak, so Graph's other properties (body,
+bodyPreview, location, categories, online meeting links...) are dropped. Events
+whose sensitivity is not ``normal`` lose their subject, attendees and web link
+as well: the product only ever looks at public 1-on-1s, so it has no reason to
+keep private details.
 
-``SELECT`` is derived from the schema, so the ``$select`` we send Graph and
-what we store can never drift apart.
+``StoredFields`` derives everything else from the schema: the ``$select`` we
+send Graph (so what we ask for and what we store can never drift apart), the
+trim itself, and the version a stored copy records (``calendar_items.trim_version``)
+so that a change of the stored fields reaches every stored copy at its next sync.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from marshmallow import EXCLUDE, Schema, fields
@@ -71,11 +75,6 @@ class StoredEvent(_Part):
     changeKey = fields.String(allow_none=True)
 
 
-SCHEMA = StoredEvent()
-# What we ask Graph for: the stored fields and nothing more (never body or bodyPreview).
-SELECT = tuple(SCHEMA.fields)
-
-
 def _plan(schema: Schema) -> tuple:
     """(plain field names, the same as a set, ((name, nested plan, is a list), ...)) of a schema."""
     plain, nested = [], []
@@ -108,24 +107,56 @@ def _project(value: dict, plan: tuple) -> dict:
     return out
 
 
-_PLAN = _plan(SCHEMA)
+# Raise when trim() changes what it keeps of the same fields: the version then changes too, and
+# every stored copy is rewritten at its next sync.
+_RULES = 1
+
+
+def _canonical(plan: tuple) -> list:
+    """The plan without the order of declaration (which changes nothing stored)."""
+    plain, _, nested = plan
+    return [sorted(plain), sorted([name, _canonical(inner), many] for name, inner, many in nested)]
+
+
+class StoredFields:
+    """One version of the stored schema: what we ask Graph for, the trim, and the version."""
+
+    def __init__(self, schema: Schema, private: tuple[str, ...] = PRIVATE_FIELDS):
+        self.schema, self.private = schema, private
+        # What we ask Graph for: the stored fields and nothing more (never body or bodyPreview).
+        self.select = tuple(schema.fields)
+        self._plan = _plan(schema)
+        # Short, and the same in every process: stored on every row and compared on every sync.
+        plan = repr([_RULES, _canonical(self._plan), sorted(private), PUBLIC])
+        self.version = hashlib.sha256(plan.encode()).hexdigest()[:16]
+
+    def trim(self, event: dict) -> dict:
+        """The stored form of one Graph event: undeclared fields dropped, private details removed.
+
+        The schema declares the fields; this walks that declaration directly instead
+        of calling ``schema.dump``, which costs about 140 µs per event here (20,000
+        events: 2.9 s, more than the whole sync budget) against about 8 µs. Graph's
+        values are already of the declared types; a nested value of the wrong shape
+        becomes None. The result may share leaf objects with ``event`` (never modified).
+        tests/unit/test_provider_data.py checks that both give the same result. A stored
+        copy trims to itself, so a copy kept under older fields can be trimmed again.
+        """
+        kept = _project(event, self._plan)
+        if kept.get("sensitivity") != PUBLIC:
+            for name in self.private:
+                kept.pop(name, None)
+        return kept
+
+
+# The stored schema of this code. The sync reads it when it starts, through this module.
+STORED = StoredFields(StoredEvent())
+SCHEMA = STORED.schema
+SELECT = STORED.select
 
 
 def trim(event: dict) -> dict:
-    """The stored form of one Graph event: undeclared fields dropped, private details removed.
-
-    The schema declares the fields; this walks that declaration directly instead
-    of calling ``SCHEMA.dump``, which costs about 140 µs per event here (20,000
-    events: 2.9 s, more than the whole sync budget) against about 8 µs. Graph's
-    values are already of the declared types; a nested value of the wrong shape
-    becomes None. The result may share leaf objects with ``event`` (never modified).
-    tests/unit/test_provider_data.py checks that both give the same result.
-    """
-    kept = _project(event, _PLAN)
-    if kept.get("sensitivity") != PUBLIC:
-        for name in PRIVATE_FIELDS:
-            kept.pop(name, None)
-    return kept
+    """``STORED.trim``: the stored form of one Graph event."""
+    return STORED.trim(event)
 
 
 def utc_instant(value: dict | None) -> datetime | None:

@@ -138,8 +138,9 @@ class GraphClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def calendar_view(self, start: datetime, end: datetime) -> Iterator[list[dict]]:
-        """The events of [start, end), page by page, in Graph's order.
+    def calendar_view(self, start: datetime, end: datetime,
+                      select: tuple[str, ...] = SELECT) -> Iterator[list[dict]]:
+        """The events of [start, end), page by page, in Graph's order, with the ``select`` fields.
 
         The first request is sent at once (the caller may prepare meanwhile), and
         while the caller works on one page the next is already being fetched on a
@@ -148,7 +149,7 @@ class GraphClient:
         refresh it triggers sees the same app and log context.
         """
         params = {"startDateTime": _iso(start), "endDateTime": _iso(end),
-                  "$select": ",".join(SELECT), "$top": str(PAGE_SIZE)}
+                  "$select": ",".join(select), "$top": str(PAGE_SIZE)}
         self._stop.clear()
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-page")
         self._pools.append(pool)

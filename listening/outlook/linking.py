@@ -164,6 +164,7 @@ def admin_consent_code(error: str, description: str) -> int | None:
 class Unlinked:
     calendar_items: int
     one_on_ones_flagged: int
+    newly_flagged: tuple[int, ...] = ()  # 1-on-1s that were fine until now (for their events)
 
 
 def unlink_preview(session, connection: Connection) -> Unlinked:
@@ -183,6 +184,9 @@ def unlink(session, connection: Connection, actor: Person) -> Unlinked:
     """
     items = session.execute(delete(CalendarItem).where(
         CalendarItem.org_id == connection.org_id, CalendarItem.connection_id == connection.id)).rowcount
+    newly = tuple(session.scalars(select(OneOnOne.id).where(
+        OneOnOne.org_id == connection.org_id, OneOnOne.manager_id == connection.person_id,
+        OneOnOne.status == OneOnOneStatus.ok).order_by(OneOnOne.id)))
     flagged = session.execute(
         update(OneOnOne).where(OneOnOne.org_id == connection.org_id,
                                OneOnOne.manager_id == connection.person_id)
@@ -195,7 +199,7 @@ def unlink(session, connection: Connection, actor: Person) -> Unlinked:
     session.flush()
     audit.record(session, Action.unlink, actor, connection.person_id, details,
                  org_id=connection.org_id)
-    return Unlinked(items, flagged)
+    return Unlinked(items, flagged, newly)
 
 
 def record_admin_consent_return(session, org: Organization, *, granted: bool, error: str | None,

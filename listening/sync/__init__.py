@@ -2,7 +2,8 @@
 
 - ``mailbox``: the use case, ``run`` (one mailbox, one transaction);
 - ``store``: the calendar_items writes (batched COPY, merge, deletes, the per-connection lock);
-- ``queue``: one sync per connection queued at a time, with its timeouts and retries.
+- ``queue``: one sync per connection queued at a time, with its timeouts and retries;
+- ``retrim``: every stored copy trimmed again now, after the stored fields changed (``retrim.run``).
 
 What of an event is kept (the trimmed copy) is listening/outlook/events.py.
 """

@@ -33,9 +33,9 @@ from listening.core import crypto
 from listening.core.models import Connection, ConnectionState, Organization
 from listening.one_on_ones import recheck_after_sync
 from listening.outlook import connection as states
-from listening.outlook import graph
+from listening.outlook import events, graph
 from listening.outlook.connection import Outcome
-from listening.outlook.events import trim, utc_instant
+from listening.outlook.events import StoredFields, utc_instant
 from listening.sync import progress, store
 
 if TYPE_CHECKING:
@@ -84,28 +84,33 @@ def window_for(org: Organization, now: datetime) -> tuple[datetime, datetime]:
 
 # --- the data transaction ------------------------------------------------------------------------
 def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, pages: Iterable[list[dict]],
-                window: tuple[datetime, datetime], now: datetime, report: SyncReport,
+                window: tuple[datetime, datetime], now: datetime, report: SyncReport, *,
+                stored: StoredFields | None = None, rewrite: bool = False,
                 progress: Callable[[int], None] | None = None) -> None:
     """Upsert every changed event of ``pages`` and delete held events gone from the window.
 
-    Events whose change key matches the held copy are not even trimmed or
-    encrypted again. Items that ended before the window are left alone: they
-    left the window by age, and the retention job decides how long they stay.
+    Events whose change key matches the held copy, trimmed with the same stored
+    fields, are not even trimmed or encrypted again; ``rewrite`` rewrites them too.
+    ``stored`` defaults to the stored fields of this code (events.STORED). Items
+    that ended before the window are left alone: they left the window by age, and
+    the retention job decides how long they stay.
     """
+    stored = stored or events.STORED
     held = store.held_items(session, connection.id)
     seen: dict[str, str | None] = {}
-    make_row = _RowMaker(connection, keys, now)
-    with _cyclic_gc_paused(), store.Writer(session) as writer:
+    make_row = _RowMaker(connection, keys, now, stored)
+    current = None if rewrite else stored.version
+    with _cyclic_gc_paused(), store.Writer(session, rewrite=rewrite) as writer:
         for page in pages:
             report.pages += 1
             report.fetched += len(page)
             if progress is not None:
                 progress(report.fetched)  # for the page its owner may be watching
-            new, changed = _sort_page(page, held, seen, make_row, report)
+            new, changed = _sort_page(page, held, seen, make_row, report, current)
             writer.write(list(new.values()), list(changed.values()))
             for event_id in new:
-                held[event_id] = (seen[event_id], None)
-    gone = [event_id for event_id, (_, end) in held.items()
+                held[event_id] = (seen[event_id], None, stored.version)
+    gone = [event_id for event_id, (_, end, _) in held.items()
             if event_id not in seen and not (end is not None and end <= window[0])]
     report.deleted = store.delete_items(session, connection.id, gone)
 
@@ -130,18 +135,22 @@ def _cyclic_gc_paused():
             gc.enable()
 
 
-def _sort_page(page: list, held: dict, seen: dict, make_row: _RowMaker,
-               report: SyncReport) -> tuple[dict, dict]:
-    """Rows for the page's new and changed events; unchanged ones are only counted."""
-    new: dict[str, tuple] = {}
-    changed: dict[str, tuple] = {}
+def _sort_page(page: list, held: dict, seen: dict, make_row: _RowMaker, report: SyncReport,
+               current: str | None) -> tuple[dict, dict]:
+    """Rows for the page's new and changed events; unchanged ones are only counted.
+
+    Unchanged: the same change key as the held copy, which was trimmed with the
+    ``current`` version of the stored fields (None: nothing is unchanged)."""
+    new: dict[str, dict] = {}
+    changed: dict[str, dict] = {}
     for event in page:
         event_id, change_key = _identity(event, report.pages)
         if event_id in seen and seen[event_id] == change_key:
             continue  # the same version twice (Graph paging by $skip can repeat one)
         seen[event_id] = change_key
         known = held.get(event_id)
-        if known is not None and change_key is not None and known[0] == change_key:
+        if (known is not None and change_key is not None and known[0] == change_key
+                and current is not None and known[2] == current):
             report.unchanged += 1
             continue
         (new if known is None else changed)[event_id] = make_row(event, report.pages)
@@ -157,17 +166,18 @@ def _identity(event, page_number: int) -> tuple[str, str | None]:
 
 
 class _RowMaker:
-    """calendar_items rows (in store.COLUMNS order) for one connection's events.
+    """calendar_items rows (by column name, see store.Writer) for one connection's events.
 
     Per sync, not per event: the connection's ids, the associated-data prefix and
     the cipher are set up once (20,000 events make 20,000 rows)."""
 
-    def __init__(self, connection: Connection, ring: crypto.KeyRing, now: datetime):
+    def __init__(self, connection: Connection, ring: crypto.KeyRing, now: datetime, stored: StoredFields):
         self.org_id, self.connection_id, self.now = connection.org_id, connection.id, now
         self.seal, self.aad = ring.sealer(), crypto.aad_maker("event", connection.id)
+        self.trim, self.version = stored.trim, stored.version
 
-    def __call__(self, event: dict, page_number: int) -> tuple:
-        kept = trim(event)
+    def __call__(self, event: dict, page_number: int) -> dict:
+        kept = self.trim(event)
         try:
             start, end = utc_instant(kept.get("start")), utc_instant(kept.get("end"))
         except (ValueError, TypeError, AttributeError):
@@ -175,9 +185,12 @@ class _RowMaker:
                                                "is not a UTC date and time") from None
         plain = orjson.dumps(kept)  # compact UTF-8 JSON; ~17x the stdlib encoder (0.7 µs against 12 µs)
         event_id = kept["id"]
-        return (self.org_id, self.connection_id, event_id, kept.get("seriesMasterId"),
-                str(kept.get("type") or "singleInstance")[:20], start, end, kept.get("isCancelled") is True,
-                kept.get("changeKey"), self.seal(plain, self.aad(event_id)), self.now)
+        return {"org_id": self.org_id, "connection_id": self.connection_id, "provider_event_id": event_id,
+                "series_id": kept.get("seriesMasterId"),
+                "event_type": str(kept.get("type") or "singleInstance")[:20],
+                "start_utc": start, "end_utc": end, "is_cancelled": kept.get("isCancelled") is True,
+                "change_key": kept.get("changeKey"), "provider_data": self.seal(plain, self.aad(event_id)),
+                "updated_at": self.now, "trim_version": self.version}
 
 
 # --- outcomes on the connection (its state machine: listening/outlook/connection.py) ----------------
@@ -204,19 +217,20 @@ def _audit(session: Session, connection: Connection, report: SyncReport, trigger
 
 # --- the whole use case, for the entry points (jobs, CLI) -----------------------------------------
 def run(services: Services, connection_id: int, *, trigger: str = "schedule", now: datetime | None = None,
-        window: tuple[datetime, datetime] | None = None) -> SyncReport:
+        window: tuple[datetime, datetime] | None = None, rewrite: bool = False) -> SyncReport:
     """Sync one connection: one transaction for the data, then the follow-up re-check.
 
     Failures are recorded on the connection (state, backoff, audit) in a
     transaction of their own and reported in ``SyncReport.outcome``; the caller
     decides whether to raise (a job raises on transient ones so RQ retries).
     ``window`` overrides the organization's (for benchmarks against fixed data).
+    ``rewrite`` rewrites every event read, unchanged ones too (``flask sync --retrim``).
     """
     now = now or datetime.now(UTC)
     report = SyncReport(connection_id)
     published = progress.Publisher(services.jobs, connection_id)
     try:
-        _sync_in_one_transaction(services, report, now, trigger, window, published)
+        _sync_in_one_transaction(services, report, now, trigger, window, rewrite, published)
     except Exception as exc:  # every failure is recorded, then reported
         report.failure, report.detail = states.failure_of(exc)
         report.outcome = states.RULES[report.failure].outcome
@@ -234,7 +248,7 @@ def run(services: Services, connection_id: int, *, trigger: str = "schedule", no
 
 
 def _sync_in_one_transaction(services: Services, report: SyncReport, now: datetime, trigger: str,
-                             window, published: progress.Publisher | None = None) -> None:
+                             window, rewrite: bool, published: progress.Publisher | None = None) -> None:
     with services.db.unit_of_work() as session:
         connection = session.get(Connection, report.connection_id)
         org = session.get(Organization, connection.org_id) if connection else None
@@ -246,11 +260,13 @@ def _sync_in_one_transaction(services: Services, report: SyncReport, now: dateti
             report.outcome, report.detail = Outcome.busy, "another sync of this calendar is running"
             return
         window = window or window_for(org, now)
+        stored = events.STORED  # read once: what we ask Graph for is what we trim to
         token = _token_source(services, connection.id)
         with services.graph.client(token(False), refresh=lambda: token(True)) as client:
             try:
-                store_pages(session, connection, services.keys, client.calendar_view(*window), window, now,
-                            report, published.publish if published is not None else None)
+                store_pages(session, connection, services.keys, client.calendar_view(*window, stored.select),
+                            window, now, report, stored=stored, rewrite=rewrite,
+                            progress=published.publish if published is not None else None)
             finally:
                 report.requests = client.requests
         record_success(session, connection, org, report.finish(), now, trigger)

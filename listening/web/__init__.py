@@ -7,34 +7,44 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from listening.admin import directory
+from listening.api import problems
 from listening.core import when
 
 
 def init_app(app, services) -> None:
-    from listening.web import deps, oauth, security
+    from listening import api
+    from listening.web import deps, limits, oauth, security
 
     deps.init_app(app, services)
     oauth.init_app(app, services.settings)
     security.init_app(app, services.settings)
+    limits.init_app(app, services.settings)
     register_blueprints(app)
+    api.init_app(app)
 
 
 def register_blueprints(app) -> None:
     from listening.web import admin, auth, health, nav, one_on_ones, outlook, pages, sync
     from listening.web.security import hats
 
-    for module in (auth, pages, one_on_ones, admin, outlook, sync, health):
+    for bp in admin.BLUEPRINTS:
+        app.register_blueprint(bp)
+    for module in (auth, pages, one_on_ones, outlook, sync, health):
         app.register_blueprint(module.bp)
     app.context_processor(lambda: {"nav_sections": lambda: nav.sections(hats()), "moment": _moment})
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
+        if problems.is_api_request():
+            return problems.from_exception(error)
         return render_template("message.html", title="Form expired",
                                message="This form was missing its security token or it expired. "
                                        "Go back, reload the page and try again."), 400
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error):
+        if problems.is_api_request():
+            return problems.from_exception(error)
         # Raised while reading the body, before any view: nothing was read, so nothing changed.
         limit = directory.MAX_BYTES // 2**20  # the stated limit, as the import page states it
         return render_template("message.html", title="File too large",
@@ -43,6 +53,8 @@ def register_blueprints(app) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error):
+        if problems.is_api_request():  # RFC 9457 problem details, also for unknown routes and 405
+            return problems.from_exception(error)
         return render_template("message.html", title=f"{error.code} {error.name}",
                                message=error.description), error.code
 

@@ -9,6 +9,7 @@ import hmac
 import logging
 import secrets
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import OAuthError
@@ -29,6 +30,7 @@ from redis import RedisError
 from requests import RequestException
 
 from listening.core.models import Organization
+from listening.one_on_ones import announce
 from listening.outlook import connection as states
 from listening.outlook import identity, linking
 from listening.sync import queue as sync_queue
@@ -228,6 +230,8 @@ def unlink(connection_id: int):
     connection = _own_connection(sess, connection_id)
     was_linked = connection.linked_at is not None
     result = linking.unlink(sess, connection, g.person)
+    announce.changed_ids(sess, announce.NEEDS_ATTENTION, g.person.org_id, list(result.newly_flagged),
+                         datetime.now(UTC))
     sess.commit()
     if not was_linked:
         flash("Your request is withdrawn: you are no longer on the list of people waiting for "

@@ -124,6 +124,8 @@ def _load_person() -> None:
     g.person = None
     audit.origin.set(audit.Origin(ip=client_ip(request.remote_addr),
                                   user_agent=request.headers.get("User-Agent")))
+    if request.path.startswith("/api/"):
+        return  # bearer keys only (listening/api/views.py): the session cookie is never read
     person_id, org_id = session.get("person_id"), session.get("org_id")
     if person_id is None:
         return

@@ -199,6 +199,16 @@ def test_hr_admin_directory_audit_settings_and_privacy(stack, new_page, tmp_path
     page.click("button.danger")
     assert re.search(r"Person #\d+ is erased\.", text(page))
 
+    # The pages for other systems sit in the same navigation, behind the same guard.
+    page.click("nav >> text=API keys")
+    page.fill("#key-name", "Check-in bot")
+    page.check("input[name=scopes][value='one_on_ones:read']")
+    page.click("text=Make the key")
+    assert page.input_value("#key-value").startswith("lst_")
+    check(page, "api-keys")
+    page.click("nav >> text=Webhooks")
+    check(page, "webhooks")
+
 
 def test_a_person_with_two_hats_by_keyboard_alone(stack, new_page):
     """The HR Director has three reports: the 1-on-1s page for them and the HR admin's pages.

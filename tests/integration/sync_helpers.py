@@ -1,45 +1,21 @@
-"""Arrange linked connections against the emulator, and read back what a sync stored."""
+"""Read back what a sync stored, run queued jobs in-process, and spoil Graph pages on the way."""
 from __future__ import annotations
 
 import json
 import threading
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
-import pytest
 import requests
 from rq import SimpleWorker
 from rq.job import Job
 from sqlalchemy import func, select, text
 
 from listening.core import crypto, queue
-from listening.core.models import CalendarItem, Connection, ConnectionState, Role
+from listening.core.models import CalendarItem, Connection
 from listening.sync import queue as sync_queue
-from tests.support import factories as f
 from tests.support.apps import services_of
-
-
-def manager_emails(emu, domain: str = "contoso.com") -> list[str]:
-    return [u["email"] for u in emu.users() if u["email"].endswith("@" + domain) and u["directReports"]]
-
-
-def linked(app, session, emu, email: str | None = None, org=None) -> Connection:
-    """A linked connection of a manager of the emulator's Contoso, with real minted tokens."""
-    users = {u["email"]: u for u in emu.users()}
-    email = email or manager_emails(emu)[0]
-    user = users[email]
-    org = org or f.org(session, tenant_id=user["tenant"], name="Contoso")
-    person = f.person(session, org, email=email, role=Role.manager, oid=user["oid"], name=user["name"])
-    connection = Connection(org_id=org.id, person_id=person.id, state=ConnectionState.linked,
-                            ms_tenant_id=user["tenant"], ms_oid=user["oid"], account_email=email,
-                            linked_at=datetime.now(UTC))
-    session.add(connection)
-    session.flush()
-    with app.app_context():
-        services_of(app).tokens.save(session, connection, emu.mint_token(email))
-    session.commit()
-    return connection
 
 
 def items(session, connection_id: int) -> list[CalendarItem]:
@@ -60,9 +36,8 @@ def snapshot(session, connection_id: int) -> dict[str, tuple]:
 
 
 def decrypted(app, item: CalendarItem) -> dict:
-    with app.app_context():
-        blob = services_of(app).keys.decrypt(item.provider_data, crypto.aad_for("event", item.connection_id,
-                                                                         item.provider_event_id))
+    blob = services_of(app).keys.decrypt(item.provider_data, crypto.aad_for("event", item.connection_id,
+                                                                     item.provider_event_id))
     return json.loads(blob)
 
 
@@ -89,50 +64,6 @@ def row_versions(session, connection_id: int) -> dict[str, tuple[int, str]]:
                                 "WHERE connection_id = :c"), {"c": connection_id}).all()
     session.commit()
     return {r[0]: (r[1], r[2]) for r in rows}
-
-
-# --- an app wired to another emulator (the conftest's is the shared demo one) ---------------------
-def make_app(database_url: str, redis_url: str, key_prefix: str, emulator, instance_path, **settings):
-    from listening import create_app
-
-    return create_app({
-        "database_url": database_url, "redis_url": redis_url, "queue_prefix": key_prefix,
-        "ms_authority": emulator.url, "graph_url": settings.pop("graph_url", emulator.url + "/v1.0"),
-        "instance_path": instance_path, "secret_key": "test-secret",
-        "keys": "k1:" + "A" * 43 + "=", "TESTING": True, **settings,
-    })
-
-
-def clean_up(app, key_prefix: str) -> None:
-    """What the conftest's app fixture does after a test: empty tables, this run's Redis keys."""
-    from listening.core.models import Base
-
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with services_of(app).db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    services_of(app).db.dispose()
-    redis = services_of(app).jobs.redis
-    keys = list(redis.scan_iter(f"*{key_prefix}*", count=1000))
-    if keys:
-        redis.delete(*keys)
-
-
-@pytest.fixture(scope="module")
-def big_emulator():
-    """Two mailboxes of 2,500 events each: three pages of calendarView at $top=1000."""
-    from emulator.testing import running_emulator
-
-    with running_emulator(seed="scale", people=2, events=2500) as emu:
-        yield emu
-
-
-@pytest.fixture
-def big_app(database_url, redis_url, key_prefix, big_emulator, tmp_path):
-    app = make_app(database_url, redis_url, key_prefix, big_emulator, tmp_path,
-                   graph_max_wait=2.0, sync_retry=(2, (1,)))
-    yield app
-    clean_up(app, key_prefix)
-    big_emulator.reset(world=True, tokens=True)
 
 
 def scale_window(emu) -> tuple[datetime, datetime]:

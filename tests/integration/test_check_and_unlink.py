@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from listening.core import crypto
 from listening.core.models import (
     CalendarItem,
     ConnectionState,
@@ -18,6 +17,7 @@ from listening.core.models import (
     Role,
 )
 from tests.integration.outlook_helpers import company, connection_of, last_audit
+from tests.support import calendars as cal
 from tests.support import factories as f
 from tests.support.apps import services_of
 from tests.support.browserless import link_outlook
@@ -139,19 +139,11 @@ def test_check_connection_with_a_stored_token_that_does_not_decrypt_fails_plainl
                                                                           "ok": False}
 
 
-def _item(session, app, connection, event_id: str) -> CalendarItem:
-    data = services_of(app).keys.encrypt(b'{"subject": "x"}', crypto.aad_for("event", connection.id, event_id))
-    item = CalendarItem(org_id=connection.org_id, connection_id=connection.id, provider_event_id=event_id,
-                        event_type="occurrence", provider_data=data)
-    session.add(item)
-    return item
-
-
 def test_unlink_deletes_tokens_and_calendar_items_and_says_how_to_revoke_consent(app, client, session, emu):
     c, connection = _linked(client, session, emu)
     report = f.person(session, c.org, manager=c.manager)
     for n in range(3):
-        _item(session, app, connection, f"evt-{n}")
+        cal.item(services_of(app), session, connection, f"evt-{n}")
     session.add(OneOnOne(org_id=c.org.id, manager_id=c.manager.id, report_id=report.id, series_id="s1"))
     # Someone else's connection and items must survive.
     other_client = app.test_client()
@@ -160,7 +152,7 @@ def test_unlink_deletes_tokens_and_calendar_items_and_says_how_to_revoke_consent
     session.commit()
     f.sign_in_as(other_client, other)
     assert link_outlook(other_client, emu.url, c.other_manager_email).status_code == 302
-    kept = _item(session, app, connection_of(session, other), "evt-other")
+    kept = cal.item(services_of(app), session, connection_of(session, other), "evt-other")
     session.commit()
 
     ask = client.get(f"/outlook/connections/{connection.id}/unlink").get_data(as_text=True)

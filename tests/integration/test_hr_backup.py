@@ -20,10 +20,10 @@ from listening.admin import retention
 from listening.audit import Action
 from listening.core import crypto, db
 from listening.core.models import CalendarItem, Role
+from tests.support import calendars as cal
 from tests.support import factories as f
 from tests.support.apps import services_of
 from tests.support.audit_chain import append_at
-from tests.support.calendar_data import connection, item
 
 
 def _tool_dirs() -> list[Path]:
@@ -75,7 +75,7 @@ def _with_database(url: str, name: str) -> str:
     return f"{head}/{name}" + (f"?{query}" if query else "")
 
 
-def test_a_dump_restored_into_a_fresh_database_verifies(app, session, database_url, tmp_path):
+def test_a_dump_restored_into_a_fresh_database_verifies(app, services, session, database_url, tmp_path):
     with psycopg.connect(database_url) as conn:
         server_major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
     tools = pg_tools(server_major)
@@ -90,7 +90,7 @@ def test_a_dump_restored_into_a_fresh_database_verifies(app, session, database_u
     for days_ago in (800, 700, 3):  # the first will be purged: the restored chain starts after a purge
         append_at(session, org.id, Action.sync, now - timedelta(days=days_ago))
     audit.record(session, Action.link, boss, boss)
-    stored = item(session, app, connection(session, boss, now), "evt-1", now, now + timedelta(hours=1))
+    stored = cal.item(services, session, f.connection(session, boss, now), "evt-1", now, now + timedelta(hours=1))
     session.commit()
     retention.run(services_of(app), now)
     verdict = audit.verify(session, org.id)

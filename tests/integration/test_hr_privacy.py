@@ -15,25 +15,25 @@ from listening.core.models import (
     Person,
     Role,
 )
+from tests.support import calendars as cal
 from tests.support import factories as f
-from tests.support.calendar_data import connection, item, one_on_one
 
 NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-def world(app, session, client):
+def world(app, services, session, client):
     org = f.org(session, name="Contoso")
     admin = f.person(session, org, role=Role.hr_admin, name="Hana Admin")
     boss = f.person(session, org, role=Role.manager, name="Bea Boss", email="bea@contoso.example",
                     oid="oid-bea", aliases=["b.boss@contoso.example"])
     report = f.person(session, org, manager=boss, name="Rory Report")
-    conn = connection(session, boss, NOW - timedelta(hours=1))
-    item(session, app, conn, "evt-1", NOW + timedelta(days=1), NOW + timedelta(days=1, hours=1),
-         event_type="occurrence", series_id="series-1", subject="Bea / Rory 1:1")
-    item(session, app, conn, "series-1", NOW - timedelta(days=90), NOW - timedelta(days=90, hours=-1),
-         event_type="seriesMaster")
-    one_on_one(session, boss, report)
+    conn = f.connection(session, boss, NOW - timedelta(hours=1))
+    cal.item(services, session, conn, "evt-1", NOW + timedelta(days=1), NOW + timedelta(days=1, hours=1),
+             event_type="occurrence", series_id="series-1", subject="Bea / Rory 1:1")
+    cal.item(services, session, conn, "series-1", NOW - timedelta(days=90), NOW - timedelta(days=90, hours=-1),
+             event_type="seriesMaster")
+    f.one_on_one(session, boss, report)
     audit.record(session, Action.link, boss, boss, {"scopes": "Calendars.Read"})
     audit.record(session, Action.attach, boss, report, {"series": "series-1"})
     audit.record(session, Action.sign_in, report, report)

@@ -8,10 +8,10 @@ from listening import audit
 from listening.admin import retention
 from listening.audit import Action
 from listening.core.models import AuditEvent, CalendarItem, Role
+from tests.support import calendars as cal
 from tests.support import factories as f
 from tests.support.apps import services_of
 from tests.support.audit_chain import append_at, tamper
-from tests.support.calendar_data import connection, item
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -25,22 +25,22 @@ def event_ids(session, org_id):
     return set(session.scalars(select(CalendarItem.provider_event_id).where(CalendarItem.org_id == org_id)))
 
 
-def test_calendar_items_outside_the_window_or_stale_are_removed_once(app, session):
+def test_calendar_items_outside_the_window_or_stale_are_removed_once(app, services, session):
     org = f.org(session)  # window 30 days back, 120 ahead; calendar retention 30 days
     boss, other_boss = f.person(session, org, role=Role.manager), f.person(session, org, role=Role.manager)
-    fresh, stale = connection(session, boss, NOW - DAY), connection(session, other_boss, NOW - 45 * DAY)
-    item(session, app, fresh, "ended-40-days-ago", NOW - 40 * DAY, NOW - 40 * DAY + timedelta(hours=1))
-    item(session, app, fresh, "ended-10-days-ago", NOW - 10 * DAY, NOW - 10 * DAY + timedelta(hours=1))
-    item(session, app, fresh, "in-200-days", NOW + 200 * DAY, NOW + 200 * DAY + timedelta(hours=1))
-    item(session, app, fresh, "in-100-days", NOW + 100 * DAY, NOW + 100 * DAY + timedelta(hours=1))
-    item(session, app, fresh, "master-from-last-year", NOW - 400 * DAY, NOW - 400 * DAY + timedelta(hours=1),
-         event_type="seriesMaster")
-    item(session, app, stale, "stale-copy", NOW + DAY, NOW + DAY + timedelta(hours=1))
+    fresh, stale = f.connection(session, boss, NOW - DAY), f.connection(session, other_boss, NOW - 45 * DAY)
+    cal.item(services, session, fresh, "ended-40-days-ago", NOW - 40 * DAY, NOW - 40 * DAY + timedelta(hours=1))
+    cal.item(services, session, fresh, "ended-10-days-ago", NOW - 10 * DAY, NOW - 10 * DAY + timedelta(hours=1))
+    cal.item(services, session, fresh, "in-200-days", NOW + 200 * DAY, NOW + 200 * DAY + timedelta(hours=1))
+    cal.item(services, session, fresh, "in-100-days", NOW + 100 * DAY, NOW + 100 * DAY + timedelta(hours=1))
+    cal.item(services, session, fresh, "master-from-last-year", NOW - 400 * DAY, NOW - 400 * DAY + timedelta(hours=1),
+             event_type="seriesMaster")
+    cal.item(services, session, stale, "stale-copy", NOW + DAY, NOW + DAY + timedelta(hours=1))
     wider = f.org(session)
     wider.window_past_days = wider.retention_calendar_days = 60
     their_boss = f.person(session, wider, role=Role.manager)
-    item(session, app, connection(session, their_boss, NOW - DAY), "theirs-ended-40-days-ago",
-         NOW - 40 * DAY, NOW - 40 * DAY + timedelta(hours=1))
+    cal.item(services, session, f.connection(session, their_boss, NOW - DAY), "theirs-ended-40-days-ago",
+             NOW - 40 * DAY, NOW - 40 * DAY + timedelta(hours=1))
     session.commit()
 
     reports = {r.org_id: r for r in run(app)}

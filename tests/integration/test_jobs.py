@@ -18,7 +18,8 @@ from listening.core import logs
 from listening.core.models import ConnectionState, Organization
 from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
-from tests.support.apps import services_of
+from tests.support import factories as f
+from tests.support.apps import clean, make_app, services_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -26,18 +27,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture
 def job_app(database_url, redis_url, key_prefix, emulator, tmp_path):
     """The demo-emulator app with a short Graph wait budget and 1-second RQ retries."""
-    app = h.make_app(database_url, redis_url, key_prefix, emulator, tmp_path,
+    app = make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path,
                      graph_max_wait=0.5, sync_retry=(2, (1,)))
     runtime.use(services_of(app))
     yield app
     runtime.use(None)
-    h.clean_up(app, key_prefix)
+    clean(app, key_prefix)
     emulator.reset()
 
 
 
 def test_one_sync_per_connection_is_queued_and_the_job_syncs(job_app, session, emulator):
-    connection = h.linked(job_app, session, emulator)
+    connection = f.linked(services_of(job_app), session, emulator)
     with job_app.app_context():
         assert sync_queue.enqueue_sync(services_of(job_app), connection.id) is True
         assert sync_queue.enqueue_sync(services_of(job_app), connection.id) is False  # already queued: RQ unique id
@@ -53,7 +54,7 @@ def test_one_sync_per_connection_is_queued_and_the_job_syncs(job_app, session, e
 
 
 def test_job_log_lines_carry_the_job_id(job_app, session, emulator):
-    connection = h.linked(job_app, session, emulator)
+    connection = f.linked(services_of(job_app), session, emulator)
     seen = []
 
     class Collect(logging.Handler):
@@ -74,7 +75,7 @@ def test_job_log_lines_carry_the_job_id(job_app, session, emulator):
 
 
 def test_a_transient_failure_is_retried_by_rq_and_then_succeeds(job_app, session, emulator):
-    connection = h.linked(job_app, session, emulator)
+    connection = f.linked(services_of(job_app), session, emulator)
     emulator.fault(type="throttle", retry_after=0.4, endpoint="calendarView")
     with job_app.app_context():
         sync_queue.enqueue_sync(services_of(job_app), connection.id)
@@ -91,7 +92,7 @@ def test_a_transient_failure_is_retried_by_rq_and_then_succeeds(job_app, session
 
 
 def test_a_permanent_failure_ends_the_job_without_retries(job_app, session, emulator):
-    connection = h.linked(job_app, session, emulator)
+    connection = f.linked(services_of(job_app), session, emulator)
     emulator.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
     with job_app.app_context():
         sync_queue.enqueue_sync(services_of(job_app), connection.id)
@@ -104,11 +105,11 @@ def test_a_permanent_failure_ends_the_job_without_retries(job_app, session, emul
 def test_a_malformed_page_fails_the_job_with_a_clear_error_and_nothing_written(
         database_url, redis_url, key_prefix, emulator, session, tmp_path):
     with h.graph_proxy(emulator.url, spoil_page=None, mode="no_value") as proxy:
-        app = h.make_app(database_url, redis_url, key_prefix, emulator, tmp_path,
+        app = make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path,
                          graph_url=proxy.url + "/v1.0", sync_retry=(1, (0,)))
         runtime.use(services_of(app))
         try:
-            connection = h.linked(app, session, emulator)
+            connection = f.linked(services_of(app), session, emulator)
             with app.app_context():
                 sync_queue.enqueue_sync(services_of(app), connection.id)
             h.work(app)  # the first run, then its one immediate retry
@@ -120,15 +121,15 @@ def test_a_malformed_page_fails_the_job_with_a_clear_error_and_nothing_written(
         finally:
             runtime.use(None)
             session.close()
-            h.clean_up(app, key_prefix)
+            clean(app, key_prefix)
 
 
 def test_the_sweep_queues_only_due_linked_connections_of_orgs_with_sync_on(job_app, session, emulator):
-    emails = h.manager_emails(emulator)
-    due = h.linked(job_app, session, emulator, emails[0])
+    emails = f.manager_emails(emulator)
+    due = f.linked(services_of(job_app), session, emulator, emails[0])
     org = session.get(Organization, due.org_id)
-    later = h.linked(job_app, session, emulator, emails[1], org=org)
-    broken = h.linked(job_app, session, emulator, emails[2], org=org)
+    later = f.linked(services_of(job_app), session, emulator, emails[1], org=org)
+    broken = f.linked(services_of(job_app), session, emulator, emails[2], org=org)
     later.next_sync_at = datetime.now(UTC) + timedelta(minutes=30)
     broken.state = ConnectionState.needs_reconnect
     session.commit()
@@ -154,7 +155,7 @@ def test_the_cron_configuration_runs_the_sweep_every_minute_on_the_prefixed_queu
     prefix = services_of(job_app).settings.queue_prefix
     assert sweep.cron == "* * * * *" and sweep.queue_name == prefix + "maintenance"
     assert sweep.job_options["job_timeout"] == 120 and sweep.job_options["ttl"] == 55
-    connection = h.linked(job_app, session, emulator)
+    connection = f.linked(services_of(job_app), session, emulator)
     sweep.enqueue(services_of(job_app).jobs.redis)  # what rq cron does each minute
     h.work(job_app)
     assert h.connection(session, connection.id).last_sync_outcome == "ok"
@@ -165,4 +166,4 @@ def test_worker_settings_come_from_the_apps_own_configuration(database_url, redi
                LISTENING_KEYS="k1:" + "A" * 43 + "=", LISTENING_INSTANCE=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", "import jobs.rq_settings as s; print(s.REDIS_URL, *s.QUEUES)"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.split() == [redis_url, key_prefix + "sync", key_prefix + "maintenance"]
+    assert out.stdout.split() == [redis_url, key_prefix + "webhooks", key_prefix + "sync", key_prefix + "maintenance"]

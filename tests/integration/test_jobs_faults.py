@@ -21,8 +21,8 @@ from listening import sync
 from listening.core import queue
 from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
-from tests.integration.sync_helpers import big_app, big_emulator, scale_window  # noqa: F401
-from tests.support.apps import services_of
+from tests.support import factories as f
+from tests.support.apps import clean, make_app, services_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -44,8 +44,8 @@ def _worker_env(app, tmp_path) -> dict:
 
 def test_a_worker_killed_mid_sync_leaves_the_previous_copy_and_the_next_run_completes(
         big_app, session, big_emulator, tmp_path):
-    connection = h.linked(big_app, session, big_emulator)
-    window = scale_window(big_emulator)
+    connection = f.linked(services_of(big_app), session, big_emulator)
+    window = h.scale_window(big_emulator)
     sync.run(services_of(big_app), connection.id, window=window)
     changed = h.items(session, connection.id)[0].provider_event_id
     big_emulator.calendar(action="set_sensitivity", event_id=changed, sensitivity="private")
@@ -111,10 +111,10 @@ def throwaway_redis(tmp_path):
 def test_redis_restarting_between_enqueue_and_run(database_url, key_prefix, emulator, session, tmp_path,
                                                   throwaway_redis, keep_data):
     url, servers, start = throwaway_redis
-    app = h.make_app(database_url, url, key_prefix, emulator, tmp_path)
+    app = make_app(database_url, url, key_prefix, emulator.url, tmp_path)
     runtime.use(services_of(app))
     try:
-        connection = h.linked(app, session, emulator)
+        connection = f.linked(services_of(app), session, emulator)
         with app.app_context():
             assert sync_queue.enqueue_sync(services_of(app), connection.id)
         servers.pop().stop()
@@ -129,7 +129,7 @@ def test_redis_restarting_between_enqueue_and_run(database_url, key_prefix, emul
     finally:
         runtime.use(None)
         session.close()
-        h.clean_up(app, key_prefix)
+        clean(app, key_prefix)
 
 
 # --- PostgreSQL refusing connections for a few seconds ----------------------------------------------
@@ -180,10 +180,10 @@ def test_postgresql_refusing_connections_is_retried_by_rq(database_url, redis_ur
     late = LatePostgres(parts.port or 5432)
     credentials = parts.username + (f":{parts.password}" if parts.password else "")
     via_late = urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{late.port}"))
-    app = h.make_app(via_late, redis_url, key_prefix, emulator, tmp_path, sync_retry=(3, (1,)))
+    app = make_app(via_late, redis_url, key_prefix, emulator.url, tmp_path, sync_retry=(3, (1,)))
     runtime.use(services_of(app))
     try:
-        connection = h.linked(app, session, emulator)  # arranged over the direct connection
+        connection = f.linked(services_of(app), session, emulator)  # arranged over the direct connection
         with app.app_context():
             sync_queue.enqueue_sync(services_of(app), connection.id)
         h.work(app)  # PostgreSQL "down": connection refused
@@ -201,4 +201,4 @@ def test_postgresql_refusing_connections_is_retried_by_rq(database_url, redis_ur
         services_of(app).db.dispose()
         late.close()
         session.close()
-        h.clean_up(app, key_prefix)
+        clean(app, key_prefix)

@@ -3,24 +3,24 @@ unknown key stops the command with exit 2 and one line."""
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from listening import create_app
 from listening.core import crypto
-from listening.core.models import AuditEvent, CalendarItem, Connection, ConnectionState
+from listening.core.models import AuditEvent, CalendarItem, Connection, ConnectionState, WebhookEndpoint
+from listening.webhooks import endpoints
+from tests.support import calendars as cal
 from tests.support import factories as f
-from tests.support.apps import services_of
+from tests.support.apps import make_app, services_of
 
 K1 = "k1:" + base64.b64encode(b"\x11" * 32).decode()
 K2 = "k2:" + base64.b64encode(b"\x22" * 32).decode()
 
 
 def app_with(keys: str, database_url, redis_url, key_prefix, emulator, tmp_path):
-    return create_app({"database_url": database_url, "redis_url": redis_url, "queue_prefix": key_prefix,
-                       "ms_authority": emulator.url, "instance_path": tmp_path, "secret_key": "t",
-                       "keys": keys, "TESTING": True})
+    return make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path, keys=keys)
 
 
 @pytest.fixture
@@ -44,10 +44,12 @@ def arrange(old_app, session, connections: int = 3, items_each: int = 2):
             services_of(old_app).tokens.save(session, connection, {"access_token": f"at-{n}", "refresh_token": f"rt-{n}"})
             for i in range(items_each):
                 event_id = f"AAMk-{n}-{i}"
-                blob = services_of(old_app).keys.encrypt(f"event {n}/{i}".encode(), crypto.aad_for("event", connection.id, event_id))
-                session.add(CalendarItem(org_id=org.id, connection_id=connection.id, provider_event_id=event_id,
-                                         event_type="occurrence", provider_data=blob))
-                plain[event_id] = f"event {n}/{i}".encode()
+                data = {"id": event_id, "subject": f"event {n}/{i}"}
+                cal.item(services_of(old_app), session, connection, event_id, event_type="occurrence", data=data)
+                plain[event_id] = cal.plaintext(data)
+        made = endpoints.add(session, services_of(old_app).keys, org.id, "http://127.0.0.1:9/hook", ["occurrence.ended"], None,
+                             datetime.now(UTC), production=False)
+        plain["webhook"] = made.secret.encode()
     session.commit()
     return org, plain
 
@@ -57,6 +59,7 @@ def key_ids(session) -> set[str]:
     ring = crypto.KeyRing.parse(f"{K1},{K2}")
     blobs = [b for c in session.scalars(select(Connection)) for b in (c.access_token, c.refresh_token)]
     blobs += list(session.scalars(select(CalendarItem.provider_data)))
+    blobs += list(session.scalars(select(WebhookEndpoint.secret)))
     return {ring.key_id(b) for b in blobs}
 
 
@@ -68,10 +71,11 @@ def test_rotate_moves_everything_to_the_newest_key_and_is_safe_to_rerun(
     try:
         result = new_app.test_cli_runner().invoke(args=["keys", "rotate", "--batch-size", "2"])
         assert result.exit_code == 0, result.output
-        assert "6 of 6 connection tokens and 6 of 6 calendar items re-encrypted" in result.output
+        assert ("6 of 6 connection tokens, 6 of 6 calendar items and 1 of 1 webhook secrets re-encrypted"
+                in result.output)
         assert key_ids(session) == {"k2"}
         again = new_app.test_cli_runner().invoke(args=["keys", "rotate"])
-        assert again.exit_code == 0 and "0 of 6 connection tokens and 0 of 6 calendar items" in again.output
+        assert again.exit_code == 0 and "0 of 6 connection tokens, 0 of 6 calendar items and 0 of 1" in again.output
     finally:
         services_of(new_app).db.dispose()
     # Only k2 is needed now, and every value is intact.
@@ -82,9 +86,11 @@ def test_rotate_moves_everything_to_the_newest_key_and_is_safe_to_rerun(
     for item in session.scalars(select(CalendarItem)):
         aad = crypto.aad_for("event", item.connection_id, item.provider_event_id)
         assert only_k2.decrypt(item.provider_data, aad) == plain[item.provider_event_id]
+    endpoint = session.scalars(select(WebhookEndpoint)).one()
+    assert only_k2.decrypt(endpoint.secret, crypto.aad_for("webhook", endpoint.id, "secret")) == plain["webhook"]
     rotated = session.scalars(select(AuditEvent).where(AuditEvent.org_id == org.id,
                                                        AuditEvent.action == "keys:rotated")).all()
-    assert [e.details for e in rotated] == [{"key_id": "k2", "tokens": 6, "items": 6}]
+    assert [e.details for e in rotated] == [{"key_id": "k2", "tokens": 6, "items": 6, "webhook_secrets": 1}]
 
 
 def test_an_unknown_key_id_stops_rotation_with_one_line(old_app, session, database_url, redis_url,

@@ -1,4 +1,5 @@
-"""Link Outlook through the emulator's consent pages, and every attack the issue lists."""
+"""Link Outlook through the emulator's consent pages, and the attacks on that flow (forged or
+replayed state, a code for another person or tenant, missing scopes...)."""
 from __future__ import annotations
 
 import base64

@@ -8,7 +8,9 @@ import pytest
 
 from listening.core.models import Role
 from tests.integration import one_on_ones_helpers as h
+from tests.support import calendars as cal
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 W = h.weekly_from
 
@@ -17,13 +19,13 @@ W = h.weekly_from
 def dana(app, session, client):
     t = h.team(session)
     m, (ana, bo, chen) = t.manager.email, (r.email for r in t.reports)
-    t.events = (h.series(m, [ana], "Ana / Dana 1:1", W(h.NOW), 12, series_id="S-ana")
-                + h.series(ana, [m], "Ana / Dana Friday 1:1", W(h.NOW, 2, 20), 10, series_id="S-ana2")
-                + h.series(m, [bo], "Bo / Dana 1:1", W(h.NOW), 12, series_id="S-bo")
-                + h.series(m, [chen], "Chen secret", W(h.NOW), 12, series_id="S-private",
+    t.events = (cal.series(m, [ana], "Ana / Dana 1:1", W(h.NOW), 12, series_id="S-ana")
+                + cal.series(ana, [m], "Ana / Dana Friday 1:1", W(h.NOW, 2, 20), 10, series_id="S-ana2")
+                + cal.series(m, [bo], "Bo / Dana 1:1", W(h.NOW), 12, series_id="S-bo")
+                + cal.series(m, [chen], "Chen secret", W(h.NOW), 12, series_id="S-private",
                            sensitivity="private")
-                + h.series(m, [ana, bo], "Trio", W(h.NOW), 12, series_id="S-trio"))
-    h.store(app, session, t.connection, t.events)
+                + cal.series(m, [ana, bo], "Trio", W(h.NOW), 12, series_id="S-trio"))
+    cal.store(services_of(app), session, t.connection, t.events)
     f.sign_in_as(client, t.manager)
     return t
 
@@ -160,11 +162,11 @@ def test_a_deleted_connection_is_refused(client, session, dana):
 
 
 def test_a_stale_candidate_is_refused_after_the_series_changed(app, client, session, dana):
-    token = h.csrf(client)
+    token = f.csrf_token(client, "/one-on-ones")
     ana = dana.reports[0]
     private = [dict(e, sensitivity="private", changeKey=e["changeKey"] + "x")
                if e["seriesMasterId"] == "S-ana" else e for e in dana.events]
-    h.store(app, session, dana.connection, private)
+    cal.store(services_of(app), session, dana.connection, private)
     response = h.post(client, "/one-on-ones/attach", report_id=ana.id, series_id="S-ana",
                       csrf_token=token)
     assert response.status_code == 409 and h.pairs(session, dana.org.id) == []
@@ -181,7 +183,7 @@ def test_a_forged_form_without_a_valid_csrf_token_is_refused_and_audited(client,
 
 def test_employees_cannot_post_and_anonymous_visitors_are_sent_to_sign_in(app, client, session, dana):
     f.sign_in_as(client, dana.reports[0])
-    token = h.csrf(client)
+    token = f.csrf_token(client, "/one-on-ones")
     response = client.post("/one-on-ones/attach", data={"csrf_token": token, "report_id": dana.reports[1].id,
                                                         "series_id": "S-bo"})
     assert response.status_code == 403 and h.pairs(session, dana.org.id) == []

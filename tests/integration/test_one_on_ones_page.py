@@ -9,7 +9,9 @@ import pytest
 
 from listening.core.models import OneOnOne, Role
 from tests.integration import one_on_ones_helpers as h
+from tests.support import calendars as cal
 from tests.support import factories as f
+from tests.support.apps import services_of
 
 W = h.weekly_from
 # Mondays at 17:00 UTC (09:00 in Los Angeles in winter, 10:00 in summer), four weeks back: anchored
@@ -41,26 +43,26 @@ def dana(app, session):
     m, (ana, bo, chen) = t.manager.email, (r.email for r in t.reports)
     first = MONDAY  # the page shows its times in the manager's zone
     t.events = (
-        h.series(m, [ana], "Ana / Dana 1:1", first, 12)
-        + h.series(m, [bo], "Bo / Dana 1:1", MONDAY - timedelta(weeks=2), 8, timedelta(days=14),
+        cal.series(m, [ana], "Ana / Dana 1:1", first, 12)
+        + cal.series(m, [bo], "Bo / Dana 1:1", MONDAY - timedelta(weeks=2), 8, timedelta(days=14),
                    organizer=bo)
-        + h.series("d.boss@example.com", [ana], "Ana monthly career chat", W(h.NOW, 8), 8,
+        + cal.series("d.boss@example.com", [ana], "Ana monthly career chat", W(h.NOW, 8), 8,
                    timedelta(days=28), resource="room-1@example.com")
-        + h.series(m, [ana, bo, chen], "Team sync", first, 10)
-        + h.series(m, [chen], "Chen / Dana career", first, 10, sensitivity="private")
-        + h.series(m, [], "Focus time", first, 10)
-        + h.series(m, [chen], "Chen / Dana old 1:1", W(h.NOW, 10), 5)             # ended
-        + h.series(m, [chen], "Chen / Dana cancelled 1:1", first, 10, cancelled=tuple(range(10)))
-        + h.series(m, [chen], "Chen / Dana on-site day", first, 10, all_day=True)
-        + h.series(ana, [bo], "Ana / Bo pairing", first, 10)                      # manager not in it
-        + h.series(m, ["olga@example.com"], "Dana / Olga peer sync", first, 10)
-        + h.series(m, ["vendor@northwind.example"], "Northwind sync", first, 10)
-        + h.series(m, [chen], "Chen / Dana test strategy", first, 10, responses={chen: "declined"})
-        + h.series(chen, [m], "Chen / Dana release planning", first, 10, responses={m: "declined"})
-        + h.series(m, [bo], "Bo / Dana copied 1:1", first, 10, key=77)
-        + h.series(m, [bo], "Bo / Dana copied 1:1", first, 10, key=77)
-        + [h.single(m, ana, "Promotion review", h.NOW + timedelta(days=2))])
-    h.store(app, session, t.connection, t.events)
+        + cal.series(m, [ana, bo, chen], "Team sync", first, 10)
+        + cal.series(m, [chen], "Chen / Dana career", first, 10, sensitivity="private")
+        + cal.series(m, [], "Focus time", first, 10)
+        + cal.series(m, [chen], "Chen / Dana old 1:1", W(h.NOW, 10), 5)             # ended
+        + cal.series(m, [chen], "Chen / Dana cancelled 1:1", first, 10, cancelled=tuple(range(10)))
+        + cal.series(m, [chen], "Chen / Dana on-site day", first, 10, all_day=True)
+        + cal.series(ana, [bo], "Ana / Bo pairing", first, 10)                      # manager not in it
+        + cal.series(m, ["olga@example.com"], "Dana / Olga peer sync", first, 10)
+        + cal.series(m, ["vendor@northwind.example"], "Northwind sync", first, 10)
+        + cal.series(m, [chen], "Chen / Dana test strategy", first, 10, responses={chen: "declined"})
+        + cal.series(chen, [m], "Chen / Dana release planning", first, 10, responses={m: "declined"})
+        + cal.series(m, [bo], "Bo / Dana copied 1:1", first, 10, key=77)
+        + cal.series(m, [bo], "Bo / Dana copied 1:1", first, 10, key=77)
+        + [cal.single(m, ana, "Promotion review", h.NOW + timedelta(days=2))])
+    cal.store(services_of(app), session, t.connection, t.events)
     return t
 
 

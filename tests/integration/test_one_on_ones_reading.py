@@ -6,6 +6,7 @@ from datetime import timedelta
 from listening.core import crypto
 from listening.one_on_ones.calendar import load_recurring
 from tests.integration import one_on_ones_helpers as h
+from tests.support import calendars as cal
 from tests.support.apps import services_of
 
 NOW = h.NOW
@@ -13,7 +14,7 @@ T = h.weekly_from(NOW, 2)
 
 
 def _event(event_id, series_id, start, cancelled=False, event_type="occurrence"):
-    event = h.series("dana@example.com", ["ana@example.com"], event_id, start, 1)[0]
+    event = cal.series("dana@example.com", ["ana@example.com"], event_id, start, 1)[0]
     event.update(id=event_id, type=event_type, isCancelled=cancelled, seriesMasterId=series_id)
     if event_type == "seriesMaster":
         event.pop("seriesMasterId")
@@ -49,7 +50,7 @@ def test_per_series_the_latest_live_occurrence_else_the_latest_of_any_kind_and_t
         _event("N", None, NOW + week, event_type="seriesMaster"), _event("n1", "N", T, cancelled=True),
     ]
     events[3]["type"] = "exception"
-    h.store(app, session, t.connection, events)
+    cal.store(services_of(app), session, t.connection, events)
     stored = _load(app, session, t.connection)
     given = {e["id"]: e for e in stored.events}
     assert {i for i, e in given.items() if "subject" in e} == {"a4", "b1", "Cb", "M", "n1"}
@@ -67,9 +68,9 @@ def test_per_series_the_latest_live_occurrence_else_the_latest_of_any_kind_and_t
 def test_only_the_asked_series_and_never_single_events_are_read(app, session):
     t = h.team(session)
     m, ana, bo = t.manager.email, t.reports[0].email, t.reports[1].email
-    h.store(app, session, t.connection,
-            h.series(m, [ana], "A", T, 6, series_id="SA") + h.series(m, [bo], "B", T, 6, series_id="SB")
-            + [h.single(m, ana, "one-off", T)])
+    cal.store(services_of(app), session, t.connection,
+            cal.series(m, [ana], "A", T, 6, series_id="SA") + cal.series(m, [bo], "B", T, 6, series_id="SB")
+            + [cal.single(m, ana, "one-off", T)])
     assert set(_load(app, session, t.connection).live_starts) == {"SA", "SB"}
     only = _load(app, session, t.connection, series_ids=["SB"])
     assert set(only.live_starts) == {"SB"} and len(only.live_starts["SB"]) == 6

@@ -10,6 +10,7 @@ import pytest
 from listening.core.models import OneOnOne, OneOnOneStatus
 from listening.one_on_ones import recheck_after_sync
 from tests.integration import one_on_ones_helpers as h
+from tests.support import calendars as cal
 from tests.support import factories as f
 from tests.support.apps import services_of
 
@@ -20,9 +21,9 @@ W = h.weekly_from
 def dana(app, session, client):
     t = h.team(session)
     m, ana, bo = t.manager.email, t.reports[0].email, t.reports[1].email
-    t.events = (h.series(m, [ana], "Ana / Dana 1:1", W(h.NOW), 12, series_id="S-ana", key=1)
-                + h.series(m, [bo], "Bo / Dana 1:1", W(h.NOW), 12, series_id="S-bo", key=2))
-    h.store(app, session, t.connection, t.events)
+    t.events = (cal.series(m, [ana], "Ana / Dana 1:1", W(h.NOW), 12, series_id="S-ana", key=1)
+                + cal.series(m, [bo], "Bo / Dana 1:1", W(h.NOW), 12, series_id="S-bo", key=2))
+    cal.store(services_of(app), session, t.connection, t.events)
     f.sign_in_as(client, t.manager)
     assert h.post(client, "/one-on-ones/attach", report_id=t.reports[0].id, series_id="S-ana").status_code == 303
     client.get("/one-on-ones")  # shows (and so clears) the "attached" message
@@ -31,7 +32,7 @@ def dana(app, session, client):
 
 def _resync(app, session, dana, events):
     """Store a new copy of the calendar, then run the re-check as sync.run does after a sync."""
-    h.store(app, session, dana.connection, events)
+    cal.store(services_of(app), session, dana.connection, events)
     with app.app_context():
         result = recheck_after_sync(session, services_of(app).keys, session.get(type(dana.connection), dana.connection.id))
     session.commit()
@@ -67,7 +68,7 @@ def test_a_series_that_still_qualifies_stays_ok_and_is_not_audited_again(app, se
 
 def test_deleted_and_recreated_offers_the_new_series_and_one_click_replaces(app, client, session, dana):
     m, ana = dana.manager.email, dana.reports[0].email
-    recreated = h.series(m, [ana], "Ana / Dana 1:1 (new time)", W(h.NOW, 1, 18), 10, series_id="S-new")
+    recreated = cal.series(m, [ana], "Ana / Dana 1:1 (new time)", W(h.NOW, 1, 18), 10, series_id="S-new")
     result = _resync(app, session, dana, [e for e in dana.events if e["seriesMasterId"] != "S-ana"] + recreated)
     pair = _ana_pair(session, dana)
     assert result.flagged == 1 and pair.status is OneOnOneStatus.needs_attention

@@ -20,6 +20,8 @@ from listening.core.models import (
 from listening.outlook import graph
 from listening.outlook.connection import Outcome
 from tests.integration import sync_helpers as h
+from tests.support import calendars as cal
+from tests.support import factories as f
 from tests.support.apps import services_of
 
 
@@ -42,7 +44,7 @@ def _graph_view(emu, email: str) -> list[dict]:
 
 
 def test_a_first_sync_stores_every_event_once_trimmed_and_encrypted(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     report = sync.run(services_of(app), connection.id)
     expected = _graph_view(emu, connection.account_email)
     assert report.outcome is Outcome.ok and report.requests == 1
@@ -63,7 +65,7 @@ def test_a_first_sync_stores_every_event_once_trimmed_and_encrypted(app, session
 
 def test_stored_data_is_bound_to_its_row(app, session, emu):
     """provider_data copied into another row does not decrypt (crypto's associated data)."""
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     sync.run(services_of(app), connection.id)
     first, second = h.items(session, connection.id)[:2]
     from listening.core.crypto import CryptoError
@@ -75,7 +77,7 @@ def test_stored_data_is_bound_to_its_row(app, session, emu):
 
 
 def test_each_sync_is_audited_with_counts_and_never_content(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     report = sync.run(services_of(app), connection.id, trigger="manual")
     entry = session.scalar(select(AuditEvent).where(AuditEvent.action == "calendar:sync"))
     assert entry.subject_id == connection.person_id and entry.actor_id is None
@@ -88,7 +90,7 @@ def test_each_sync_is_audited_with_counts_and_never_content(app, session, emu):
 
 
 def test_an_unchanged_mailbox_re_syncs_with_zero_row_writes(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     sync.run(services_of(app), connection.id)
     before = h.row_versions(session, connection.id)
     report = sync.run(services_of(app), connection.id)
@@ -98,7 +100,7 @@ def test_an_unchanged_mailbox_re_syncs_with_zero_row_writes(app, session, emu):
 
 
 def test_a_changed_event_rewrites_that_row_only(app, session, world):
-    connection = h.linked(app, session, world)
+    connection = f.linked(services_of(app), session, world)
     sync.run(services_of(app), connection.id)
     before = h.row_versions(session, connection.id)
     public = next(i for i in h.items(session, connection.id)
@@ -115,17 +117,14 @@ def test_a_changed_event_rewrites_that_row_only(app, session, world):
 
 
 def test_events_gone_from_the_window_are_deleted_but_past_ones_are_left_to_retention(app, session, world):
-    connection = h.linked(app, session, world)
+    connection = f.linked(services_of(app), session, world)
     sync.run(services_of(app), connection.id)
     occurrence = next(i.provider_event_id for i in h.items(session, connection.id)
                       if i.event_type == "occurrence" and i.start_utc > datetime.now(UTC))
     long_ago = datetime.now(UTC) - timedelta(days=90)
-    session.add(CalendarItem(org_id=connection.org_id, connection_id=connection.id, provider_event_id="old-one",
-                             event_type="singleInstance", start_utc=long_ago, end_utc=long_ago + timedelta(hours=1),
-                             change_key="x", provider_data=b"\x01"))
-    session.add(CalendarItem(org_id=connection.org_id, connection_id=connection.id, provider_event_id="vanished",
-                             event_type="singleInstance", start_utc=datetime.now(UTC),
-                             end_utc=datetime.now(UTC) + timedelta(hours=1), change_key="x", provider_data=b"\x01"))
+    cal.item(services_of(app), session, connection, "old-one", long_ago, long_ago + timedelta(hours=1))
+    cal.item(services_of(app), session, connection, "vanished", datetime.now(UTC),
+             datetime.now(UTC) + timedelta(hours=1))
     session.commit()
     world.calendar(action="cancel_occurrence", event_id=occurrence)
     report = sync.run(services_of(app), connection.id)
@@ -135,9 +134,9 @@ def test_events_gone_from_the_window_are_deleted_but_past_ones_are_left_to_reten
 
 
 def test_a_sync_touches_only_its_own_connection(app, session, emu):
-    first_email, second_email = h.manager_emails(emu)[:2]
-    first = h.linked(app, session, emu, first_email)
-    second = h.linked(app, session, emu, second_email, org=session.get(Organization, first.org_id))
+    first_email, second_email = f.manager_emails(emu)[:2]
+    first = f.linked(services_of(app), session, emu, first_email)
+    second = f.linked(services_of(app), session, emu, second_email, org=session.get(Organization, first.org_id))
     sync.run(services_of(app), second.id)
     before = h.row_versions(session, second.id)
     sync.run(services_of(app), first.id)
@@ -146,7 +145,7 @@ def test_a_sync_touches_only_its_own_connection(app, session, emu):
 
 
 def test_success_plans_the_next_sync_one_interval_later(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     sync.run(services_of(app), connection.id, now=now)
     after = h.connection(session, connection.id)
@@ -155,7 +154,7 @@ def test_success_plans_the_next_sync_one_interval_later(app, session, emu):
 
 
 def test_a_second_sync_of_the_same_connection_waits_its_turn(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     with services_of(app).db.engine.connect() as other:
         other.execute(text("SELECT pg_advisory_xact_lock(7000005, :id)"), {"id": connection.id})
         report = sync.run(services_of(app), connection.id)
@@ -166,7 +165,7 @@ def test_a_second_sync_of_the_same_connection_waits_its_turn(app, session, emu):
 @pytest.mark.parametrize("state", [ConnectionState.needs_reconnect, ConnectionState.error,
                                    ConnectionState.disabled])
 def test_a_connection_that_is_not_linked_is_skipped(app, session, emu, state):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     connection.state = state
     session.commit()
     report = sync.run(services_of(app), connection.id)
@@ -175,7 +174,7 @@ def test_a_connection_that_is_not_linked_is_skipped(app, session, emu, state):
 
 
 def test_an_organization_with_sync_turned_off_is_skipped(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     session.get(Organization, connection.org_id).sync_enabled = False
     session.commit()
     assert sync.run(services_of(app), connection.id).outcome is Outcome.skipped
@@ -188,7 +187,7 @@ def test_a_successful_sync_re_checks_the_attached_1on1s_and_a_failed_one_does_no
     calls = []
     monkeypatch.setattr(mailbox, "recheck_after_sync",
                         lambda session, keys, connection: calls.append(connection.id))
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     sync.run(services_of(app), connection.id)
     assert calls == [connection.id]
     emu.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
@@ -197,7 +196,7 @@ def test_a_successful_sync_re_checks_the_attached_1on1s_and_a_failed_one_does_no
 
 
 def test_the_cycle_collector_is_off_while_pages_are_stored_and_back_after_a_failure(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     now = datetime.now(UTC)
     window = (now - timedelta(days=30), now + timedelta(days=120))
     collector_on = []
@@ -228,7 +227,7 @@ def test_the_cycle_collector_is_off_while_pages_are_stored_and_back_after_a_fail
 
 def test_a_stored_token_that_will_not_decrypt_fails_the_sync_in_plain_words(app, session, emu):
     """A key taken out of the ring (or a damaged row): the manager reads why, nothing is written."""
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     connection.access_token = connection.refresh_token = b"\x01\x07missing" + bytes(40)
     session.commit()
     report = sync.run(services_of(app), connection.id)
@@ -237,3 +236,21 @@ def test_a_stored_token_that_will_not_decrypt_fails_the_sync_in_plain_words(app,
     assert "CryptoError" not in connection.state_reason and "cannot read the saved permission" in connection.state_reason
     assert connection.state is ConnectionState.linked and connection.failure_count == 1
     assert h.items(session, connection.id) == []
+
+
+def test_the_writer_refuses_a_row_that_does_not_name_every_column(app, session, emu):
+    """A column added to calendar_items must be given its value by the sync, not left to chance."""
+    from listening.sync import store
+
+    connection = f.linked(services_of(app), session, emu)
+    row = dict.fromkeys(store.COLUMNS)
+    try:
+        with store.Writer(session) as writer:
+            for wrong in ({k: v for k, v in row.items() if k != "trim_version"}, row | {"extra": 1}):
+                with pytest.raises(ValueError, match="must name exactly"):
+                    writer.write([wrong], [])
+                with pytest.raises(ValueError, match="must name exactly"):
+                    writer.write([], [wrong])
+    finally:
+        session.rollback()
+    assert h.count(session, connection.id) == 0

@@ -10,6 +10,8 @@ import pytest
 
 from listening.core.models import Organization
 from tests.integration import sync_helpers as h
+from tests.support import factories as f
+from tests.support.apps import services_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -26,7 +28,7 @@ def one_error_line(result) -> str:
 
 
 def test_sync_one_connection_prints_its_report_and_a_summary(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     result = flask(app, "sync", "--connection", str(connection.id))
     assert result.exit_code == 0, result.stderr
     report_line, summary = result.stdout.strip().splitlines()
@@ -36,8 +38,8 @@ def test_sync_one_connection_prints_its_report_and_a_summary(app, session, emu):
 
 
 def test_sync_all_syncs_every_linked_connection(app, session, emu):
-    first = h.linked(app, session, emu, h.manager_emails(emu)[0])
-    second = h.linked(app, session, emu, h.manager_emails(emu)[1], org=session.get(Organization, first.org_id))
+    first = f.linked(services_of(app), session, emu, f.manager_emails(emu)[0])
+    second = f.linked(services_of(app), session, emu, f.manager_emails(emu)[1], org=session.get(Organization, first.org_id))
     result = flask(app, "sync", "--all")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip().startswith("2 connections: 2 ok;")
@@ -45,7 +47,7 @@ def test_sync_all_syncs_every_linked_connection(app, session, emu):
 
 
 def test_a_failed_sync_exits_1(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     emu.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
     result = flask(app, "sync", "--connection", str(connection.id))
     assert result.exit_code == 1 and "1 error" in result.stdout
@@ -63,7 +65,7 @@ def test_sync_bad_input_exits_2_with_one_line(app, args, message):
 
 
 def test_graph_fetch_prints_trimmed_events_then_a_summary(app, emu):
-    email = h.manager_emails(emu)[0]
+    email = f.manager_emails(emu)[0]
     token = emu.mint_token(email)["access_token"]
     result = flask(app, "graph-fetch", "--token", token, "--graph-url", emu.url + "/v1.0",
                    "--start", "2020-01-01", "--end", "2030-01-01T00:00:00Z")
@@ -94,7 +96,7 @@ def test_graph_fetch_with_a_token_graph_refuses_exits_2(app, emu):
 
 
 def test_graph_fetch_runs_as_a_command(database_url, redis_url, emu, tmp_path):
-    token = emu.mint_token(h.manager_emails(emu)[0])["access_token"]
+    token = emu.mint_token(f.manager_emails(emu)[0])["access_token"]
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, LISTENING_INSTANCE=str(tmp_path),
                LISTENING_KEYS="k1:" + "A" * 43 + "=")
     out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "graph-fetch", "--token", token,

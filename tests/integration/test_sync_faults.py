@@ -12,13 +12,9 @@ from listening import sync
 from listening.core.models import AuditEvent, ConnectionState
 from listening.outlook.connection import Outcome
 from tests.integration import sync_helpers as h
-from tests.integration.sync_helpers import (  # noqa: F401
-    big_app,
-    big_emulator,
-    graph_proxy,
-    scale_window,
-)
-from tests.support.apps import services_of
+from tests.integration.sync_helpers import graph_proxy, scale_window
+from tests.support import factories as f
+from tests.support.apps import clean, make_app, services_of
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -32,7 +28,7 @@ def _sync_actions(session, org_id):
 # --- throttling and unavailability ---------------------------------------------------------------
 @pytest.mark.parametrize("retry_after", [1, 0.25])
 def test_a_throttling_storm_is_waited_out_and_the_sync_completes(app, session, emu, retry_after):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     emu.fault(type="throttle", retry_after=retry_after, times=3, endpoint="calendarView")
     report = sync.run(services_of(app), connection.id)
     assert report.outcome is Outcome.ok and report.requests == 4 and report.inserted > 0
@@ -40,14 +36,14 @@ def test_a_throttling_storm_is_waited_out_and_the_sync_completes(app, session, e
 
 
 def test_503_without_retry_after_is_backed_off_and_the_sync_completes(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     emu.fault(type="unavailable", status=503, times=2, endpoint="calendarView")
     report = sync.run(services_of(app), connection.id)
     assert report.outcome is Outcome.ok and report.requests == 3 and report.seconds >= 1.5
 
 
 def test_throttling_beyond_the_budget_is_transient_backs_off_and_keeps_the_copy(big_app, session, big_emulator):
-    connection = h.linked(big_app, session, big_emulator)
+    connection = f.linked(services_of(big_app), session, big_emulator)
     sync.run(services_of(big_app), connection.id, window=scale_window(big_emulator))
     before = h.row_versions(session, connection.id)
     big_emulator.fault(type="throttle", retry_after=1.5, endpoint="calendarView")  # budget: 2 s
@@ -64,7 +60,7 @@ def test_throttling_beyond_the_budget_is_transient_backs_off_and_keeps_the_copy(
 
 
 def test_a_success_after_failures_resets_the_backoff(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     connection.failure_count, connection.state_reason = 4, "The last sync did not finish"
     session.commit()
     sync.run(services_of(app), connection.id, now=NOW)
@@ -87,7 +83,7 @@ def _when_first_page_served(emu, action):
 
 
 def test_an_access_token_expiring_mid_paging_is_refreshed_and_the_sync_completes(big_app, session, big_emulator):
-    connection = h.linked(big_app, session, big_emulator)
+    connection = f.linked(services_of(big_app), session, big_emulator)
     old_token = bytes(connection.access_token)
     watcher = _when_first_page_served(
         big_emulator, lambda: big_emulator.fault(type="expire_tokens", user=connection.account_email))
@@ -99,7 +95,7 @@ def test_an_access_token_expiring_mid_paging_is_refreshed_and_the_sync_completes
 
 
 def test_a_grant_revoked_mid_sync_needs_reconnect_and_writes_nothing(big_app, session, big_emulator):
-    connection = h.linked(big_app, session, big_emulator)
+    connection = f.linked(services_of(big_app), session, big_emulator)
     sync.run(services_of(big_app), connection.id, window=scale_window(big_emulator))
     first = h.items(session, connection.id)[0].provider_event_id
     big_emulator.calendar(action="set_sensitivity", event_id=first, sensitivity="private")
@@ -119,7 +115,7 @@ def test_a_grant_revoked_mid_sync_needs_reconnect_and_writes_nothing(big_app, se
 
 # --- permanent errors ---------------------------------------------------------------------------
 def test_a_mailbox_not_enabled_puts_the_connection_in_error_without_retry(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     sync.run(services_of(app), connection.id)
     before = h.row_versions(session, connection.id)
     emu.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
@@ -133,7 +129,7 @@ def test_a_mailbox_not_enabled_puts_the_connection_in_error_without_retry(app, s
 
 
 def test_access_denied_puts_the_connection_in_error(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     emu.fault(type="mailbox_not_enabled", mailbox=connection.account_email, enabled=False)
 
     with app.app_context():
@@ -150,10 +146,10 @@ def test_access_denied_puts_the_connection_in_error(app, session, emu):
 def test_a_malformed_page_fails_the_sync_and_nothing_is_written(database_url, redis_url, key_prefix,
                                                                 big_emulator, session, tmp_path, mode):
     with graph_proxy(big_emulator.url, spoil_page=2, mode=mode) as proxy:
-        app = h.make_app(database_url, redis_url, key_prefix, big_emulator, tmp_path,
+        app = make_app(database_url, redis_url, key_prefix, big_emulator.url, tmp_path,
                          graph_url=proxy.url + "/v1.0")
         try:
-            connection = h.linked(app, session, big_emulator)
+            connection = f.linked(services_of(app), session, big_emulator)
             report = sync.run(services_of(app), connection.id, now=NOW, window=scale_window(big_emulator))
             assert report.outcome is Outcome.failed and "page 2 of calendarView" in report.detail
             assert h.count(session, connection.id) == 0  # page 1 was stored, then rolled back
@@ -162,4 +158,4 @@ def test_a_malformed_page_fails_the_sync_and_nothing_is_written(database_url, re
             assert after.next_sync_at == NOW + timedelta(minutes=2) and "page 2" in after.state_reason
         finally:
             session.close()  # its open read would block the TRUNCATE below
-            h.clean_up(app, key_prefix)
+            clean(app, key_prefix)

@@ -12,7 +12,7 @@ import requests
 
 from listening.outlook import graph
 from listening.outlook.events import SELECT
-from tests.integration.sync_helpers import big_emulator, graph_proxy, scale_window  # noqa: F401
+from tests.integration.sync_helpers import graph_proxy, scale_window
 
 pytestmark = pytest.mark.usefixtures("reset_big")
 

@@ -9,7 +9,6 @@ from listening import sync
 from listening.core.models import Person
 from listening.sync import progress
 from listening.sync import queue as sync_queue
-from tests.integration import sync_helpers as h
 from tests.support import factories as f
 from tests.support.apps import services_of
 
@@ -22,19 +21,19 @@ def _event(n: int) -> dict:
 
 
 def test_the_sync_publishes_the_events_read_after_each_page(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     seen = []
     now = datetime(2026, 12, 1, tzinfo=UTC)
     pages = [[_event(n) for n in range(3)], [_event(n) for n in range(3, 5)]]
     sync.store_pages(session, connection, services_of(app).keys, pages,
                      (now - timedelta(days=30), now + timedelta(days=120)), now,
-                     sync.SyncReport(connection.id), seen.append)
+                     sync.SyncReport(connection.id), progress=seen.append)
     session.rollback()
     assert seen == [3, 5]
 
 
 def test_the_page_says_waiting_then_reading_with_the_count_then_nothing(app, client, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     f.sign_in_as(client, session.get(Person, connection.person_id))
     jobs = services_of(app).jobs
     assert client.get("/one-on-ones/status").get_json()["running"] is False
@@ -59,7 +58,7 @@ def test_the_page_says_waiting_then_reading_with_the_count_then_nothing(app, cli
 
 
 def test_a_real_sync_leaves_no_progress_behind(app, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     session.commit()
     report = sync.run(services_of(app), connection.id, trigger="manual")
     assert report.outcome.value == "ok" and report.fetched > 0

@@ -11,7 +11,7 @@ from listening.core.models import AuditEvent, ConnectionState, Organization, Rol
 from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
 from tests.support import factories as f
-from tests.support.apps import services_of
+from tests.support.apps import clean, make_app, services_of
 
 
 def _queued(app, connection_id: int) -> Job | None:
@@ -23,7 +23,7 @@ def _queued(app, connection_id: int) -> Job | None:
 
 
 def _signed_in_owner(app, client, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     from listening.core.models import Person
 
     f.sign_in_as(client, session.get(Person, connection.person_id))
@@ -62,14 +62,14 @@ def test_without_a_csrf_token_nothing_is_queued(app, client, session, emu):
 def test_another_managers_connection_is_a_404(app, client, session, emu):
     mine = _signed_in_owner(app, client, session, emu)
     other_org = f.org(session)
-    other = h.linked(app, session, emu, h.manager_emails(emu)[1], org=other_org)
+    other = f.linked(services_of(app), session, emu, f.manager_emails(emu)[1], org=other_org)
     assert _press(client, other.id).status_code == 404
     assert _press(client, 999_999).status_code == 404
     assert _queued(app, other.id) is None and _queued(app, mine.id) is None
 
 
 def test_employees_cannot_refresh_and_anonymous_people_are_sent_to_sign_in(app, client, session, emu):
-    connection = h.linked(app, session, emu)
+    connection = f.linked(services_of(app), session, emu)
     org = session.get(Organization, connection.org_id)
     employee = f.person(session, org, role=Role.employee)
     session.commit()
@@ -109,7 +109,7 @@ def test_redis_unreachable_is_said_plainly_and_the_request_still_succeeds(databa
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    app = h.make_app(database_url, f"redis://127.0.0.1:{dead}/0", key_prefix, emulator, tmp_path)
+    app = make_app(database_url, f"redis://127.0.0.1:{dead}/0", key_prefix, emulator.url, tmp_path)
     client = app.test_client()
     try:
         connection = _signed_in_owner(app, client, session, emulator)
@@ -117,11 +117,4 @@ def test_redis_unreachable_is_said_plainly_and_the_request_still_succeeds(databa
         assert "could not be queued right now" in client.get("/one-on-ones").get_data(as_text=True)
     finally:
         session.close()
-        from sqlalchemy import text
-
-        from listening.core.models import Base
-
-        with services_of(app).db.engine.begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(t.name for t in Base.metadata.sorted_tables)
-                              + " RESTART IDENTITY CASCADE"))
-        services_of(app).db.dispose()
+        clean(app, key_prefix)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -17,6 +17,7 @@ from listening.filters import (
     parse_input,
 )
 from listening.filters.times import TZ_NAMES, WINDOWS_ZONES, read_start, zone_named
+from tests.support.calendars import CREATED, goid
 from tests.support.data import FILTER_EXAMPLES
 
 ROSA, ROSA_ALIAS = "rosa@tailspin.test", "rdelgado@tailspin.test"
@@ -25,16 +26,12 @@ HANNAH, MARCO = "hannah@tailspin.test", "marco@tailspin.test"
 MANAGER = {"email": ROSA, "aliases": [ROSA_ALIAS]}
 REPORTS = [{"email": FEMI, "aliases": [FEMI_ALIAS]}, {"email": HANNAH, "aliases": []}]
 NOW = "2027-03-10T09:00:00Z"
-CLASS_ID = "040000008200E00074C5B7101A82E008"
 DROP = object()  # a field value meaning "leave the field out"
 
 
-def goid(day: int = 0, tail: str = "7EF63AD633599DB4DAD1949CED107E60",
-         created: str = "00DC0612A8A1DD01") -> str:
-    """A Global Object ID: class id, instance date (bytes 16-19), creation
-    time, reserved, size, data."""
-    date = f"07EB03{day:02X}" if day else "00000000"
-    return CLASS_ID + date + created + "0" * 16 + "10000000" + tail
+def goid_on(day: int = 0, tail: str = "7EF63AD633599DB4DAD1949CED107E60", created: str = CREATED) -> str:
+    """The Global Object ID of an occurrence on March ``day`` 2027 (0: of a series or single meeting)."""
+    return goid(tail, date(2027, 3, day) if day else None, created)
 
 
 def attendee(address, response="accepted", kind="required", name=None) -> dict:
@@ -50,7 +47,7 @@ def ev(eid: str, day: int = 15, series: str = "S", **fields) -> dict:
         "start": {"dateTime": f"2027-03-{day:02d}T10:00:00.0000000", "timeZone": "UTC"},
         "isCancelled": False, "isAllDay": False, "sensitivity": "normal",
         "subject": f"{series} 1:1",
-        "iCalUId": goid(day, tail=series.encode().hex().upper().ljust(32, "0")),
+        "iCalUId": goid_on(day, tail=series.encode().hex().upper().ljust(32, "0")),
         "responseStatus": {"response": "organizer", "time": "0001-01-01T00:00:00Z"},
         "organizer": {"emailAddress": {"name": "Rosa Delgado", "address": ROSA}},
         "attendees": [attendee(FEMI)],
@@ -307,20 +304,20 @@ def with_uid(series, uid, **fields):
 
 
 @pytest.mark.parametrize("uid_a, uid_b, expected", [
-    (goid(1), goid(2), "copied"),
-    (goid(1), goid(1).lower(), "copied"),
-    (goid(1), goid(1)[:32].lower() + goid(1)[32:], "copied"),
-    (goid(0), goid(9), "copied"),
-    (goid(1), goid(1, created="00DC0612A8A1DD02"), "candidate"),
-    (goid(1), goid(1, tail="7EF63AD633599DB4DAD1949CED107E61"), "candidate"),
-    (goid(1)[:31] + "9" + goid(1)[32:], goid(2)[:31] + "9" + goid(2)[32:], "candidate"),
+    (goid_on(1), goid_on(2), "copied"),
+    (goid_on(1), goid_on(1).lower(), "copied"),
+    (goid_on(1), goid_on(1)[:32].lower() + goid_on(1)[32:], "copied"),
+    (goid_on(0), goid_on(9), "copied"),
+    (goid_on(1), goid_on(1, created="00DC0612A8A1DD02"), "candidate"),
+    (goid_on(1), goid_on(1, tail="7EF63AD633599DB4DAD1949CED107E61"), "candidate"),
+    (goid_on(1)[:31] + "9" + goid_on(1)[32:], goid_on(2)[:31] + "9" + goid_on(2)[32:], "candidate"),
     ("uid-7", "uid-7", "copied"),
     ("uid-7", "UID-7", "candidate"),
-    (goid(1) + "0", goid(2) + "0", "candidate"),
-    (goid(1)[:79], goid(2)[:79], "candidate"),
-    (goid(1)[:78] + "G0", goid(2)[:78] + "G0", "candidate"),
-    (goid(1)[:80], goid(2)[:80], "copied"),
-    (goid(1)[:78], goid(2)[:78], "candidate"),
+    (goid_on(1) + "0", goid_on(2) + "0", "candidate"),
+    (goid_on(1)[:79], goid_on(2)[:79], "candidate"),
+    (goid_on(1)[:78] + "G0", goid_on(2)[:78] + "G0", "candidate"),
+    (goid_on(1)[:80], goid_on(2)[:80], "copied"),
+    (goid_on(1)[:78], goid_on(2)[:78], "candidate"),
     ("", "", "candidate"),
     (DROP, DROP, "candidate"),
     (7, 7, "candidate"),
@@ -343,36 +340,36 @@ def test_copied(uid_a, uid_b, expected):
 ], ids=["copy-ended", "copy-cancelled", "copy-private-still-counts",
         "copy-with-three-people-counts", "copy-all-day-counts"])
 def test_copied_counts_copies_that_have_not_ended(other_fields, expected):
-    events = with_uid("A", goid(1)) + with_uid("B", goid(3), **other_fields)
+    events = with_uid("A", goid_on(1)) + with_uid("B", goid_on(3), **other_fields)
     assert verdict(events, "A") == expected
     assert verdict(events, "B") != "copied"  # it keeps the first rule it fails
 
 
 def test_copied_needs_the_key_of_the_latest_live_occurrence():
-    older = [ev("A-1", 1, "A", iCalUId=goid(1, tail="AA" * 16))]
-    later = [ev("A-8", 8, "A", iCalUId=goid(8, tail="BB" * 16)),
-             ev("A-15", 15, "A", iCalUId=goid(15, tail="BB" * 16))]
-    other = with_uid("B", goid(2, tail="AA" * 16), attendees=[attendee(HANNAH)])
+    older = [ev("A-1", 1, "A", iCalUId=goid_on(1, tail="AA" * 16))]
+    later = [ev("A-8", 8, "A", iCalUId=goid_on(8, tail="BB" * 16)),
+             ev("A-15", 15, "A", iCalUId=goid_on(15, tail="BB" * 16))]
+    other = with_uid("B", goid_on(2, tail="AA" * 16), attendees=[attendee(HANNAH)])
     assert outcomes(older + later + other) == {"A": "candidate", "B": "candidate"}
 
 
 def test_single_instances_and_malformed_entries_never_make_copies():
-    single = ev("one", type="singleInstance", seriesMasterId=None, iCalUId=goid(3))
-    broken = ev("bad", type="Occurrence", iCalUId=goid(4))
-    assert outcomes(with_uid("A", goid(1)) + [single, broken]) == {
+    single = ev("one", type="singleInstance", seriesMasterId=None, iCalUId=goid_on(3))
+    broken = ev("bad", type="Occurrence", iCalUId=goid_on(4))
+    assert outcomes(with_uid("A", goid_on(1)) + [single, broken]) == {
         "A": "candidate", "one": "not_recurring"}
 
 
 def test_a_one_off_sharing_a_copied_series_id_keeps_its_own_record():
-    events = (with_uid("A", goid(1)) + with_uid("B", goid(2), attendees=[attendee(HANNAH)])
+    events = (with_uid("A", goid_on(1)) + with_uid("B", goid_on(2), attendees=[attendee(HANNAH)])
               + [ev("A", type="singleInstance", seriesMasterId=None)])
     got = [(r.series_id, r.reason, r.copies) for r in run(events).rejected]
     assert got == [("A", "copied", ("B",)), ("A", "not_recurring", ()), ("B", "copied", ("A",))]
 
 
 def test_three_copies_each_name_the_others():
-    events = (with_uid("A", goid(1)) + with_uid("B", goid(2), attendees=[attendee(HANNAH)])
-              + with_uid("C", goid(3), attendees=[attendee(FEMI), attendee(HANNAH)]))
+    events = (with_uid("A", goid_on(1)) + with_uid("B", goid_on(2), attendees=[attendee(HANNAH)])
+              + with_uid("C", goid_on(3), attendees=[attendee(FEMI), attendee(HANNAH)]))
     result = run(events)
     copies = {r.series_id: r.copies for r in result.rejected}
     assert copies == {"A": ("B", "C"), "B": ("A", "C"), "C": ()}
@@ -657,7 +654,7 @@ def test_declined_says_who_declined():
 
 
 def test_copied_names_the_other_series_and_next_start():
-    got = rejection(with_uid("A", goid(1)) + with_uid("B", goid(2), attendees=[attendee(HANNAH)]),
+    got = rejection(with_uid("A", goid_on(1)) + with_uid("B", goid_on(2), attendees=[attendee(HANNAH)]),
                     "A")
     assert (got.reason, got.copies, got.next_start.day) == ("copied", ("B",), 15)
 

@@ -7,19 +7,19 @@ import io
 import json
 import random
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from listening.filters import judge, main, parse_input
 from listening.filters.times import read_start
+from tests.support.calendars import goid
 
 ROSA, ROSA_ALIAS = "rosa@tailspin.test", "rdelgado@tailspin.test"
 FEMI, FEMI_ALIAS, HANNAH = "femi@tailspin.test", "femi.a@tailspin.test", "hannah@tailspin.test"
 PEOPLE = {"manager": {"email": ROSA, "aliases": [ROSA_ALIAS]},
           "reports": [{"email": FEMI, "aliases": [FEMI_ALIAS]}, {"email": HANNAH}]}
-CLASS_ID = "040000008200E00074C5B7101A82E008"
 TYPES = ("singleInstance", "occurrence", "exception", "seriesMaster")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -32,10 +32,6 @@ garbage = st.recursive(leaf, lambda inner: st.one_of(
 
 def sometimes_garbage(strategy):
     return st.one_of(strategy, strategy, strategy, garbage)
-
-
-def goid(day: int, tail: str) -> str:
-    return CLASS_ID + f"07EB03{day:02X}" + "00DC0612A8A1DD01" + "0" * 16 + "10000000" + tail
 
 
 ids = sometimes_garbage(st.sampled_from(["a", "b", "c", "S", "T", "", "\ud800"]))
@@ -58,8 +54,8 @@ zones = st.sampled_from(["UTC", "W. Europe Standard Time", "Pacific Standard Tim
                          "Tokyo Standard Time", "Europe/Berlin", "US/Pacific", "utc", "bogus",
                          None, 3])
 start = st.fixed_dictionaries({}, optional={"dateTime": local_times, "timeZone": zones})
-uids = st.sampled_from([goid(1, "AB" * 16), goid(2, "AB" * 16), goid(3, "AB" * 16).lower(),
-                        goid(4, "CD" * 16), "uid-1", "UID-1", ""])
+uids = st.sampled_from([goid("AB" * 16, date(2027, 3, 1)), goid("AB" * 16, date(2027, 3, 2)), goid("AB" * 16, date(2027, 3, 3)).lower(),
+                        goid("CD" * 16, date(2027, 3, 4)), "uid-1", "UID-1", ""])
 event = st.fixed_dictionaries({}, optional={
     "id": ids, "type": sometimes_garbage(st.sampled_from(TYPES + ("Occurrence",))),
     "seriesMasterId": ids, "isCancelled": sometimes_garbage(st.booleans()),

@@ -1,15 +1,29 @@
-"""The trimmed copy: exactly the declared fields, private details dropped, same as marshmallow's dump."""
+"""The trimmed copy: exactly the declared fields, private details dropped, same as marshmallow's dump;
+and the version of the stored fields that each copy records."""
 from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from marshmallow import fields
 
-from listening.outlook.events import PRIVATE_FIELDS, SCHEMA, SELECT, trim, utc_instant
+from listening.outlook import events
+from listening.outlook.events import (
+    PRIVATE_FIELDS,
+    SCHEMA,
+    SELECT,
+    Attendee,
+    StoredEvent,
+    StoredFields,
+    _Part,
+    trim,
+    utc_instant,
+)
 from tests.support.data import GRAPH_SAMPLES
 
 STORED = {"id", "iCalUId", "seriesMasterId", "type", "start", "end", "originalStartTimeZone", "isAllDay",
@@ -162,3 +176,49 @@ def test_utc_instant_is_always_an_aware_utc_time(written, meant):
 def test_utc_instant_refuses_a_time_that_is_not_utc():
     with pytest.raises(ValueError):
         utc_instant({"dateTime": "2026-03-02T09:30:00.0000000", "timeZone": "Pacific Standard Time"})
+
+
+# --- the version a stored copy records ------------------------------------------------------------
+class _Reordered(_Part):
+    changeKey = fields.String(allow_none=True)
+    id = fields.String(required=True)
+
+
+class _Plain(_Part):
+    id = fields.String(required=True)
+    changeKey = fields.String(allow_none=True)
+
+
+def _with(**declared) -> StoredFields:
+    return StoredFields(type("Changed", (StoredEvent,), declared)())
+
+
+@pytest.mark.parametrize("changed", [
+    StoredFields(StoredEvent(exclude=("webLink",))),
+    _with(importance=fields.String(allow_none=True)),
+    _with(organizer=fields.Nested(Attendee, allow_none=True)),  # a nested field more
+    _with(attendees=fields.Nested(Attendee, allow_none=True)),  # one attendee, not a list
+    StoredFields(StoredEvent(), private=("subject", "attendees")),
+], ids=["field-removed", "field-added", "nested-field-added", "list-became-one", "private-fields"])
+def test_any_change_of_what_is_kept_changes_the_version(changed):
+    assert changed.version != events.STORED.version
+
+
+def test_the_version_ignores_the_order_of_declaration_and_is_the_same_in_every_process():
+    assert StoredFields(_Reordered()).version == StoredFields(_Plain()).version
+    assert StoredFields(StoredEvent()).version == events.STORED.version
+    assert re.fullmatch(r"[0-9a-f]{16}", events.STORED.version)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_event)
+def test_a_stored_copy_trims_to_itself(event):
+    """What lets ``flask sync --retrim`` trim a stored copy again in place."""
+    kept = trim(event)
+    assert trim(json.loads(json.dumps(kept))) == kept
+
+
+def test_a_copy_trimmed_again_with_fewer_fields_loses_exactly_those():
+    kept = json.loads(json.dumps(trim(full_event())))
+    assert StoredFields(StoredEvent(exclude=("webLink",))).trim(kept) == \
+        {k: v for k, v in kept.items() if k != "webLink"}

@@ -4,8 +4,9 @@ Every blueprint under /admin is made by ``blueprint()``, which installs the guar
 (signed in, and an HR admin: listening/web/security.py) as its ``before_request``,
 so no view can forget it; tests/integration/test_admin_guard.py walks the URL map
 and checks every /admin route. A module that adds admin pages makes its own with
-``blueprint("admin_things", __name__)``, registers it in listening/web/__init__.py,
-and lists its pages in the navigation with ``nav.add_admin_page``.
+``blueprint("admin_things", __name__)`` (listening/web/__init__.py registers every
+blueprint made so), imports itself at the end of this file, and lists its pages in the
+navigation with ``nav.add_admin_page`` (admin/api.py does all three).
 """
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ from flask import Blueprint
 from listening.web import security
 
 PREFIX = "/admin"
+BLUEPRINTS: list[Blueprint] = []  # every blueprint under /admin, each guarded
 
 
 def blueprint(name: str, import_name: str) -> Blueprint:
     """A blueprint under /admin whose every view is for HR admins only."""
     bp = Blueprint(name, import_name, url_prefix=PREFIX)
     security.guarded_blueprint(bp, security.admin_guard)
+    BLUEPRINTS.append(bp)
     return bp
 
 
 bp = blueprint("admin", __name__)
 
 # The views register themselves on ``bp`` (imported last: they import ``bp`` from here).
-from listening.web.admin import audit, consent, directory, people, settings  # noqa: E402,F401
+from listening.web.admin import api, audit, consent, directory, people, settings  # noqa: E402,F401
