@@ -2,7 +2,7 @@
 then enqueues its follow-ups. Arguments are ids and primitives, never ORM objects or tokens.
 
 - jobs.sync.sync_connection(connection_id, trigger)   queue "sync"
-- jobs.sync.enqueue_due_syncs()                       queue "maintenance", every minute (jobs/cron.py)
+- jobs.sync.enqueue_due_syncs()                       queue "maintenance", every 15 s (jobs/cron.py)
 - jobs.retention.purge_expired()                      queue "maintenance", daily (jobs/cron.py)
 - jobs.webhooks.deliver(delivery_ids)                 queue "webhooks", queued after each commit
 - jobs.webhooks.sweep()                               queue "maintenance", every minute

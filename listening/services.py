@@ -28,15 +28,17 @@ class Services:
     tokens: Tokens         # a connection's tokens: stored encrypted, refreshed at Microsoft
 
 
-def build(settings: Settings) -> Services:
+def build(settings: Settings, *, redis_patience: float = 0.0) -> Services:
     """Everything wired from ``settings``. A bad key ring stops the process here, before it
-    serves anything; nothing connects to the database, Redis or Microsoft yet."""
+    serves anything; nothing connects to the database, Redis or Microsoft yet.
+    ``redis_patience``: seconds a Redis command keeps reconnecting before it fails (the
+    worker and clock ride out a Redis restart; the web process answers at once)."""
     try:
         keys = KeyRing.from_settings(settings)
     except CryptoError as err:
         raise ConfigError(f"LISTENING_KEYS: {err}") from None
     db = Database(settings.database_url, settings.instance_path)
-    jobs = JobQueue(settings.redis_url, settings.instance_path, settings.queue_prefix)
+    jobs = JobQueue(settings.redis_url, settings.instance_path, settings.queue_prefix, redis_patience)
     # Outbound events recorded by any session are queued the moment that session commits.
     dispatch.install(db, lambda ids: queueing.enqueue(jobs, ids))
     return Services(

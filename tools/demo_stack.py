@@ -16,6 +16,7 @@ from pathlib import Path
 
 import requests
 
+from tools import procfile
 from tools.supervisor import Child, Supervisor
 
 CALLBACK_PATHS = ("/auth/callback", "/outlook/callback", "/outlook/adminconsent/callback")
@@ -120,12 +121,10 @@ class Stack:
             str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
             "--graceful-timeout", "4", "--access-logfile", str(logs / "web-access.log"),
             "--control-socket", str(self.instance / "gunicorn.ctl"), "wsgi:app"], env, grace=4))
-        # The same commands as the Procfile's worker and clock.
-        supervisor.start(Child("worker", [str(bin_dir / "rq"), "worker", "--with-scheduler", "--worker-class",
-                                          "rq.SimpleWorker", "-c", "jobs.rq_settings"], env, restart=True,
-                               grace=4))
-        supervisor.start(Child("clock", [str(bin_dir / "rq"), "cron", "-c", "jobs.rq_settings", "jobs.cron"],
-                               env, restart=True, grace=3))
+        # The Procfile's worker and clock. A worker stops within a few seconds of SIGTERM even in
+        # the middle of a sync (the sync gives way and is queued again: jobs/runtime.py).
+        supervisor.start(Child("worker", procfile.command("worker", bin_dir), env, restart=True, grace=20))
+        supervisor.start(Child("clock", procfile.command("clock", bin_dir), env, restart=True, grace=3))
         _wait_for(f"http://127.0.0.1:{self.port}/healthz", 60, supervisor)
 
     def welcome(self) -> None:

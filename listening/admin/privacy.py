@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from listening import audit
 from listening.audit import Action
-from listening.core import crypto
+from listening.core import crypto, locks
 from listening.core.models import (
     AuditEvent,
     CalendarItem,
@@ -127,6 +127,9 @@ class Erasure:
     one_on_ones: int
 
 
+ERASE_WAIT_MS = 4000  # as unlink's (listening/outlook/linking.py)
+
+
 class ErasureError(ValueError):
     """This erasure is refused (the message says why)."""
 
@@ -140,6 +143,10 @@ def erase(session: Session, person: Person, actor: Person, now: datetime) -> Era
     conn = _connection(session, person)
     items = 0
     if conn is not None:
+        # The connection lock first (listening/core/locks.py): a sync of this calendar gives way.
+        if not locks.connection(session, conn.id, ERASE_WAIT_MS):
+            raise ErasureError("A sync of this person's calendar was still stopping, so nothing was "
+                               "erased. Try again in a moment.")
         items = session.scalar(select(func.count()).select_from(CalendarItem)
                                .where(CalendarItem.connection_id == conn.id))
         session.execute(delete(CalendarItem).where(CalendarItem.connection_id == conn.id))

@@ -41,6 +41,8 @@ class Settings:
     graph_max_wait: float = 120.0
     # RQ retries of a sync that failed in a way worth retrying: (how many, seconds before each).
     sync_retry: tuple[int, tuple[int, ...]] = (3, (30, 120, 600))
+    # Seconds a running job may go without a heartbeat before RQ counts it abandoned (jobs/runtime.py).
+    job_heartbeat_ttl: int = 70
     # How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
     trusted_proxies: int = 0
     queue_prefix: str = ""
@@ -112,6 +114,7 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         keys=get("LISTENING_KEYS"),
         http_timeout=_number("HTTP_TIMEOUT", get("HTTP_TIMEOUT"), 10.0, minimum=0.1),
         graph_max_wait=_number("GRAPH_MAX_WAIT", get("GRAPH_MAX_WAIT"), 120.0),
+        job_heartbeat_ttl=_number("JOB_HEARTBEAT_TTL", get("JOB_HEARTBEAT_TTL"), 70, kind=int, minimum=2),
         trusted_proxies=_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), 0, kind=int),
         queue_prefix=get("QUEUE_PREFIX", ""),
         log_level=get("LOG_LEVEL", "INFO"),

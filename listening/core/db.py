@@ -8,13 +8,18 @@ use ``Database.unit_of_work()``; a web request gets one Session of its own
 """
 from __future__ import annotations
 
+import enum
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
+
+STATEMENT_TIMEOUT_MS = 60_000
 
 
 def normalise_url(url: str) -> str:
@@ -29,8 +34,54 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         normalise_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=10,
         # Bound every statement so a stuck query cannot hold a worker forever.
-        connect_args={"connect_timeout": 10, "options": "-c statement_timeout=60000"},
+        connect_args={"connect_timeout": 10, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
     )
+
+
+class Fault(str, enum.Enum):
+    """What kind of database failure an exception is: each is worded and handled on its own
+    (listening/outlook/connection.py for a sync, listening/web/outages.py for a page)."""
+    unreachable = "unreachable"  # no connection, or it was lost: the server is down or restarting
+    deadlock = "deadlock"        # PostgreSQL cancelled this transaction to break a deadlock
+    timeout = "timeout"          # a statement ran past statement_timeout, a lock past lock_timeout
+    other = "other"              # anything else the database refused
+
+
+# SQLSTATEs (PostgreSQL's appendix A) that mean the server went away or is not accepting
+# connections yet: class 08 and the shutdown / start-up codes of class 57.
+_GONE = ("57P01", "57P02", "57P03")
+_TIMED_OUT = ("57014", "55P03")  # query_canceled (statement_timeout), lock_not_available
+
+
+def fault_of(exc: BaseException) -> Fault | None:
+    """The kind of database failure ``exc`` is, or None when it is not one. Takes SQLAlchemy's
+    wrapped errors and psycopg's own (the sync's COPY runs on the raw driver connection)."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return Fault.timeout  # no pooled connection freed up in time: the pool is exhausted
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return Fault.unreachable
+        if isinstance(exc.orig, psycopg.Error):
+            return _psycopg_fault(exc.orig)
+        # DB-API's own meaning of these two: the database, not the statement, failed.
+        operational = isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
+        return Fault.unreachable if operational else Fault.other
+    if isinstance(exc, psycopg.Error):
+        return _psycopg_fault(exc)
+    return None
+
+
+def _psycopg_fault(exc: psycopg.Error) -> Fault:
+    state = exc.sqlstate
+    if state == "40P01":
+        return Fault.deadlock
+    if state in _TIMED_OUT:
+        return Fault.timeout
+    if state in _GONE or (state or "").startswith("08"):
+        return Fault.unreachable
+    if state is None and isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return Fault.unreachable  # refused, reset or closed: libpq gives no SQLSTATE for those
+    return Fault.other
 
 
 class Database:
@@ -100,5 +151,3 @@ class Database:
         """Drop pooled connections (after a fork, or when a test is done with the app)."""
         if self._engine is not None:
             self._engine.dispose(close=close)
-
-

@@ -194,6 +194,9 @@ class Connection(Base):
     last_sync_outcome: Mapped[str | None] = mapped_column(String(40))
     next_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failure_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Graph answered Retry-After for longer than a sync may wait: nothing is sent to Graph for
+    # this mailbox before then (listening/outlook/connection.py). Migration 0010.
+    graph_wait_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),

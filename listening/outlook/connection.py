@@ -17,8 +17,12 @@ the rule), so one failure reads and behaves the same wherever it happens.
 Transitions, with ``now`` an argument (the sync's schedule follows from them):
 - success: ``linked``, failure count back to 0, next sync one interval later;
 - a transient or unreadable failure: still ``linked``, the reason says what happened,
-  next sync after ``backoff(count)`` (2, 4, 8 … minutes, at most 6 hours);
-- ``error`` and ``needs_reconnect``: no further sync until the person acts.
+  next sync after ``backoff(count)`` (2, 4, 8 … minutes, at most 6 hours), and never
+  before the time Graph asked us to wait for (``Retry-After`` beyond the sync's wait
+  budget: ``graph_wait_until``, before which nothing is sent to Graph);
+- ``error`` and ``needs_reconnect``: no further sync until the person acts;
+- a sync stopped on purpose (its worker shutting down, the connection being unlinked)
+  changes nothing on the connection: it is recorded, and that is all.
 
 Nothing here commits: changes and their audit entries are in the caller's session.
 """
@@ -29,10 +33,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import OperationalError
-
 from listening import audit
 from listening.audit import Action
+from listening.core import db
 from listening.core.models import Connection, ConnectionState
 from listening.outlook import graph
 
@@ -50,6 +53,7 @@ class Outcome(str, enum.Enum):
     failed = "failed"            # something we could not read or did wrong; retried too
     error = "error"              # Microsoft refuses this mailbox; the person must act
     reconnect = "needs_reconnect"
+    stopped = "stopped"          # given up on purpose part-way (shutdown, unlink); nothing kept
 
 
 FAILURES = (Outcome.transient, Outcome.failed, Outcome.error, Outcome.reconnect)
@@ -74,6 +78,7 @@ AADSTS_WORDS = {
     **dict.fromkeys((50076, 50079, 50078), MFA),
     65001: CONSENT, 53003: BLOCKED,
 }
+GRAPH_WAIT = "Microsoft asked Listening to wait before reading this calendar again (until {until:%H:%M} UTC)"
 TRANSIENT_REASON = ("The last sync did not finish: Microsoft was busy or unreachable ({detail}). "
                     "Listening tries again automatically ({count} in a row so far).")
 FAILED_REASON = ("The last sync failed: {detail}. Listening tries again automatically "
@@ -120,11 +125,24 @@ class Failure(str, enum.Enum):
     mailbox_refused = "mailbox_refused"        # mailbox not enabled, access denied (403)
     graph_unavailable = "graph_unavailable"    # throttled, 5xx, network, beyond the wait budget
     sign_in_unavailable = "sign_in_unavailable"  # the token endpoint is down (or refuses us)
-    database_unreachable = "database_unreachable"
+    database_unreachable = "database_unreachable"  # no connection, or it was lost
+    database_deadlock = "database_deadlock"    # retried at once, once, by the sync
+    database_timeout = "database_timeout"      # statement_timeout or lock_timeout
+    database_error = "database_error"          # anything else PostgreSQL refused
     unreadable_response = "unreadable_response"  # not JSON, no value list, a foreign nextLink
     rejected_request = "rejected_request"      # any other 4xx: our request was wrong
     unreadable_token = "unreadable_token"
     internal = "internal"
+    stopped_by_shutdown = "stopped_by_shutdown"  # the worker was asked to stop (SIGTERM)
+    stopped_by_unlink = "stopped_by_unlink"      # unlink or erasure waits for the connection
+
+
+class SyncStopped(Exception):
+    """A sync gave way on purpose part-way through (its transaction rolls back)."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.value)
+        self.failure = failure
 
 
 @dataclass(frozen=True)
@@ -133,6 +151,7 @@ class Rule:
     state: ConnectionState      # the state the connection is left in
     words: str | None           # what the person reads (None: the failure's own detail)
     clear_tokens: bool = False  # Microsoft will never accept them again: keep nothing unusable
+    counts: bool = True         # False: says nothing about the mailbox; no backoff, no reason
 
 
 _linked, _reconnect, _error = ConnectionState.linked, ConnectionState.needs_reconnect, ConnectionState.error
@@ -144,15 +163,29 @@ RULES: dict[Failure, Rule] = {
     Failure.graph_unavailable: Rule(Outcome.transient, _linked, None),
     Failure.sign_in_unavailable: Rule(Outcome.transient, _linked, SIGN_IN_DOWN),
     Failure.database_unreachable: Rule(Outcome.transient, _linked, "the database was unreachable"),
+    Failure.database_deadlock: Rule(Outcome.transient, _linked, "the database broke a deadlock between "
+                                    "this sync and another change to the same calendar"),
+    Failure.database_timeout: Rule(Outcome.transient, _linked, "a database statement or lock took "
+                                   "longer than its time limit"),
+    Failure.database_error: Rule(Outcome.failed, _linked, None),
     Failure.unreadable_response: Rule(Outcome.failed, _linked, None),
     Failure.rejected_request: Rule(Outcome.failed, _linked, None),
     Failure.unreadable_token: Rule(Outcome.failed, _linked, UNREADABLE),
     Failure.internal: Rule(Outcome.failed, _linked, None),
+    Failure.stopped_by_shutdown: Rule(Outcome.stopped, _linked, "stopped because its worker was shutting "
+                                      "down; nothing was kept and the sync was queued again", counts=False),
+    Failure.stopped_by_unlink: Rule(Outcome.stopped, _linked, "stopped by unlink: the connection was being "
+                                    "removed (Outlook unlinked, or the person's data erased); nothing was "
+                                    "kept", counts=False),
 }
+_DATABASE = {db.Fault.unreachable: Failure.database_unreachable, db.Fault.deadlock: Failure.database_deadlock,
+             db.Fault.timeout: Failure.database_timeout, db.Fault.other: Failure.database_error}
 
 
 def failure_of(exc: BaseException) -> tuple[Failure, str]:
     """The kind of a failure and what to say about it (never event content)."""
+    if isinstance(exc, SyncStopped):
+        return exc.failure, RULES[exc.failure].words
     if isinstance(exc, graph.PermanentGraphError):
         return Failure.mailbox_refused, exc.reason
     if isinstance(exc, ReconnectNeeded):
@@ -163,8 +196,10 @@ def failure_of(exc: BaseException) -> tuple[Failure, str]:
         return Failure.graph_unavailable, str(exc)
     if isinstance(exc, TransientTokenError):
         return Failure.sign_in_unavailable, SIGN_IN_DOWN
-    if isinstance(exc, OperationalError):
-        return Failure.database_unreachable, RULES[Failure.database_unreachable].words
+    fault = db.fault_of(exc)
+    if fault is not None:
+        failure = _DATABASE[fault]
+        return failure, RULES[failure].words or _database_detail(exc)
     if isinstance(exc, graph.MalformedResponseError):
         return Failure.unreadable_response, str(exc)
     if isinstance(exc, graph.GraphError):
@@ -172,6 +207,25 @@ def failure_of(exc: BaseException) -> tuple[Failure, str]:
     if isinstance(exc, UnreadableToken):
         return Failure.unreadable_token, UNREADABLE
     return Failure.internal, f"an internal error ({type(exc).__name__})"
+
+
+def _database_detail(exc: BaseException) -> str:
+    """A database error by its SQLSTATE (never its message: it can quote row values)."""
+    cause = getattr(exc, "orig", None) or exc
+    state = getattr(cause, "sqlstate", None)
+    return f"a database error (SQLSTATE {state})" if state else f"a database error ({type(cause).__name__})"
+
+
+def not_before_of(exc: BaseException, now: datetime) -> datetime | None:
+    """When Graph asked us to come back, if it asked for longer than the sync could wait."""
+    seconds = getattr(exc, "retry_after", None) if isinstance(exc, graph.TransientGraphError) else None
+    return now + timedelta(seconds=seconds) if seconds else None
+
+
+def graph_waiting(connection: Connection, now: datetime) -> datetime | None:
+    """Until when Graph asked us to leave this mailbox alone, if that is still ahead."""
+    until = connection.graph_wait_until
+    return until if until is not None and until > now else None
 
 
 # --- transitions --------------------------------------------------------------------------------
@@ -190,21 +244,27 @@ class Transition:
     failure_count: int
     next_sync_at: datetime | None
     clear_tokens: bool = False
+    graph_wait_until: datetime | None = None
 
 
 def after_success(now: datetime, interval_minutes: int) -> Transition:
     return Transition(ConnectionState.linked, None, 0, now + timedelta(minutes=interval_minutes))
 
 
-def after_failure(failure: Failure, failure_count: int, now: datetime, detail: str) -> Transition:
-    """The connection after one more failure; ``failure_count`` is the count before it."""
+def after_failure(failure: Failure, failure_count: int, now: datetime, detail: str,
+                  not_before: datetime | None = None) -> Transition:
+    """The connection after one more failure; ``failure_count`` is the count before it.
+    ``not_before``: Graph asked us not to come back earlier (``not_before_of``)."""
     rule, count = RULES[failure], failure_count + 1
     words = rule.words or detail
     if rule.state is not ConnectionState.linked:
         return Transition(rule.state, words, count, None, rule.clear_tokens)
     template = TRANSIENT_REASON if rule.outcome is Outcome.transient else FAILED_REASON
+    next_at = now + backoff(count)
+    if not_before is not None and not_before > next_at:
+        next_at = not_before
     return Transition(ConnectionState.linked, template.format(detail=words, count=count), count,
-                      now + backoff(count))
+                      next_at, graph_wait_until=not_before)
 
 
 def succeed(session, connection: Connection, now: datetime, interval_minutes: int) -> None:
@@ -212,10 +272,16 @@ def succeed(session, connection: Connection, now: datetime, interval_minutes: in
 
 
 def fail(session, connection: Connection, failure: Failure, detail: str, now: datetime, *,
-         actor=None, schedule: bool = True) -> Transition:
+         actor=None, schedule: bool = True, not_before: datetime | None = None) -> Transition:
     """Apply ``failure`` to the connection. ``schedule`` False (a person's check, not a sync)
-    changes only what the failure says about the link itself: its state, reason and tokens."""
-    move = after_failure(failure, connection.failure_count or 0, now, detail)
+    changes only what the failure says about the link itself: its state, reason and tokens
+    (and Graph's wait, which binds every request)."""
+    if not RULES[failure].counts:
+        return Transition(connection.state, connection.state_reason, connection.failure_count or 0,
+                          connection.next_sync_at)
+    move = after_failure(failure, connection.failure_count or 0, now, detail, not_before)
+    if not_before is not None:
+        connection.graph_wait_until = not_before
     if not schedule:
         if move.state is ConnectionState.linked:
             return move  # a passing failure says nothing about the link
@@ -230,6 +296,8 @@ def fail(session, connection: Connection, failure: Failure, detail: str, now: da
 def _move(session, connection: Connection, move: Transition, *, actor=None) -> None:
     set_state(session, connection, move.state, move.reason, actor=actor)
     connection.failure_count, connection.next_sync_at = move.failure_count, move.next_sync_at
+    if move.failure_count == 0:
+        connection.graph_wait_until = None
     if move.clear_tokens:
         clear_tokens(connection)
 

@@ -17,8 +17,11 @@ mailbox). What it asks for, and why (docs/microsoft-graph.md):
 Failures become our own exception types (below). 429/503/504 (and 500/502 and
 network errors) are retried after ``Retry-After`` (seconds, possibly
 fractional, §5) or an exponential backoff with jitter, within a bounded total
-wait. A 401 asks the caller's ``refresh`` callback for a new token once per
-request. Every request has a timeout.
+wait; a Retry-After beyond that budget is not waited for but handed back to the
+caller (``TransientGraphError.retry_after``), who must not ask again before it.
+A 401 asks the caller's ``refresh`` callback for a new token once per request.
+Every request has a timeout. ``interrupt()`` (from another thread) makes a read
+give up at once, even in the middle of a wait or a slow request.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextvars import copy_context
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -62,7 +66,12 @@ class GraphError(Exception):
 
 
 class TransientGraphError(GraphError):
-    """Throttled, unavailable or unreachable beyond our wait budget: try again later."""
+    """Throttled, unavailable or unreachable beyond our wait budget: try again later.
+    ``retry_after``: the seconds Graph asked us to wait, when that was beyond the budget."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class PermanentGraphError(GraphError):
@@ -121,16 +130,28 @@ class GraphClient:
         self.http = http or requests.Session()
         self._rng = rng
         self._stop = threading.Event()
+        self._interrupted = False
         self._pools: list[ThreadPoolExecutor] = []
         self.requests = 0        # HTTP requests sent, retries included
         self.waited = 0.0        # seconds spent honouring Retry-After / backoff
 
     def close(self) -> None:
-        """Stop any read still in progress (even one never iterated), then the HTTP session."""
+        """Stop any read still in progress (even one never iterated), then the HTTP session.
+        After ``interrupt()`` a request still in flight is not waited for: its answer is dropped."""
         self._stop.set()
         for pool in self._pools:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=not self._interrupted, cancel_futures=True)
         self.http.close()
+
+    def interrupt(self) -> None:
+        """Give up the read in progress as soon as possible (any thread may call this): a wait
+        on Retry-After ends at once, and the reader stops waiting for a page in flight."""
+        self._interrupted = True
+        self._stop.set()
+
+    def _check_interrupted(self) -> None:
+        if self._interrupted:
+            raise TransientGraphError("the read was interrupted")
 
     def __enter__(self) -> GraphClient:
         return self
@@ -150,6 +171,7 @@ class GraphClient:
         """
         params = {"startDateTime": _iso(start), "endDateTime": _iso(end),
                   "$select": ",".join(select), "$top": str(PAGE_SIZE)}
+        self._check_interrupted()
         self._stop.clear()
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-page")
         self._pools.append(pool)
@@ -160,7 +182,7 @@ class GraphClient:
         page_number = 1
         try:
             while pending is not None:
-                body, pending = pending.result(), None
+                body, pending = self._result(pending), None
                 url = body.get("@odata.nextLink")
                 if url is not None:
                     self._check_next_link(url, page_number)
@@ -169,7 +191,16 @@ class GraphClient:
                 page_number += 1
         finally:
             self._stop.set()  # a read abandoned mid-way must not sit out a Retry-After
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=not self._interrupted, cancel_futures=True)
+
+    def _result(self, pending: Future) -> dict:
+        """The page once fetched; an interrupt ends the wait even while the request is in flight."""
+        while True:
+            self._check_interrupted()
+            try:
+                return pending.result(timeout=0.2)
+            except FutureTimeout:
+                continue
 
     def me(self) -> dict:
         """The signed-in user (``GET /me``): what "Check connection" asks Graph."""
@@ -204,6 +235,7 @@ class GraphClient:
             return response
 
     def _get(self, url: str, params: dict | None) -> requests.Response:
+        self._check_interrupted()
         self.requests += 1
         return self.http.get(url, params=params, timeout=self.timeout, allow_redirects=False,
                              headers={"Authorization": "Bearer " + self._token, "Prefer": PREFER,
@@ -212,15 +244,14 @@ class GraphClient:
     def _wait(self, response: requests.Response | None, attempt: int, what: str) -> None:
         """Sleep as Graph asks (or back off); give up as transient past the total budget."""
         header = response.headers.get("Retry-After") if response is not None else None
-        delay = retry_after_seconds(header)
-        if delay is None:
-            delay = backoff_seconds(attempt, self._rng)
+        asked = retry_after_seconds(header)
+        delay = asked if asked is not None else backoff_seconds(attempt, self._rng)
         if self.waited + delay > self.max_wait:
             status = response.status_code if response is not None else None
             code, request_id = _error_code(response) if response is not None else (None, None)
             raise TransientGraphError(
                 f"Graph kept failing ({what}) beyond our {self.max_wait:g} s wait budget",
-                status=status, code=code, request_id=request_id)
+                status=status, code=code, request_id=request_id, retry_after=asked)
         log.info("Graph %s; waiting %.2f s before retrying", what, delay)
         if self._stop.wait(delay):
             raise TransientGraphError("the read was abandoned while waiting to retry")

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 
 from listening import audit
 from listening.audit import Action
+from listening.core import locks
 from listening.core.models import (
     CalendarItem,
     Connection,
@@ -160,6 +161,14 @@ def admin_consent_code(error: str, description: str) -> int | None:
 
 
 # --- unlink ------------------------------------------------------------------------------------
+# How long unlink waits for the connection lock. A running sync gives way within about a
+# second of someone waiting (listening/sync/watch.py); this bound keeps the page's answer
+# within a few seconds even if something else holds the lock.
+UNLINK_WAIT_MS = 4000
+BUSY = ("A sync of your calendar was still stopping, so nothing was unlinked. "
+        "Try again in a moment.")
+
+
 @dataclass(frozen=True)
 class Unlinked:
     calendar_items: int
@@ -176,12 +185,21 @@ def unlink_preview(session, connection: Connection) -> Unlinked:
     return Unlinked(items or 0, attached or 0)
 
 
+class UnlinkBusy(Exception):
+    """The connection lock could not be had in time; nothing changed."""
+
+
 def unlink(session, connection: Connection, actor: Person) -> Unlinked:
     """Delete the tokens and every stored calendar item of the connection (one transaction).
 
+    Takes the connection lock first (listening/core/locks.py), so a sync of the same
+    calendar gives way and rolls back rather than racing the deletes; raises UnlinkBusy
+    when that does not happen within UNLINK_WAIT_MS.
     The attached 1-on-1s stay, marked as needing attention. Microsoft has no revocation
     endpoint: removing the app's consent there is the person's step (the page says how).
     """
+    if not locks.connection(session, connection.id, UNLINK_WAIT_MS):
+        raise UnlinkBusy(BUSY)
     items = session.execute(delete(CalendarItem).where(
         CalendarItem.org_id == connection.org_id, CalendarItem.connection_id == connection.id)).rowcount
     newly = tuple(session.scalars(select(OneOnOne.id).where(
@@ -235,11 +253,19 @@ def check_connection(services: Services, session, connection: Connection, actor:
     """Call Graph /me with the stored token (refreshing it if due, and once more after a 401).
     A failure goes through the connection's state machine as a sync's would, so a refused
     permission or mailbox reads the same here and on the page; a passing one changes nothing."""
+    now = datetime.now(UTC)
+    waiting = states.graph_waiting(connection, now)
+    if waiting is not None:  # no request to Graph before the time it asked for
+        result = CheckResult(False, states.GRAPH_WAIT.format(until=waiting) + "; try again then.")
+        audit.record(session, Action.check, actor, connection.person_id,
+                     {"connection_id": connection.id, "ok": False, "graph_wait": True})
+        return result
     try:
         result = _ask_me(services, session, connection)
     except (graph.GraphError, states.TokenError) as exc:
         failure, detail = states.failure_of(exc)
-        move = states.fail(session, connection, failure, detail, datetime.now(UTC), schedule=False)
+        move = states.fail(session, connection, failure, detail, now, schedule=False,
+                           not_before=states.not_before_of(exc, now))
         result = CheckResult(False, PASSING.get(failure) or move.reason)
     audit.record(session, Action.check, actor, connection.person_id,
                  {"connection_id": connection.id, "ok": result.ok})

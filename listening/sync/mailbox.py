@@ -11,11 +11,17 @@ malformed page) leaves the previous copy whole, and the unique key
 Token refreshes are the exception: they save the rotated refresh token in
 their own short transaction (see ``_token_source``), because Microsoft's new
 refresh token must not be lost when the sync itself rolls back.
+
+While it runs, a sync gives way to its worker shutting down and to an unlink or
+erasure of the same connection (listening/sync/watch.py). A listing that would
+delete more than half of what the sync held in the window is read a second time
+first (``MASS_DELETE``). A deadlock is retried at once, once.
 """
 from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -24,12 +30,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from listening import audit
 from listening.audit import Action
-from listening.core import crypto
+from listening.core import crypto, db
 from listening.core.models import Connection, ConnectionState, Organization
 from listening.one_on_ones import recheck_after_sync
 from listening.outlook import connection as states
@@ -37,11 +42,16 @@ from listening.outlook import events, graph
 from listening.outlook.connection import Outcome
 from listening.outlook.events import StoredFields, utc_instant
 from listening.sync import progress, store
+from listening.sync.watch import Watch
 
 if TYPE_CHECKING:
     from listening.services import Services
 
 log = logging.getLogger(__name__)
+# A listing that would delete more than this many held events, and more than half of those
+# held in the window, is read again before anything is deleted (a truncating proxy or a
+# gateway can end a listing early with a valid page that simply has no nextLink).
+MASS_DELETE = 50
 
 
 @dataclass
@@ -57,10 +67,14 @@ class SyncReport:
     pages: int = 0
     requests: int = 0
     seconds: float = 0.0
+    attempts: int = 1
+    second_read: dict | None = None  # the figures of a second read before a mass delete
     detail: str | None = None
     failure: states.Failure | None = None
     error: BaseException | None = field(default=None, repr=False, compare=False)
+    not_before: datetime | None = field(default=None, repr=False, compare=False)
     _started: float = field(default_factory=time.monotonic, repr=False)
+    _owner: tuple[int, int] | None = field(default=None, repr=False)  # (org id, person id)
 
     @property
     def rows_written(self) -> int:
@@ -72,7 +86,7 @@ class SyncReport:
 
     def public(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)
-               if not f.name.startswith("_") and f.name not in ("error", "failure")}
+               if not f.name.startswith("_") and f.name not in ("error", "failure", "not_before")}
         out["outcome"] = self.outcome.value
         return out
 
@@ -85,6 +99,8 @@ def window_for(org: Organization, now: datetime) -> tuple[datetime, datetime]:
 # --- the data transaction ------------------------------------------------------------------------
 def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, pages: Iterable[list[dict]],
                 window: tuple[datetime, datetime], now: datetime, report: SyncReport, *,
+                check: Callable[[], None] = lambda: None,
+                reread: Callable[[], Iterable[list[dict]]] | None = None,
                 stored: StoredFields | None = None, rewrite: bool = False,
                 progress: Callable[[int], None] | None = None) -> None:
     """Upsert every changed event of ``pages`` and delete held events gone from the window.
@@ -94,14 +110,20 @@ def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, 
     ``stored`` defaults to the stored fields of this code (events.STORED). Items
     that ended before the window are left alone: they left the window by age, and
     the retention job decides how long they stay.
+    ``check`` is called before each page (it raises to stop the sync). When the
+    listing lacks more than MASS_DELETE held events and more than half of those held
+    in the window, ``reread`` lists the window again and only events missing from
+    both listings are deleted.
     """
     stored = stored or events.STORED
     held = store.held_items(session, connection.id)
+    in_window = sum(1 for _, end, _ in held.values() if not (end is not None and end <= window[0]))
     seen: dict[str, str | None] = {}
     make_row = _RowMaker(connection, keys, now, stored)
     current = None if rewrite else stored.version
     with _cyclic_gc_paused(), store.Writer(session, rewrite=rewrite) as writer:
         for page in pages:
+            check()
             report.pages += 1
             report.fetched += len(page)
             if progress is not None:
@@ -112,7 +134,26 @@ def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, 
                 held[event_id] = (seen[event_id], None, stored.version)
     gone = [event_id for event_id, (_, end, _) in held.items()
             if event_id not in seen and not (end is not None and end <= window[0])]
+    if reread is not None and len(gone) > MASS_DELETE and 2 * len(gone) > in_window:
+        gone = _confirm_gone(gone, in_window, reread(), check, report)
     report.deleted = store.delete_items(session, connection.id, gone)
+
+
+def _confirm_gone(gone: list[str], in_window: int, pages: Iterable[list[dict]], check: Callable[[], None],
+                  report: SyncReport) -> list[str]:
+    """Of ``gone``, what a second listing of the window lacks too (only ids are read from it)."""
+    listed: set[str] = set()
+    count = 0
+    for page in pages:
+        check()
+        count += 1
+        listed.update(_identity(event, count)[0] for event in page)
+    confirmed = [event_id for event_id in gone if event_id not in listed]
+    report.second_read = {"held_in_window": in_window, "missing_first": len(gone),
+                          "listed_again": len(listed), "missing_both": len(confirmed), "pages": count}
+    log.warning("sync of connection %s: the listing lacked %s of %s held events; a second listing "
+                "lacked %s of them", report.connection_id, len(gone), in_window, len(confirmed))
+    return confirmed
 
 
 @contextmanager
@@ -201,44 +242,69 @@ def record_success(session: Session, connection: Connection, org: Organization, 
     _audit(session, connection, report, trigger)
 
 
-def record_failure(session: Session, connection: Connection, report: SyncReport, now: datetime,
+def record_failure(session: Session, connection: Connection | None, report: SyncReport, now: datetime,
                    trigger: str) -> None:
-    states.fail(session, connection, report.failure, report.detail or "", now)
-    connection.last_sync_outcome = report.outcome.value
+    """The failure on the connection (its state machine) and in the audit log. A connection
+    removed meanwhile (the sync gave way to its unlink) is recorded in the audit log only."""
+    if connection is None:
+        if report._owner is not None:
+            org_id, person_id = report._owner
+            audit.record(session, Action.sync, None, person_id, _details(report, trigger), org_id=org_id)
+        return
+    states.fail(session, connection, report.failure, report.detail or "", now, not_before=report.not_before)
+    if states.RULES[report.failure].counts:  # a sync stopped on purpose says nothing of the mailbox
+        connection.last_sync_outcome = report.outcome.value
     _audit(session, connection, report, trigger)
 
 
 def _audit(session: Session, connection: Connection, report: SyncReport, trigger: str) -> None:
+    audit.record(session, Action.sync, None, connection.person_id, _details(report, trigger),
+                 org_id=connection.org_id)
+
+
+def _details(report: SyncReport, trigger: str) -> dict:
     details = {k: v for k, v in report.public().items() if k not in ("connection_id", "detail")}
-    details.update(connection_id=connection.id, trigger=trigger,
-                   ms=int(report.seconds * 1000), error=report.detail if report.outcome.value != "ok" else None)
-    audit.record(session, Action.sync, None, connection.person_id, details, org_id=connection.org_id)
+    details.update(connection_id=report.connection_id, trigger=trigger, ms=int(report.seconds * 1000),
+                   failure=report.failure.value if report.failure else None,
+                   error=report.detail if report.outcome.value != "ok" else None)
+    return details
 
 
 # --- the whole use case, for the entry points (jobs, CLI) -----------------------------------------
 def run(services: Services, connection_id: int, *, trigger: str = "schedule", now: datetime | None = None,
-        window: tuple[datetime, datetime] | None = None, rewrite: bool = False) -> SyncReport:
+        window: tuple[datetime, datetime] | None = None, rewrite: bool = False,
+        shutdown: threading.Event | None = None) -> SyncReport:
     """Sync one connection: one transaction for the data, then the follow-up re-check.
 
     Failures are recorded on the connection (state, backoff, audit) in a
     transaction of their own and reported in ``SyncReport.outcome``; the caller
     decides whether to raise (a job raises on transient ones so RQ retries).
+    A deadlock is retried at once, once. ``shutdown``: set when the worker must
+    stop (the sync then gives way, as Failure.stopped_by_shutdown).
     ``window`` overrides the organization's (for benchmarks against fixed data).
     ``rewrite`` rewrites every event read, unchanged ones too (``flask sync --retrim``).
     """
     now = now or datetime.now(UTC)
-    report = SyncReport(connection_id)
     published = progress.Publisher(services.jobs, connection_id)
+    report = SyncReport(connection_id)
     try:
-        _sync_in_one_transaction(services, report, now, trigger, window, rewrite, published)
-    except Exception as exc:  # every failure is recorded, then reported
-        report.failure, report.detail = states.failure_of(exc)
-        report.outcome = states.RULES[report.failure].outcome
-        log.warning("sync of connection %s failed (%s): %s", connection_id, report.outcome.value,
-                    report.detail, exc_info=report.outcome is Outcome.failed)
-        _record_failure_or_log(services, report.finish(), now, trigger)
-        report.error = exc
-        return report
+        for attempt in (1, 2):
+            report = SyncReport(connection_id, attempts=attempt)
+            try:
+                _sync_in_one_transaction(services, report, now, trigger, window, rewrite, shutdown, published)
+                break
+            except Exception as exc:  # every failure is recorded, then reported
+                report.failure, report.detail = states.failure_of(exc)
+                report.not_before = states.not_before_of(exc, now)
+                report.outcome = states.RULES[report.failure].outcome
+                if report.failure is states.Failure.database_deadlock and attempt == 1:
+                    log.warning("sync of connection %s met a deadlock; trying again at once", connection_id)
+                    continue
+                log.warning("sync of connection %s did not finish (%s): %s", connection_id, report.outcome.value,
+                            report.detail, exc_info=report.outcome is Outcome.failed)
+                _record_failure_or_log(services, report.finish(), now, trigger)
+                report.error = exc
+                return report
     finally:
         if report.outcome is not Outcome.busy:
             published.done()  # a busy run must not wipe the running one's count
@@ -248,25 +314,34 @@ def run(services: Services, connection_id: int, *, trigger: str = "schedule", no
 
 
 def _sync_in_one_transaction(services: Services, report: SyncReport, now: datetime, trigger: str,
-                             window, rewrite: bool, published: progress.Publisher | None = None) -> None:
+                             window, rewrite: bool, shutdown: threading.Event | None,
+                             published: progress.Publisher | None = None) -> None:
     with services.db.unit_of_work() as session:
         connection = session.get(Connection, report.connection_id)
         org = session.get(Organization, connection.org_id) if connection else None
-        skip = _skip_reason(connection, org)
+        skip = _skip_reason(connection, org, now)
         if skip:
             report.outcome, report.detail = Outcome.skipped, skip
             return
         if not store.try_lock(session, connection.id):
             report.outcome, report.detail = Outcome.busy, "another sync of this calendar is running"
             return
+        report._owner = (connection.org_id, connection.person_id)
         window = window or window_for(org, now)
         stored = events.STORED  # read once: what we ask Graph for is what we trim to
         token = _token_source(services, connection.id)
-        with services.graph.client(token(False), refresh=lambda: token(True)) as client:
+        with Watch(services.db, connection.id, shutdown) as watch, \
+                services.graph.client(token(False), refresh=lambda: token(True)) as client:
+            watch.on_stop(client.interrupt)
             try:
                 store_pages(session, connection, services.keys, client.calendar_view(*window, stored.select),
-                            window, now, report, stored=stored, rewrite=rewrite,
+                            window, now, report, check=watch.check,
+                            reread=lambda: client.calendar_view(*window, stored.select),
+                            stored=stored, rewrite=rewrite,
                             progress=published.publish if published is not None else None)
+            except Exception:
+                watch.check()  # a sync told to stop: that, not what the interrupted read raised
+                raise
             finally:
                 report.requests = client.requests
         record_success(session, connection, org, report.finish(), now, trigger)
@@ -274,13 +349,16 @@ def _sync_in_one_transaction(services: Services, report: SyncReport, now: dateti
              report.fetched, report.rows_written, report.requests, report.seconds)
 
 
-def _skip_reason(connection: Connection | None, org: Organization | None) -> str | None:
+def _skip_reason(connection: Connection | None, org: Organization | None, now: datetime) -> str | None:
     if connection is None:
         return "no such connection (unlinked since the sync was queued)"
     if connection.state is not ConnectionState.linked:
         return f"the connection is {connection.state.value}"
     if not org.sync_enabled:
         return "calendar sync is turned off for the organization"
+    until = states.graph_waiting(connection, now)
+    if until is not None:
+        return states.GRAPH_WAIT.format(until=until)
     return None
 
 
@@ -303,12 +381,13 @@ def _token_source(services: Services, connection_id: int):
 def _record_failure_or_log(services: Services, report: SyncReport, now: datetime, trigger: str) -> None:
     try:
         with services.db.unit_of_work() as session:
-            connection = session.get(Connection, report.connection_id)
-            if connection is not None:
-                record_failure(session, connection, report, now, trigger)
-    except OperationalError:
-        log.warning("could not record the failed sync of connection %s: database unreachable",
-                    report.connection_id)
+            record_failure(session, session.get(Connection, report.connection_id), report, now, trigger)
+    except Exception as exc:
+        fault = db.fault_of(exc)
+        if fault is None:
+            raise
+        log.warning("could not record the unfinished sync of connection %s: database %s",
+                    report.connection_id, fault.value)
 
 
 def _recheck_one_on_ones(services: Services, connection_id: int) -> None:

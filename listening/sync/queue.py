@@ -6,6 +6,7 @@ and never imports jobs/.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from listening.core.models import ConnectionState
@@ -27,9 +28,12 @@ FAILURE_TTL = 7 * 86400
 # guards the sweep.
 
 
+_JOB_ID = "sync-connection-"
+
+
 def sync_job_id(connection_id: int) -> str:
     """Deterministic, so RQ's ``unique`` keeps one sync per connection queued or running."""
-    return f"sync-connection-{int(connection_id)}"
+    return f"{_JOB_ID}{int(connection_id)}"
 
 
 def enqueue_sync(services: Services, connection_id: int, *, trigger: str = "schedule") -> bool:
@@ -42,7 +46,20 @@ def enqueue_sync(services: Services, connection_id: int, *, trigger: str = "sche
     return job is not None
 
 
-def refusal_for_refresh(connection, org) -> str | None:
+def recover_abandoned(services: Services) -> list[int]:
+    """Syncs whose worker is gone (their heartbeat lapsed, jobs/runtime.py): RQ's abandoned-job
+    handling marks each (retried, or failed when out of retries), and each is queued again at
+    once rather than after its retry delay. Returns the connection ids."""
+    recovered = []
+    for job_id in services.jobs.recover_abandoned(QUEUE_SYNC):
+        if job_id.startswith(_JOB_ID) and job_id[len(_JOB_ID):].isdigit():
+            connection_id = int(job_id[len(_JOB_ID):])
+            enqueue_sync(services, connection_id, trigger="recovered")
+            recovered.append(connection_id)
+    return recovered
+
+
+def refusal_for_refresh(connection, org, now: datetime | None = None) -> str | None:
     """Why "Refresh now" cannot queue a sync for this connection, in plain words; None if it can."""
     if not org.sync_enabled:
         return "Calendar sync is turned off for your organization (ask your HR admin)."
@@ -52,6 +69,9 @@ def refusal_for_refresh(connection, org) -> str | None:
         return "Reconnect Outlook first: Microsoft no longer accepts the saved permission."
     if connection.state is ConnectionState.disabled:
         return "This Outlook connection is disabled."
+    until = states.graph_waiting(connection, now or datetime.now(UTC))
+    if until is not None:
+        return states.GRAPH_WAIT.format(until=until) + "; it will refresh by itself then."
     return None
 
 

@@ -11,10 +11,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from operator import itemgetter
 
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from listening.core import locks
 from listening.core.models import (
     CalendarItem,
     Connection,
@@ -23,17 +24,16 @@ from listening.core.models import (
 )
 
 BATCH = 1000  # ids per DELETE statement
-_LOCK_SPACE = 7_000_005  # advisory lock namespace: one sync per connection at a time
 
 
 def try_lock(session: Session, connection_id: int) -> bool:
-    """Hold the connection's sync lock until this transaction ends (False: another sync has it).
+    """Hold the connection lock until this transaction ends (False: another sync, an unlink or
+    an erasure has it). The lock order is listening/core/locks.py's.
 
     An advisory lock rather than ``SELECT ... FOR UPDATE`` on the connection row,
     because token refreshes save into that row from their own short transaction
     while this one is still open."""
-    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:space, :id)"),
-                               {"space": _LOCK_SPACE, "id": connection_id}))
+    return locks.try_connection(session, connection_id)
 
 
 def held_items(session: Session, connection_id: int) -> dict[str, tuple[str | None, datetime | None, str | None]]:

@@ -13,11 +13,12 @@ from listening.core import when
 
 def init_app(app, services) -> None:
     from listening import api
-    from listening.web import deps, limits, oauth, security
+    from listening.web import deps, limits, oauth, outages, security
 
     deps.init_app(app, services)
     oauth.init_app(app, services.settings)
     security.init_app(app, services.settings)
+    outages.init_app(app)
     limits.init_app(app, services.settings)
     register_blueprints(app)
     api.init_app(app)

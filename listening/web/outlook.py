@@ -229,7 +229,12 @@ def unlink(connection_id: int):
     sess = deps.session()
     connection = _own_connection(sess, connection_id)
     was_linked = connection.linked_at is not None
-    result = linking.unlink(sess, connection, g.person)
+    try:
+        result = linking.unlink(sess, connection, g.person)
+    except linking.UnlinkBusy as busy:
+        sess.rollback()
+        flash(str(busy), "warn")
+        return redirect(url_for("pages.one_on_ones"))
     announce.changed_ids(sess, announce.NEEDS_ATTENTION, g.person.org_id, list(result.newly_flagged),
                          datetime.now(UTC))
     sess.commit()

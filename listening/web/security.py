@@ -120,8 +120,15 @@ def own_organization(sess) -> Organization:
     return org
 
 
+# Blueprints that never act for a signed-in person: nothing is loaded for them, so a load
+# balancer's probe answers the same with or without a session cookie.
+ANONYMOUS_BLUEPRINTS = ("health",)
+
+
 def _load_person() -> None:
     g.person = None
+    if request.blueprint in ANONYMOUS_BLUEPRINTS:
+        return
     audit.origin.set(audit.Origin(ip=client_ip(request.remote_addr),
                                   user_agent=request.headers.get("User-Agent")))
     if request.path.startswith("/api/"):

@@ -120,6 +120,10 @@ class GraphProxy:
             page = json.loads(body)
             page["values"] = page.pop("value")
             return json.dumps(page).encode(), "application/json"
+        if self.mode == "no_next_link":  # a valid page that ends the listing early
+            page = json.loads(body)
+            page.pop("@odata.nextLink", None)
+            return json.dumps(page).encode(), "application/json"
         if self.mode == "foreign_link":
             page = json.loads(body)
             page["@odata.nextLink"] = "http://198.51.100.7/v1.0/me/calendarView?$skip=1000"

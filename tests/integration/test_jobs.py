@@ -91,6 +91,39 @@ def test_a_transient_failure_is_retried_by_rq_and_then_succeeds(job_app, session
     assert after.failure_count == 0 and after.last_sync_outcome == "ok" and h.count(session, connection.id) > 0
 
 
+def test_a_retry_waiting_for_a_dead_scheduler_does_not_hold_back_the_sweep(
+        database_url, redis_url, key_prefix, emulator, session, tmp_path):
+    from jobs.sync import enqueue_due_syncs
+
+    # A retry due in 10 minutes, and no scheduler to run it (the worker below has none).
+    app = make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path, graph_max_wait=0.5,
+                     sync_retry=(2, (600,)))
+    runtime.use(services_of(app))
+    try:
+        connection = f.linked(services_of(app), session, emulator)
+        emulator.fault(type="unavailable", status=503, times=5, endpoint="calendarView")
+        sync_queue.enqueue_sync(services_of(app), connection.id)
+        h.work(app)
+        before = h.job_of(app, connection.id)
+        assert before.get_status() is JobStatus.SCHEDULED and before.retries_left == 1
+        emulator.clear_faults()
+        # The connection's own backoff has passed (2 minutes): the sweep finds it due and runs the
+        # waiting retry now instead of leaving it to a scheduler that is not there.
+        connection = h.connection(session, connection.id)
+        connection.next_sync_at = datetime.now(UTC)
+        session.commit()
+        assert enqueue_due_syncs() == {"due": 1, "queued": 1, "recovered": 0}
+        assert h.job_of(app, connection.id).get_status() is JobStatus.QUEUED
+        h.work(app)
+        assert h.job_of(app, connection.id).get_status() is JobStatus.FINISHED
+        assert h.connection(session, connection.id).last_sync_outcome == "ok"
+    finally:
+        runtime.use(None)
+        session.close()
+        clean(app, key_prefix)
+        emulator.reset()
+
+
 def test_a_permanent_failure_ends_the_job_without_retries(job_app, session, emulator):
     connection = f.linked(services_of(job_app), session, emulator)
     emulator.fault(type="mailbox_not_enabled", mailbox=connection.account_email)
@@ -136,27 +169,27 @@ def test_the_sweep_queues_only_due_linked_connections_of_orgs_with_sync_on(job_a
     ids = (due.id, later.id, broken.id)
     from jobs.sync import enqueue_due_syncs
 
-    assert enqueue_due_syncs() == {"due": 1, "queued": 1}
-    assert enqueue_due_syncs() == {"due": 1, "queued": 0}  # still queued: not twice
+    assert enqueue_due_syncs() == {"due": 1, "queued": 1, "recovered": 0}
+    assert enqueue_due_syncs() == {"due": 1, "queued": 0, "recovered": 0}  # still queued: not twice
     h.work(job_app)
     assert [h.count(session, i) > 0 for i in ids] == [True, False, False]
     assert h.connection(session, due.id).next_sync_at > datetime.now(UTC) + timedelta(minutes=59)
     org.sync_enabled = False
     due.next_sync_at = None
     session.commit()
-    assert enqueue_due_syncs() == {"due": 0, "queued": 0}
+    assert enqueue_due_syncs() == {"due": 0, "queued": 0, "recovered": 0}
 
 
-def test_the_cron_configuration_runs_the_sweep_every_minute_on_the_prefixed_queue(job_app, session, emulator):
+def test_the_cron_configuration_runs_the_sweep_every_15_seconds_on_the_prefixed_queue(job_app, session, emulator):
     scheduler = CronScheduler(connection=services_of(job_app).jobs.redis)
     scheduler.load_config_from_file("jobs.cron")
     entries = {c.func_name: c for c in scheduler.get_jobs()}
     sweep = entries["jobs.sync.enqueue_due_syncs"]
     prefix = services_of(job_app).settings.queue_prefix
-    assert sweep.cron == "* * * * *" and sweep.queue_name == prefix + "maintenance"
-    assert sweep.job_options["job_timeout"] == 120 and sweep.job_options["ttl"] == 55
+    assert sweep.interval == 15 and sweep.cron is None and sweep.queue_name == prefix + "maintenance"
+    assert sweep.job_options["job_timeout"] == 120 and sweep.job_options["ttl"] == 14
     connection = f.linked(services_of(job_app), session, emulator)
-    sweep.enqueue(services_of(job_app).jobs.redis)  # what rq cron does each minute
+    sweep.enqueue(services_of(job_app).jobs.redis)  # what rq cron does every 15 seconds
     h.work(job_app)
     assert h.connection(session, connection.id).last_sync_outcome == "ok"
 

@@ -48,11 +48,13 @@ def test_throttling_beyond_the_budget_is_transient_backs_off_and_keeps_the_copy(
     before = h.row_versions(session, connection.id)
     big_emulator.fault(type="throttle", retry_after=1.5, endpoint="calendarView")  # budget: 2 s
     for count, wait in ((1, 2), (2, 4)):
-        report = sync.run(services_of(big_app), connection.id, now=NOW, window=scale_window(big_emulator))
+        now = NOW + timedelta(minutes=count)  # past the 1.5 s Graph asked for last time
+        report = sync.run(services_of(big_app), connection.id, now=now, window=scale_window(big_emulator))
         assert report.outcome is Outcome.transient
         after = h.connection(session, connection.id)
         assert after.state is ConnectionState.linked and after.failure_count == count
-        assert after.next_sync_at == NOW + timedelta(minutes=wait)
+        assert after.next_sync_at == now + timedelta(minutes=wait)
+        assert after.graph_wait_until == now + timedelta(seconds=1.5)  # Retry-After beyond the budget
         assert "Microsoft was busy" in after.state_reason and after.last_sync_outcome == "transient"
     assert h.row_versions(session, connection.id) == before
     last = _sync_actions(session, connection.org_id)[-1]
@@ -158,4 +160,79 @@ def test_a_malformed_page_fails_the_sync_and_nothing_is_written(database_url, re
             assert after.next_sync_at == NOW + timedelta(minutes=2) and "page 2" in after.state_reason
         finally:
             session.close()  # its open read would block the TRUNCATE below
+            clean(app, key_prefix)
+
+
+# --- Graph's wait is remembered -------------------------------------------------------------------
+def _calendar_requests(emu) -> int:
+    return emu.stats()["by_endpoint"].get("GET /v1.0/me/calendarView", 0)
+
+
+def test_retry_after_300_sets_the_next_try_no_earlier_and_nothing_is_sent_before_it(app, session, emu):
+    from jobs import runtime
+    from jobs.sync import enqueue_due_syncs
+    from listening.sync import queue as sync_queue
+    from listening.sync import store as sync_store
+
+    connection = f.linked(services_of(app), session, emu)
+    emu.fault(type="throttle", retry_after=300, endpoint="calendarView")
+    started = datetime.now(UTC)
+    report = sync.run(services_of(app), connection.id)
+    after = h.connection(session, connection.id)
+    print(f"\nRetry-After: 300 -> requests {report.requests}, graph_wait_until +"
+          f"{(after.graph_wait_until - started).total_seconds():.0f} s, next sync +"
+          f"{(after.next_sync_at - started).total_seconds():.0f} s")
+    assert report.outcome is Outcome.transient and report.requests == 1  # 300 s is beyond the 120 s budget
+    assert after.graph_wait_until >= started + timedelta(seconds=300)
+    assert after.next_sync_at >= after.graph_wait_until  # no earlier than Microsoft asked (backoff: 2 min)
+
+    # What RQ's retry would run 30 s later, a manual sync, and the sweep: no request before that time.
+    sent = _calendar_requests(emu)
+    again = sync.run(services_of(app), connection.id, now=started + timedelta(seconds=32))
+    assert again.outcome is Outcome.skipped and "asked Listening to wait" in again.detail and again.requests == 0
+    runtime.use(services_of(app))
+    try:
+        assert sync_queue.enqueue_sync(services_of(app), connection.id, trigger="manual")
+        h.work(app)
+        assert h.job_of(app, connection.id).return_value()["outcome"] == "skipped"  # not raised: no RQ retry
+        assert enqueue_due_syncs()["due"] == 0
+    finally:
+        runtime.use(None)
+    with services_of(app).db.unit_of_work() as uow:
+        assert connection.id not in sync_store.due_connection_ids(uow, started + timedelta(seconds=152))
+        assert connection.id in sync_store.due_connection_ids(uow, after.next_sync_at)
+    assert _calendar_requests(emu) == sent
+    print(f"calendarView requests before the wait ended: {sent} before the retries, {_calendar_requests(emu)} after")
+    emu.clear_faults()
+    done = sync.run(services_of(app), connection.id, now=after.graph_wait_until + timedelta(seconds=1))
+    assert done.outcome is Outcome.ok and h.connection(session, connection.id).graph_wait_until is None
+
+
+# --- a short but valid listing ----------------------------------------------------------------------
+@pytest.mark.parametrize("spoiled, kept", [(1, 2500), (None, 1000)],
+                         ids=["first listing truncated", "both listings truncated"])
+def test_a_truncated_listing_is_read_again_before_a_mass_delete(database_url, redis_url, key_prefix, big_emulator,
+                                                                 session, tmp_path, spoiled, kept):
+    """A page without @odata.nextLink ends a listing early: the first 1,000 of 2,500 events."""
+    with graph_proxy(big_emulator.url, spoil_page=None, mode="no_next_link") as proxy:
+        app = make_app(database_url, redis_url, key_prefix, big_emulator.url, tmp_path,
+                         graph_url=proxy.url + "/v1.0")
+        try:
+            connection = f.linked(services_of(app), session, big_emulator)
+            proxy.spoil_page = -1  # the first sync reads everything
+            first = sync.run(services_of(app), connection.id, window=scale_window(big_emulator))
+            before = h.count(session, connection.id)
+            proxy.pages, proxy.spoil_page = 0, spoiled
+            report = sync.run(services_of(app), connection.id, window=scale_window(big_emulator))
+            after = h.count(session, connection.id)
+            print(f"\n{first.inserted} events held; truncated listing -> {report.second_read}; "
+                  f"held before {before}, after {after}")
+            assert before == 2500 and report.outcome is Outcome.ok and after == kept
+            assert report.second_read == {"held_in_window": 2500, "missing_first": 1500,
+                                          "listed_again": kept, "missing_both": 2500 - kept, "pages": 1 + 2 * (kept > 1000)}
+            assert report.deleted == 2500 - kept
+            entry = _sync_actions(session, connection.org_id)[-1]
+            assert entry[0] == "calendar:sync" and entry[1]["second_read"] == report.second_read
+        finally:
+            session.close()
             clean(app, key_prefix)

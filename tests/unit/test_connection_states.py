@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from listening.core.models import ConnectionState
 from listening.outlook import graph
@@ -15,12 +16,14 @@ from listening.outlook.connection import (
     Failure,
     Outcome,
     ReconnectNeeded,
+    SyncStopped,
     TransientTokenError,
     UnreadableToken,
     after_failure,
     after_success,
     backoff,
     failure_of,
+    not_before_of,
 )
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -64,7 +67,10 @@ def test_every_kind_of_failure_has_exactly_one_rule():
     assert {f for f, r in RULES.items() if r.clear_tokens} == \
         {f for f, r in RULES.items() if r.state is ConnectionState.needs_reconnect}
     assert {r.outcome for r in RULES.values()} <= {Outcome.transient, Outcome.failed, Outcome.error,
-                                                   Outcome.reconnect}
+                                                   Outcome.reconnect, Outcome.stopped}
+    # Only a sync stopped on purpose leaves the connection's schedule and failure count alone.
+    assert {f for f, r in RULES.items() if not r.counts} == {f for f, r in RULES.items()
+                                                             if r.outcome is Outcome.stopped}
 
 
 @pytest.mark.parametrize("exc, failure, detail", [
@@ -76,6 +82,20 @@ def test_every_kind_of_failure_has_exactly_one_rule():
      "HTTP 429 beyond the budget"),
     (TransientTokenError("temporarily_unavailable"), Failure.sign_in_unavailable, SIGN_IN_DOWN),
     (OperationalError("SELECT 1", {}, Exception("down")), Failure.database_unreachable, "the database"),
+    (OperationalError("SELECT 1", {}, psycopg.OperationalError("connection refused")),
+     Failure.database_unreachable, "the database was unreachable"),
+    (psycopg.errors.AdminShutdown("terminating connection"), Failure.database_unreachable, "unreachable"),
+    (OperationalError("UPDATE", {}, psycopg.errors.DeadlockDetected("deadlock detected")),
+     Failure.database_deadlock, "deadlock"),
+    (psycopg.errors.DeadlockDetected("deadlock detected"), Failure.database_deadlock, "deadlock"),
+    (OperationalError("SELECT", {}, psycopg.errors.QueryCanceled("statement timeout")),
+     Failure.database_timeout, "longer than its time limit"),
+    (OperationalError("SELECT", {}, psycopg.errors.LockNotAvailable("lock timeout")),
+     Failure.database_timeout, "longer than its time limit"),
+    (IntegrityError("INSERT", {}, psycopg.errors.UniqueViolation("duplicate key")), Failure.database_error,
+     "a database error (SQLSTATE 23505)"),
+    (SyncStopped(Failure.stopped_by_unlink), Failure.stopped_by_unlink, "stopped by unlink"),
+    (SyncStopped(Failure.stopped_by_shutdown), Failure.stopped_by_shutdown, "worker was shutting down"),
     (graph.MalformedResponseError("page 2 is not JSON"), Failure.unreadable_response, "page 2 is not JSON"),
     (graph.GraphRequestError("Graph answered 400", status=400), Failure.rejected_request, "Graph answered 400"),
     (UnreadableToken(), Failure.unreadable_token, "cannot read the saved permission"),
@@ -84,3 +104,14 @@ def test_every_kind_of_failure_has_exactly_one_rule():
 def test_every_failure_the_sync_or_a_check_meets_has_one_kind(exc, failure, detail):
     kind, words = failure_of(exc)
     assert kind is failure and detail in words
+
+
+def test_a_graph_wait_beyond_the_budget_sets_the_next_try_no_earlier_than_graph_asked():
+    exc = graph.TransientGraphError("HTTP 429 beyond the budget", status=429, retry_after=300)
+    not_before = not_before_of(exc, NOW)
+    assert not_before == NOW + timedelta(seconds=300)
+    move = after_failure(Failure.graph_unavailable, 0, NOW, str(exc), not_before)
+    assert move.next_sync_at == not_before and move.graph_wait_until == not_before  # backoff alone: 2 min
+    later = after_failure(Failure.graph_unavailable, 5, NOW, str(exc), not_before)
+    assert later.next_sync_at == NOW + timedelta(minutes=64)  # the longer of the two
+    assert not_before_of(graph.TransientGraphError("HTTP 503"), NOW) is None
