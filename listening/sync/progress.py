@@ -27,28 +27,37 @@ def key(jobs: JobQueue, connection_id: int) -> str:
 
 
 class Publisher:
-    """``publish(events)`` after each page; ``done()`` at the end. Never fails the sync: a
-    Redis hiccup (or a Redis that cannot even be reached) only costs the page its count."""
+    """``publish(events)`` after each page; ``done()`` at the end. Never fails nor delays the
+    sync: it writes through a client that does not wait for Redis (JobQueue.hasty), and after
+    one failure it stops trying, so a Redis that is away only costs the page its count."""
 
     def __init__(self, jobs: JobQueue, connection_id: int):
         self.jobs, self.key, self.broken = jobs, key(jobs, connection_id), False
+        self._redis = None
+
+    def _client(self):
+        if self._redis is None:
+            self._redis = self.jobs.hasty()
+        return self._redis
 
     def publish(self, events: int) -> None:
         if self.broken:
             return
         try:
-            self.jobs.redis.set(self.key, int(events), ex=JOB_TIMEOUT)
+            self._client().set(self.key, int(events), ex=JOB_TIMEOUT)
         except Exception:  # noqa: BLE001 - RedisError, or an embedded Valkey that cannot start
             self.broken = True
             log.warning("sync progress not published: Redis unreachable")
 
     def done(self) -> None:
-        if self.broken:
-            return
+        if self.broken or self._redis is None:
+            return  # nothing was written, or what was written expires by itself
         try:
-            self.jobs.redis.delete(self.key)
+            self._redis.delete(self.key)
         except Exception:  # noqa: BLE001 - it expires by itself
             pass
+        finally:
+            self._redis.close()
 
 
 @dataclass(frozen=True)
