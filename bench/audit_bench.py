@@ -48,11 +48,14 @@ from listening import audit  # noqa: E402
 from listening.audit import Action  # noqa: E402
 from listening.audit import log as audit_log  # noqa: E402
 from listening.core import db  # noqa: E402
+from listening.core.crypto import KeyRing  # noqa: E402
 from listening.web.security import session_fields  # noqa: E402
 from tests.support.apps import make_app, services_of  # noqa: E402
 
 COLUMNS = ("org_id", "seq", "occurred_at", "action", "actor_id", "subject_id", "ip", "user_agent",
-           "details", "prev_hash", "hash")
+           "details", "prev_hash", "hash", "key_id")
+KEYS = "k1:" + "A" * 43 + "="  # the app's key ring below: the chain's HMACs are made under it
+RING = KeyRing.parse(KEYS)
 # Roughly what a live organization writes: mostly syncs and sign-ins, a few of everything else.
 ACTION_WEIGHTS = {Action.sync: 40, Action.sign_in: 15, Action.sign_out: 5, Action.check: 5,
                   Action.audit_viewed: 5, Action.link: 3, Action.refresh_failed: 3, Action.state_changed: 3,
@@ -84,10 +87,11 @@ def entries(org_id: int, count: int, people: list[int], end: datetime, rng: rand
             org_id=org_id, seq=seq, occurred_at=start + step * seq, action=action.value,
             actor_id=None if system else rng.choice(people), subject_id=rng.choice(people),
             ip=None if system else f"10.0.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-            user_agent=None if system else "Mozilla/5.0 (bench)", details={"n": seq % 97})
-        entry.hash = audit.chain_hash(prev, entry)
+            user_agent=None if system else "Mozilla/5.0 (bench)", details={"n": seq % 97},
+            key_id=RING.current)
+        entry.hash = audit.chain_hash(RING, prev, entry)
         yield (org_id, seq, entry.occurred_at, entry.action, entry.actor_id, entry.subject_id, entry.ip,
-               entry.user_agent, Jsonb(entry.details), prev, entry.hash)
+               entry.user_agent, Jsonb(entry.details), prev, entry.hash, entry.key_id)
         prev = entry.hash
 
 
@@ -141,7 +145,7 @@ def measure(url: str, org_id: int, people: list[int], samples: int, end: datetim
     tz = audit_log.zone("Europe/Paris")
     timings: dict[str, list[float]] = defaultdict(list)
     rows_seen = 0
-    with sessionmaker(engine)() as session:
+    with sessionmaker(engine, info={"keys": RING})() as session:
         low, high = session.execute(text("SELECT min(id), max(id) FROM audit_events WHERE org_id = :o"),
                                     {"o": org_id}).one()
         for _ in range(20):  # warm the connection and the caches; not counted
@@ -277,7 +281,7 @@ def verify_chain(url: str, org_id: int):
 
     engine = db.make_engine(url)
     started = time.perf_counter()
-    with sessionmaker(engine)() as session:
+    with sessionmaker(engine, info={"keys": RING})() as session:
         verdict = audit.verify(session, org_id)
     engine.dispose()
     print(f"audit.verify: whole={verdict.whole} checked={verdict.checked:,} "

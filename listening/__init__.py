@@ -33,6 +33,9 @@ def create_app(config: dict | None = None):
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
+        # __Host-: the browser takes it only from this exact host over HTTPS, with Path=/ and no
+        # Domain, so a sibling subdomain cannot set or shadow the session cookie.
+        SESSION_COOKIE_NAME="__Host-session" if settings.production else "session",
         PERMANENT_SESSION_LIFETIME=8 * 3600,
         # The largest upload is a directory CSV; the margin is for the multipart framing, so a
         # file just over the limit still reaches the page that explains it (directory.parse_csv).
@@ -50,8 +53,19 @@ def create_app(config: dict | None = None):
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)
 
+    if settings.production:
+        from listening.web.security import OnlyHost
+
+        # Only PUBLIC_URL's host is answered in production (development answers any, for
+        # localhost and 127.0.0.1 alike).
+        app.wsgi_app = OnlyHost(app.wsgi_app, settings.public_url)
     logs.configure(settings.log_level)
-    web.init_app(app, services.build(settings))
+    built = services.build(settings)
+    if settings.production:
+        # Opened now, so a role that could lift the audit log's protections (a superuser, the
+        # tables' owner) stops the app before it serves anything.
+        built.db.engine  # noqa: B018
+    web.init_app(app, built)
     cli.init_app(app)
     return app
 

@@ -21,7 +21,7 @@ from listening.webhooks import dispatch, queueing
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    keys: KeyRing          # encryption at rest (tokens, stored events)
+    keys: KeyRing          # encryption at rest (tokens, stored events), the audit chain's HMAC keys
     db: Database           # sessions and the unit of work; opened on first use
     jobs: JobQueue         # RQ on Redis; opened on first use
     graph: GraphClients    # one GraphClient per mailbox
@@ -37,7 +37,8 @@ def build(settings: Settings, *, redis_patience: float = 0.0) -> Services:
         keys = KeyRing.from_settings(settings)
     except CryptoError as err:
         raise ConfigError(f"LISTENING_KEYS: {err}") from None
-    db = Database(settings.database_url, settings.instance_path)
+    db = Database(settings.database_url, settings.instance_path, keys=keys,
+                  owner_url=settings.database_owner_url, refuse_privileged=settings.production)
     jobs = JobQueue(settings.redis_url, settings.instance_path, settings.queue_prefix, redis_patience)
     # Outbound events recorded by any session are queued the moment that session commits.
     dispatch.install(db, lambda ids: queueing.enqueue(jobs, ids))

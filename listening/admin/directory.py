@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,6 +31,9 @@ from listening.core.models import Organization, Person, Role
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 REQUIRED_COLUMNS = ("email", "name", "manager_email", "role")
+# NUL cannot be stored (PostgreSQL text), and no name, address, role or zone holds a line
+# break or another control character.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 OPTIONAL_COLUMNS = ("aliases", "time_zone")
 
 
@@ -110,6 +114,11 @@ def parse_csv(data: bytes) -> list[Row]:
             if None in record:
                 problems.append(f"line {line}: more fields than the header has")
                 continue
+            controls = sorted(k for k, v in record.items() if isinstance(v, str) and _CONTROL.search(v))
+            if controls:
+                problems.extend(f"line {line}: {field}: contains a control character (such as NUL or a "
+                                "line break)" for field in controls)
+                continue
             try:
                 loaded = schema.load({k: v or "" for k, v in record.items()})
             except ValidationError as err:
@@ -151,15 +160,28 @@ def _chart_problems(rows: list[Row]) -> list[str]:
             problems.append(f"line {row.line}: unknown manager {row.manager_email} (not in this file)")
     if problems:
         return problems
+    cycle = _first_cycle(rows, by_email)
+    return [cycle] if cycle else []
+
+
+def _first_cycle(rows: list[Row], by_email: dict[str, Row]) -> str | None:
+    """The first row (in file order) whose manager chain runs into a cycle, in linear time:
+    each person has one manager, so every chain is walked once; a walk stops at a person an
+    earlier walk already cleared, and finds a cycle when it meets itself."""
+    cleared: set[str] = set()
     for row in rows:
-        seen, current = [], row
-        while current.manager_email is not None:
-            if current.email in seen:
-                chain = " -> ".join(seen[seen.index(current.email):] + [current.email])
-                return [f"line {row.line}: the manager chain has a cycle: {chain}"]
-            seen.append(current.email)
+        path: list[str] = []
+        on_path: dict[str, int] = {}
+        current = row
+        while current.manager_email is not None and current.email not in cleared:
+            if current.email in on_path:
+                chain = path[on_path[current.email]:] + [current.email]
+                return f"line {row.line}: the manager chain has a cycle: {' -> '.join(chain)}"
+            on_path[current.email] = len(path)
+            path.append(current.email)
             current = by_email[current.manager_email]
-    return problems
+        cleared.update(path)
+    return None
 
 
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS

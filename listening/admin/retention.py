@@ -3,9 +3,12 @@
 Idempotent: a second run at the same moment finds nothing more to remove and
 records nothing. Each organization's calendar purge and audit purge run in
 transactions of their own, so a failure in one organization changes nothing in
-the others; the audit purge is the only code that sets ``listening.audit_purge``
-(audit_events' append-only trigger, migrations/versions/0001_foundation.py, then
-allows DELETE, for that transaction only).
+the others. Audit entries leave only through the database's ``audit_purge``
+function (migrations/versions/0006_audit_roles_and_keys.py), which the app's
+role may call but whose deletes it could never make itself: the app computes the
+``audit_purged`` entry's HMAC (the database never holds the key), the function
+checks that the entry describes exactly the span it removes, all older than the
+retention, and inserts it and deletes the span in one statement.
 """
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, delete, func, or_, select, text
+from sqlalchemy import and_, bindparam, delete, func, or_, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from listening import audit
-from listening.audit import Action, refusals
+from listening.audit import Action, Origin, refusals
 from listening.core.db import Database
 from listening.core.models import AuditEvent, CalendarItem, Connection, Organization
 
@@ -71,7 +75,6 @@ def purge_audit(session: Session, org: Organization, now: datetime) -> int:
     (audit.verify anchors on it).
     """
     cutoff = now - timedelta(days=org.retention_audit_days)
-    session.execute(text("SET LOCAL listening.audit_purge = 'on'"))
     audit.lock_chain(session, org.id)
     in_org = AuditEvent.org_id == org.id
     first_kept = session.scalar(select(func.min(AuditEvent.seq)).where(in_org, AuditEvent.occurred_at >= cutoff))
@@ -81,13 +84,21 @@ def purge_audit(session: Session, org: Organization, now: datetime) -> int:
     if not span.n:
         return 0
     last_hash = session.scalar(select(AuditEvent.hash).where(in_org, AuditEvent.seq == through))
-    audit.record(session, Action.audit_purged, None, None,
-                 audit.purge_details(span.first, through, last_hash, span.n, cutoff), org_id=org.id)
-    removed = session.execute(delete(AuditEvent).where(in_org, AuditEvent.seq <= through)).rowcount
+    entry = audit.next_entry(session, org.id, Action.audit_purged, None, None,
+                             audit.purge_details(span.first, through, last_hash, span.n, cutoff),
+                             where=Origin())
+    removed = session.execute(_PURGE, {
+        "org": org.id, "through": through, "seq": entry.seq, "at": entry.occurred_at,
+        "details": entry.details, "prev": entry.prev_hash, "hash": entry.hash, "kid": entry.key_id,
+    }).scalar_one()
     if removed != span.n:
         # Rolls the whole purge back: a partial prefix would break the chain's anchor.
         raise RuntimeError(f"audit purge of organization {org.id} removed {removed}, expected {span.n}")
     return removed
+
+
+_PURGE = text("SELECT audit_purge(:org, :through, :seq, :at, :details, :prev, :hash, :kid)").bindparams(
+    bindparam("details", type_=JSONB))
 
 
 def purge_sign_in_refusals(db: Database, now: datetime) -> int:

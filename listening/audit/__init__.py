@@ -6,6 +6,7 @@
 - ``refusals``: refused sign-ins that belong to no organization (the operators' record).
 """
 from listening.audit.chain import (
+    CHAIN_PURPOSE,
     GENESIS,
     Action,
     Origin,
@@ -13,12 +14,16 @@ from listening.audit.chain import (
     canonical,
     chain_hash,
     count,
+    keys_of,
     lock_chain,
+    next_entry,
     origin,
     purge_details,
     record,
+    tip,
     verify,
 )
 
 __all__ = ["Action", "Origin", "origin", "record", "verify", "Verdict", "lock_chain", "GENESIS",
-           "canonical", "chain_hash", "count", "purge_details"]
+           "canonical", "chain_hash", "count", "purge_details", "next_entry", "tip", "keys_of",
+           "CHAIN_PURPOSE"]

@@ -1,14 +1,25 @@
 """The audit log: an enum of actions and ``record``, which writes in the caller's transaction.
 
-Each organization's entries form a SHA-256 hash chain over a canonical form of
-the entry, so an edited or removed row is detectable (``verify``). People are
-named by internal id only; details must never hold tokens or event content.
+Each organization's entries form a chain: an entry's hash is an HMAC-SHA256, under a
+key derived from the key ring (``KeyRing.derived(kid, CHAIN_PURPOSE)``), of the previous
+entry's hash and a canonical form of the entry. The database never holds the key, so
+someone who can only write to the database cannot recompute the chain after an edit.
+Each entry names its key id, so a rotated key ring continues the chain and older
+entries still verify while their key stays in the ring. Entries written before the
+chain was keyed have no key id and a plain SHA-256 hash; the database refuses new
+ones (a NOT VALID check constraint) and ``verify`` accepts them only before the first
+keyed entry. People are named by internal id only; details must never hold tokens or
+event content.
+
+The key ring comes with the session (``session.info["keys"]``, set by
+``listening.core.db.Database``), so every unit of work can write and check entries.
 """
 from __future__ import annotations
 
 import contextvars
 import enum
 import hashlib
+import hmac
 import ipaddress
 import json
 from dataclasses import dataclass
@@ -17,9 +28,11 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from listening.core.crypto import CryptoError, KeyRing
 from listening.core.models import AuditEvent
 
 GENESIS = bytes(32)
+CHAIN_PURPOSE = "audit-chain/v1"
 
 
 class Action(str, enum.Enum):
@@ -33,6 +46,7 @@ class Action(str, enum.Enum):
     link_refused = "connection:link_refused"
     admin_consent_required = "connection:admin_consent_required"
     admin_consent_returned = "connection:admin_consent_returned"
+    admin_consent_confirmed = "connection:admin_consent_confirmed"
     refresh_failed = "connection:refresh_failed"
     state_changed = "connection:state_changed"
     check = "connection:check"
@@ -47,6 +61,7 @@ class Action(str, enum.Enum):
     audit_exported = "audit:exported"
     audit_purged = "audit:purged"
     audit_verified = "audit:verified"
+    audit_checkpoint = "audit:checkpoint"
     person_exported = "person:exported"
     person_erased = "person:erased"
     retention_purged = "calendar:retention_purged"
@@ -101,7 +116,8 @@ def _whole_floats_as_ints(value):
 
 
 def canonical(entry: AuditEvent) -> bytes:
-    """The bytes the hash covers: every meaningful column, in a fixed form."""
+    """The bytes the hash covers: every meaningful column, in a fixed form (the key id too,
+    for keyed entries; unkeyed ones keep the form they were hashed in)."""
     body = {
         "org_id": entry.org_id, "seq": entry.seq, "action": entry.action,
         "occurred_at": entry.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
@@ -109,11 +125,26 @@ def canonical(entry: AuditEvent) -> bytes:
         "ip": _canonical_ip(entry.ip),
         "user_agent": entry.user_agent, "details": _whole_floats_as_ints(entry.details or {}),
     }
+    if getattr(entry, "key_id", None) is not None:
+        body["key_id"] = entry.key_id
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def chain_hash(prev_hash: bytes, entry: AuditEvent) -> bytes:
-    return hashlib.sha256(prev_hash + canonical(entry)).digest()
+def chain_hash(keys: KeyRing, prev_hash: bytes, entry: AuditEvent) -> bytes:
+    """HMAC-SHA256 under the audit key of ``entry.key_id``; SHA-256 for an unkeyed entry.
+    Raises CryptoError when the entry's key is not in the ring."""
+    if entry.key_id is None:
+        return hashlib.sha256(prev_hash + canonical(entry)).digest()
+    key = keys.derived(entry.key_id, CHAIN_PURPOSE)
+    return hmac.new(key, prev_hash + canonical(entry), hashlib.sha256).digest()
+
+
+def keys_of(session: Session) -> KeyRing:
+    """The key ring that came with the session (listening.core.db.Database sets it)."""
+    keys = session.info.get("keys")
+    if keys is None:
+        raise RuntimeError("this session carries no key ring: open it from Database.sessionmaker")
+    return keys
 
 
 def _person_id(person) -> int | None:
@@ -134,23 +165,36 @@ def record(session: Session, action: Action, actor, subject, details: dict | Non
     needed only when neither is a Person (e.g. a refused sign-in).
     """
     org_id = org_id or next(p.org_id for p in (actor, subject) if hasattr(p, "org_id"))
+    entry = next_entry(session, org_id, action, actor, subject, details, where=origin.get())
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def next_entry(session: Session, org_id: int, action: Action, actor, subject, details: dict | None,
+               *, where: Origin) -> AuditEvent:
+    """The organization's next entry, chained and keyed but not added: takes the chain's lock,
+    which the caller's transaction holds until it ends."""
+    keys = keys_of(session)
     lock_chain(session, org_id)
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.org_id == org_id)
-        .order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    where = origin.get()
+    last = tip(session, org_id)
     entry = AuditEvent(
         org_id=org_id, seq=(last.seq + 1) if last else 1, occurred_at=datetime.now(UTC),
         action=Action(action).value, actor_id=_person_id(actor), subject_id=_person_id(subject),
         ip=where.ip, user_agent=where.user_agent,
         details=json.loads(json.dumps(details or {}, default=str)),
-        prev_hash=last.hash if last else GENESIS,
+        prev_hash=last.hash if last else GENESIS, key_id=keys.current,
     )
-    entry.hash = chain_hash(entry.prev_hash, entry)
-    session.add(entry)
-    session.flush()
+    entry.hash = chain_hash(keys, entry.prev_hash, entry)
     return entry
+
+
+def tip(session: Session, org_id: int):
+    """(seq, hash) of the organization's newest entry, or None."""
+    return session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.org_id == org_id)
+        .order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
 
 
 @dataclass(frozen=True)
@@ -164,7 +208,7 @@ class Verdict:
 
 _CHAIN_COLUMNS = (AuditEvent.org_id, AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.action,
                   AuditEvent.actor_id, AuditEvent.subject_id, AuditEvent.ip, AuditEvent.user_agent,
-                  AuditEvent.details, AuditEvent.prev_hash, AuditEvent.hash)
+                  AuditEvent.details, AuditEvent.prev_hash, AuditEvent.hash, AuditEvent.key_id)
 
 
 def purge_details(first_seq: int, through_seq: int, last_hash: bytes, removed: int, before: datetime) -> dict:
@@ -189,9 +233,11 @@ def _anchor_problem(session: Session, org_id: int, first) -> str | None:
     return None
 
 
-def verify(session: Session, org_id: int, batch: int = 5000) -> Verdict:
-    """Walk the chain in order: anchored at genesis or at a recorded purge, gap-free, unaltered."""
-    prev, expected_seq, checked, after, first_seq = None, None, 0, 0, None
+def verify(session: Session, org_id: int, batch: int = 5000, keys: KeyRing | None = None) -> Verdict:
+    """Walk the chain in order: anchored at genesis or at a recorded purge, gap-free, unaltered,
+    every entry's HMAC right (unkeyed entries only before the first keyed one)."""
+    keys = keys or keys_of(session)
+    prev, expected_seq, checked, after, first_seq, keyed = None, None, 0, 0, None, False
     while True:
         # Plain rows, not ORM objects: a million entries must not fill the identity map.
         rows = session.execute(
@@ -206,18 +252,27 @@ def verify(session: Session, org_id: int, batch: int = 5000) -> Verdict:
                 problem = _anchor_problem(session, org_id, entry)
                 if problem:
                     return Verdict(False, checked, entry.seq, problem, first_seq)
-            problem = _link_problem(entry, prev, expected_seq)
+            problem = _link_problem(keys, entry, prev, expected_seq, keyed)
             if problem:
                 return Verdict(False, checked, entry.seq, problem, first_seq)
             prev, expected_seq, checked, after = entry.hash, entry.seq + 1, checked + 1, entry.seq
+            keyed = keyed or entry.key_id is not None
 
 
-def _link_problem(entry, prev: bytes | None, expected_seq: int | None) -> str | None:
+def _link_problem(keys: KeyRing, entry, prev: bytes | None, expected_seq: int | None,
+                  keyed: bool) -> str | None:
     if expected_seq is not None and entry.seq != expected_seq:
         return f"entries {expected_seq}..{entry.seq - 1} are missing"
     if prev is not None and entry.prev_hash != prev:
         return "does not follow the previous entry"
-    if chain_hash(entry.prev_hash, entry) != entry.hash:
+    if entry.key_id is None and keyed:
+        return "has no key id after keyed entries (written outside Listening)"
+    try:
+        expected = chain_hash(keys, entry.prev_hash, entry)
+    except CryptoError:
+        return (f"was written under key {entry.key_id!r}, which is not in the key ring "
+                "(keep a key in LISTENING_KEYS while audit entries written under it are kept)")
+    if not hmac.compare_digest(expected, entry.hash):
         return "was altered after it was written"
     return None
 

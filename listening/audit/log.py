@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from listening.audit import Action
 from listening.core import store, when
-from listening.core.models import AuditEvent, Person
+from listening.core.models import INT4_MAX, INT8_MAX, AuditEvent, Person
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 2000
@@ -73,8 +73,15 @@ class Filters:
             and self.action != Action.audit_viewed.value
 
 
+# Dates a filter may name: the day after ``until`` and the viewer's zone offset must still be a
+# date Python and PostgreSQL can hold (9999-12-31 overflowed), and no entry predates 2000.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(9998, 12, 31)
+DATE_RANGE = "{} must be a date from 2000-01-01 to 9998-12-31."
+
+
 def _whole_number(name: str):
-    return fields.Integer(strict=False, validate=validate.Range(min=1, error=f"{name} must be a positive id."),
+    return fields.Integer(strict=False, validate=validate.Range(min=1, max=INT4_MAX,
+                                                                error=f"{name} must be a positive id."),
                           error_messages={"invalid": f"{name} must be a person id (a whole number)."})
 
 
@@ -86,11 +93,18 @@ class FilterSchema(Schema):
                                                    error="actor must be a person id or 'system'."))
     subject = _whole_number("subject")
     action = fields.String(validate=validate.OneOf(ACTIONS, error="action is not a known action."))
-    since = fields.Date(error_messages={"invalid": "since must be a date written YYYY-MM-DD."})
-    until = fields.Date(error_messages={"invalid": "until must be a date written YYYY-MM-DD."})
-    before = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**62, error="before is not a page."),
+    since = fields.Date(validate=validate.Range(min=FIRST_DAY, max=LAST_DAY, error=DATE_RANGE.format("since")),
+                        error_messages={"invalid": "since must be a date written YYYY-MM-DD."})
+    until = fields.Date(validate=validate.Range(min=FIRST_DAY, max=LAST_DAY, error=DATE_RANGE.format("until")),
+                        error_messages={"invalid": "until must be a date written YYYY-MM-DD."})
+    before = fields.Integer(strict=False, validate=validate.Range(min=1, max=INT8_MAX, error="before is not a page."),
                             error_messages={"invalid": "before is not a page."})
     own_views = fields.Boolean(error_messages={"invalid": "own_views must be 1 or 0."})
+
+    @validates_schema
+    def _actor_is_an_id(self, data, **_kwargs):
+        if data.get("actor", SYSTEM) != SYSTEM and int(data["actor"]) > INT4_MAX:
+            raise ValidationError("actor must be a person id or 'system'.", "actor")
 
     @validates_schema
     def _range_in_order(self, data, **_kwargs):
@@ -238,6 +252,12 @@ def shown_time(moment: datetime, tz: ZoneInfo) -> str:
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def writer_for(buffer):
+    """Every field quoted: a spreadsheet that splits on ';' (common in Europe) would otherwise
+    cut an unquoted "Mozilla/5.0;=1+2" into a cell that starts with '=' (a formula)."""
+    return csv.writer(buffer, quoting=csv.QUOTE_ALL)
+
+
 def csv_cell(value) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
@@ -258,7 +278,7 @@ def _csv_row(entry: AuditEvent, names: dict, tz: ZoneInfo) -> list[str]:
 def export_csv(session: Session, org_id: int, filters: Filters, tz: ZoneInfo) -> Iterator[str]:
     """The whole filtered set as CSV text chunks, newest first, read in keyset batches."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = writer_for(buffer)
     writer.writerow(CSV_HEADER)
     current = filters
     while True:

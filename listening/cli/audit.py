@@ -12,9 +12,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from pathlib import Path
+
 from listening import audit
 from listening.admin import retention
-from listening.audit import refusals
+from listening.audit import checkpoint, refusals
 from listening.cli import services
 from listening.core import store
 from listening.core.models import Organization
@@ -37,12 +39,31 @@ def _describe(org: Organization, verdict: audit.Verdict) -> str:
             f"({verdict.checked} entries before it are intact)")
 
 
+def _checkpoint(path: Path) -> dict:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        _fail(f"{path}: {err.strerror}")
+    try:
+        return checkpoint.parse(services().keys, raw)
+    except checkpoint.CheckpointError as err:
+        _fail(f"{path}: {err}")
+
+
 @audit_cli.command("verify")
 @click.option("--org", "tenant_id", help="Only this organization's chain (Microsoft tenant id).")
-def verify(tenant_id: str | None):
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A checkpoint file (or receipt): also report entries missing after it.")
+def verify(tenant_id: str | None, checkpoint_file: Path | None):
     """Say whether each organization's audit chain is whole and where it breaks."""
+    doc = _checkpoint(checkpoint_file) if checkpoint_file else None
     with services().db.unit_of_work() as sess:
-        if tenant_id:
+        if doc is not None:
+            org = sess.get(Organization, doc["org_id"])
+            if org is None:
+                _fail(f"{checkpoint_file}: no organization {doc['org_id']} (the checkpoint's)")
+            orgs = [org]
+        elif tenant_id:
             org = store.organization_by_tenant(sess, tenant_id)
             if org is None:
                 _fail(f"no organization for tenant {tenant_id}")
@@ -50,11 +71,15 @@ def verify(tenant_id: str | None):
         else:
             orgs = list(sess.scalars(select(Organization).order_by(Organization.id)))
         verdicts = [(org, audit.verify(sess, org.id)) for org in orgs]
+        compared = checkpoint.compare(sess, doc["org_id"], doc) if doc is not None else None
     for org, verdict in verdicts:
         click.echo(_describe(org, verdict))
     if not verdicts:
         click.echo("no organizations")
-    if any(not v.whole for _, v in verdicts):
+    if compared is not None:
+        click.echo(f"checkpoint of entry #{compared.seq} ({compared.at}): " +
+                   (f"NOT MET: {compared.problem}" if compared.problem else "the chain still holds it"))
+    if any(not v.whole for _, v in verdicts) or (compared is not None and compared.problem):
         sys.exit(1)
 
 

@@ -15,7 +15,8 @@ from listening import audit
 from listening.admin import directory
 from listening.audit import Action
 from listening.cli import services
-from listening.core import store
+from listening.core import roles, store
+from listening.core.config import ConfigError
 from listening.core.models import Organization
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -42,17 +43,36 @@ def alembic_config(url: str):
     return config
 
 
-def upgrade(services) -> None:
+def upgrade(services) -> str | None:
+    """Migrate as the owner (DATABASE_OWNER_URL), then grant the runtime role (DATABASE_URL)
+    what it needs; the runtime role's name, or None when both URLs are one role."""
+    database = services.db
+    if services.settings.production and not services.settings.database_owner_url:
+        raise ConfigError("production migrations need DATABASE_OWNER_URL (the role that owns the "
+                          "schema); DATABASE_URL is the app's runtime role")
+    return migrate(database.owner_url, database.url)
+
+
+def migrate(owner_url: str, runtime_url: str | None = None) -> str | None:
     from alembic import command
 
-    command.upgrade(alembic_config(services.db.url), "head")
+    command.upgrade(alembic_config(owner_url), "head")
+    runtime = roles.user_of(runtime_url) if runtime_url else None
+    if runtime is None or runtime == roles.user_of(owner_url):
+        return None
+    roles.grant_runtime(owner_url, runtime)
+    return runtime
 
 
 @db_cli.command("upgrade")
 def db_upgrade():
-    """Apply every migration (safe to re-run)."""
-    upgrade(services())
-    click.echo("database is at the newest migration")
+    """Apply every migration as the owner role and grant the runtime role (safe to re-run)."""
+    try:
+        runtime = upgrade(services())
+    except ConfigError as err:
+        fail(str(err))
+    click.echo("database is at the newest migration" +
+               (f"; runtime role {runtime} granted" if runtime else ""))
 
 
 @org_cli.command("add")

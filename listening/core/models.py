@@ -31,6 +31,12 @@ class Base(DeclarativeBase):
     pass
 
 
+# The largest values the id columns hold (integer and bigint): an id from a URL or a form
+# beyond them names nothing, and must be refused before it reaches a query.
+INT4_MAX = 2**31 - 1
+INT8_MAX = 2**63 - 1
+
+
 def _enum(cls, name):
     # Store the readable value, not the member name, and let PostgreSQL check it.
     return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
@@ -116,7 +122,9 @@ class Person(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: a trigger refuses UPDATE and DELETE (see migrations)."""
+    """Append-only: the app's database role may only INSERT and SELECT, a trigger refuses
+    UPDATE, DELETE and TRUNCATE, and old entries leave only through the owner's
+    ``audit_purge`` function (migrations/versions/0006_audit_roles_and_keys.py)."""
     __tablename__ = "audit_events"
     __table_args__ = (
         UniqueConstraint("org_id", "seq", name="audit_org_seq_key"),
@@ -140,6 +148,9 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSONB, default=dict)
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
+    # The key ring's key id whose derived audit key made ``hash`` (an HMAC); None only for
+    # entries written before the chain was keyed (a plain SHA-256), which no new row may be.
+    key_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class SignInRefusal(Base):

@@ -18,7 +18,7 @@ from listening import audit
 from listening.audit import Action
 from listening.core import store
 from listening.core.crypto import KeyRing
-from listening.core.models import OneOnOne, OneOnOneStatus, Person
+from listening.core.models import INT4_MAX, OneOnOne, OneOnOneStatus, Person
 from listening.one_on_ones import announce
 from listening.one_on_ones.cadence import meeting_words, zone_of
 from listening.one_on_ones.judged import judge_calendar
@@ -54,7 +54,10 @@ def _refuse(session: Session, manager: Person, operation: str, status: int, reas
 
 def _person_id(session: Session, manager: Person, operation: str, raw_id, series_id=None) -> int:
     try:
-        return int(str(raw_id).strip())
+        person_id = int(str(raw_id).strip())
+        if not 1 <= person_id <= INT4_MAX:
+            raise ValueError("not a person id")
+        return person_id
     except (TypeError, ValueError):
         raise _refuse(session, manager, operation, 400, "bad_form",
                       "The form did not say whose 1-on-1 this is. Reload the page and try again.",

@@ -7,6 +7,7 @@ come from ``audit.origin``); tokens never reach the audit log or the logs.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from listening import audit
 from listening.audit import Action
 from listening.core import locks
 from listening.core.models import (
+    AuditEvent,
     CalendarItem,
     Connection,
     ConnectionState,
@@ -32,7 +34,9 @@ if TYPE_CHECKING:
     from listening.services import Services
 
 log = logging.getLogger(__name__)
-WRITE_SCOPES = frozenset({"Calendars.ReadWrite", "Calendars.ReadWrite.Shared", "Mail.Send"})
+# A grant Listening never keeps: anything that writes or sends (Calendars.ReadWrite[.Shared],
+# Mail.Send, *.ReadWrite.All), any mail scope, and whole-mailbox access (EWS, full_access).
+_WRITE_OR_MAIL = re.compile(r"write|send|mail|accessasuser|full_access", re.IGNORECASE)
 WAITING = ("Microsoft needs an administrator of your organization to approve Listening before "
            "anyone there can link Outlook.")
 UNLINKED_1ON1 = ("Outlook was unlinked, so Listening no longer sees this meeting. Link Outlook again "
@@ -105,6 +109,16 @@ def complete_link(services: Services, session, person: Person, org: Organization
                      "\"Maintain access\" permission was not granted), so nothing was saved. "
                      "Link Outlook again and accept all the permissions listed.")
     granted = tokens.short_scopes(token.get("scope"))
+    too_much = sorted(s for s in granted if _WRITE_OR_MAIL.search(s))
+    if too_much:
+        # Refused before anything is stored: the tokens are dropped with this request.
+        raise refuse(session, person, "write or mail scope granted",
+                     f"Microsoft granted Listening more than read access to your calendar "
+                     f"({', '.join(too_much)}). Listening never keeps write or mail access, so nothing "
+                     "was saved and Outlook is not linked. Link Outlook again from the 1-on-1s page "
+                     "without adding permissions; if this happens again, ask your Microsoft 365 "
+                     "administrator to remove those permissions from Listening.",
+                     refused_scopes=too_much)
     if org.calendar_scope not in granted:
         raise refuse(session, person, "calendar scope not granted",
                      "Microsoft did not grant access to your calendar, so nothing was saved.",
@@ -114,6 +128,7 @@ def complete_link(services: Services, session, person: Person, org: Organization
 
 def _store_link(services: Services, session, person: Person, claims: dict, token: dict,
                 granted: list[str]) -> Connection:
+    """Save the (read-only, checked) grant as the person's linked connection."""
     connection = connection_of(session, person)
     relinked = connection is not None and connection.linked_at is not None
     if connection is None:
@@ -128,9 +143,28 @@ def _store_link(services: Services, session, person: Person, claims: dict, token
     connection.failure_count, connection.next_sync_at = 0, now  # the scheduler picks it up now
     states.set_state(session, connection, ConnectionState.linked, None, actor=person)
     audit.record(session, Action.link, person, person,
-                 {"connection_id": connection.id, "relinked": relinked, "scopes": granted,
-                  "write_scopes": sorted(WRITE_SCOPES & set(granted))})
+                 {"connection_id": connection.id, "relinked": relinked, "scopes": granted})
+    _confirm_admin_consent(session, person, connection, granted)
     return connection
+
+
+def _last_seq(session, org_id: int, action: Action, *where):
+    return session.scalar(select(func.max(AuditEvent.seq)).where(
+        AuditEvent.org_id == org_id, AuditEvent.action == action.value, *where))
+
+
+def _confirm_admin_consent(session, person: Person, connection: Connection, granted: list[str]) -> None:
+    """An administrator's approval is only ever *reported* by a redirect anyone can forge; a
+    manager of the organization linking with the calendar scope is what confirms it."""
+    reported = _last_seq(session, person.org_id, Action.admin_consent_returned,
+                         AuditEvent.details["reported"].as_string() == "granted")
+    if reported is None:
+        return
+    confirmed = _last_seq(session, person.org_id, Action.admin_consent_confirmed)
+    if confirmed is None or confirmed < reported:
+        audit.record(session, Action.admin_consent_confirmed, person, person,
+                     {"reported_at_seq": reported, "connection_id": connection.id,
+                      "calendar_scopes": [s for s in granted if s in identity.CALENDAR_SCOPES]})
 
 
 def note_admin_consent_needed(session, person: Person, code: int | None) -> Connection:
@@ -220,12 +254,15 @@ def unlink(session, connection: Connection, actor: Person) -> Unlinked:
     return Unlinked(items, flagged, newly)
 
 
-def record_admin_consent_return(session, org: Organization, *, granted: bool, error: str | None,
+def record_admin_consent_return(session, org: Organization, *, reported_granted: bool, error: str | None,
                                 reported_tenant: str | None) -> None:
-    """The administrator came back from Microsoft's /adminconsent (audit only: ``tenant`` in that
-    redirect can be forged, so it grants nothing here)."""
+    """The administrator came back from Microsoft's /adminconsent. Recorded as *reported*, never
+    as verified: every parameter of that redirect (``admin_consent``, ``tenant``) can be typed
+    by whoever holds the link. A manager linking with the calendar scope confirms it later
+    (``connection:admin_consent_confirmed``)."""
     audit.record(session, Action.admin_consent_returned, None, None,
-                 {"granted": granted, "error": error and identity.redirect_error(error),
+                 {"reported": "granted" if reported_granted else "not granted", "verified": False,
+                  "error": error and identity.redirect_error(error),
                   "tenant_matches": (reported_tenant or "").lower() == org.tenant_id.lower()},
                  org_id=org.id)
 

@@ -13,13 +13,14 @@ from listening.core import when
 
 def init_app(app, services) -> None:
     from listening import api
-    from listening.web import deps, limits, oauth, outages, security
+    from listening.web import deps, limits, oauth, outages, security, urls
 
     deps.init_app(app, services)
     oauth.init_app(app, services.settings)
     security.init_app(app, services.settings)
     outages.init_app(app)
     limits.init_app(app, services.settings)
+    urls.register_converters(app)
     register_blueprints(app)
     api.init_app(app)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from listening.core.models import Organization
+from listening.web.urls import external_url
 
 # An approval link waits in an administrator's inbox or ticket queue, holidays included, so a
 # few days is too short; past two weeks a copy is more likely forgotten or leaked than about to
@@ -39,8 +40,7 @@ def admin_consent_url(org: Organization) -> str:
     signed token instead of the bare tenant id, so nobody can start an approval (or write its
     audit entries) for an organization by guessing or knowing its tenant id.
     """
-    return url_for("outlook.admin_consent_start", token=approval_token(org.id, org.tenant_id),
-                   _external=True)
+    return external_url("outlook.admin_consent_start", token=approval_token(org.id, org.tenant_id))
 
 
 def approval_link_org(sess, token: str) -> Organization | None:

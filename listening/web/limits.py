@@ -5,19 +5,71 @@ under the deployment's queue prefix, so tests (and two deployments sharing a Red
 apart. With no REDIS_URL (a laptop's ``flask run``, where the embedded Valkey would only
 start on first use) they are counted in the process's memory instead; production always
 has REDIS_URL (config.Settings.check).
+
+The pages' presses that reach Microsoft or write the audit log are limited per person (Check
+connection, Refresh now, directory import), sign-in starts and approval links per address;
+their limits are settings (RATE_LIMIT_*), and the page a refused press gets says when the
+person can try again. A limit that cannot be checked (Redis down) never stops anyone.
 """
 from __future__ import annotations
 
-from flask_limiter import Limiter
+import time
+
+from flask import g, render_template, request
+from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+
+from listening.web import deps
+from listening.web.security import client_ip
 
 limiter = Limiter(key_func=get_remote_address, strategy="moving-window", headers_enabled=False)
 
 
+def by_person() -> str:
+    person = g.get("person")
+    return f"person:{person.id}" if person is not None else by_address()
+
+
+def by_address() -> str:
+    return f"address:{client_ip(request.remote_addr) or 'unknown'}"
+
+
+def setting(name: str):
+    """A limit read from the app's settings at each request (so each app has its own)."""
+    return lambda: getattr(deps.services().settings, name)
+
+
 def init_app(app, settings) -> None:
+    from limits import parse_many
+
+    from listening.core.config import RATE_LIMITS, ConfigError
+
+    for name in RATE_LIMITS:
+        try:
+            parse_many(getattr(settings, name))
+        except ValueError:
+            raise ConfigError(f"{name.upper()} must be a limit such as '6 per minute', "
+                              f"got {getattr(settings, name)!r}") from None
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.redis_url or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", settings.queue_prefix + "ratelimit")
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     # Socket timeouts like every other Redis call of the app (queue.RedisHolder).
     if settings.redis_url:
         app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 5, "socket_connect_timeout": 5})
     limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, _too_many)
+
+
+def _too_many(error):
+    from listening.api import problems
+
+    if problems.is_api_request():
+        return problems.from_exception(error)
+    current = limiter.current_limit
+    wait = max(1, int((current.reset_at if current else time.time() + 60) - time.time()))
+    when = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
+    page = render_template(
+        "message.html", title="Too many tries",
+        message=f"You have done this too often in a short time ({error.description}). Nothing was "
+                f"done this time. You can try again in {wait} seconds (at {when}).")
+    return page, 429, {"Retry-After": str(wait)}

@@ -34,3 +34,15 @@ def init_app(app, settings) -> None:
 
 def client(name: str):
     return current_app.extensions["listening_oauth"].create_client(name)
+
+
+def forget_pending(session, name: str) -> None:
+    """Drop every pending flow of client ``name`` from the session before a new one starts.
+
+    authlib keeps each started flow's state, nonce and PKCE verifier in the session under
+    ``_state_<name>_<state>`` (about 180 bytes, kept an hour): twenty starts passed the
+    cookie's 4 KB, after which sign-in and linking broke. One pending flow per client is all
+    a person needs; the newest replaces the others."""
+    prefix = f"_state_{name}_"
+    for key in [k for k in session if k.startswith(prefix)]:
+        session.pop(key, None)

@@ -5,6 +5,7 @@ commit once, then redirect or render.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -41,8 +42,9 @@ from listening.web.approval import (  # noqa: F401 - approval_token: the tests' 
     approval_link_org,
     approval_token,
 )
+from listening.web.limits import by_address, by_person, limiter, setting
 from listening.web.security import MANAGES, own_organization, requires
-from listening.web.urls import safe_next
+from listening.web.urls import external_url, safe_next
 
 bp = Blueprint("outlook", __name__)
 log = logging.getLogger(__name__)
@@ -75,9 +77,10 @@ def link():
         abort(409, description="Your organization's calendar setting is not one Listening can use. "
                                "Ask your HR admin.")
     session["outlook_next"] = safe_next(request.form.get("next"))
+    oauth.forget_pending(session, "outlook")  # the newest start replaces any earlier one
     hint = {"login_hint": g.person.email} if g.person.email else {}
     return oauth.client("outlook").authorize_redirect(
-        url_for("outlook.callback", _external=True), scope=scope, **hint)
+        external_url("outlook.callback"), scope=scope, **hint)
 
 
 @bp.get("/outlook/callback")
@@ -143,8 +146,9 @@ def _redirect_error(sess, person, org):
                                    "ask your HR admin.", code=states.aadsts_code(description)), 400)
 
 
-# --- admin consent ---------------------------------------------------------------------------
+# --- admin consent -----------------------------------------------------------------------------
 @bp.get("/outlook/approve/<token>")
+@limiter.limit(setting("rate_limit_approval"), key_func=by_address)
 def admin_consent_start(token: str):
     try:
         org = approval_link_org(deps.session(), token)
@@ -159,40 +163,71 @@ def admin_consent_start(token: str):
     except ValueError:
         abort(409, description="This organization's calendar setting is not one Listening can use.")
     state = secrets.token_urlsafe(24)
+    try:
+        _issue_admin_state(state, org.id)
+    except RedisError:
+        abort(503, description="The approval could not be started right now. Try the link again in a minute.")
     session[ADMIN_STATE_KEY] = {"state": state, "org_id": org.id, "exp": time.time() + ADMIN_STATE_SECONDS}
     graph = " ".join(s if s in ("openid", "profile", "offline_access") else "https://graph.microsoft.com/" + s
                      for s in scope.split())
     query = urlencode({"client_id": settings.ms_client_id, "scope": graph, "state": state,
-                       "redirect_uri": url_for("outlook.admin_consent_callback", _external=True)})
+                       "redirect_uri": external_url("outlook.admin_consent_callback")})
     # Admin consent must name the tenant (never /common, docs/microsoft-graph.md §8).
     return redirect(f"{settings.ms_authority}/{org.tenant_id}/v2.0/adminconsent?{query}")
 
 
+def _admin_state_key(state: str) -> str:
+    prefix = deps.services().settings.queue_prefix
+    return f"{prefix}admin-consent:{hashlib.sha256(state.encode()).hexdigest()}"
+
+
+def _issue_admin_state(state: str, org_id: int) -> None:
+    """Kept server-side as well as in the browser's session: a copy of the session cookie
+    replayed against the callback finds it already spent, whichever process answers."""
+    deps.services().jobs.redis.set(_admin_state_key(state), str(org_id), ex=ADMIN_STATE_SECONDS, nx=True)
+
+
+def _consume_admin_state(state: str) -> int | None:
+    """The organization the state was issued for, once (GETDEL is atomic), else None."""
+    found = deps.services().jobs.redis.getdel(_admin_state_key(state))
+    return int(found) if found is not None else None
+
+
 @bp.get("/outlook/adminconsent/callback")
+@limiter.limit(setting("rate_limit_approval"), key_func=by_address)
 def admin_consent_callback():
     expected = session.pop(ADMIN_STATE_KEY, None) or {}
     given = request.args.get("state") or ""
+    refused = ("Approval not recorded", "This answer from Microsoft does not belong to an approval "
+               "started here, it expired, or it was already used. Open the approval link again.", 400)
     if (not expected or expected.get("exp", 0) < time.time()
             or not hmac.compare_digest(str(expected.get("state")), given)):
-        return _message("Approval not recorded", "This answer from Microsoft does not belong to an "
-                        "approval started here, or it expired. Open the approval link again.", 400)
+        return _message(*refused)
+    try:
+        org_id = _consume_admin_state(given)
+    except RedisError:
+        abort(503, description="The approval could not be recorded right now. Open the approval link again "
+                               "in a minute.")
+    if org_id is None or org_id != expected.get("org_id"):
+        return _message(*refused)
     sess = deps.session()
-    org = sess.get(Organization, expected["org_id"])
+    org = sess.get(Organization, org_id)
     if org is None:
         abort(404)
     error = request.args.get("error")
-    granted = request.args.get("admin_consent", "").lower() == "true" and not error
-    # `tenant` in this redirect can be forged: it is only compared, never trusted.
-    linking.record_admin_consent_return(sess, org, granted=granted, error=error,
+    reported = request.args.get("admin_consent", "").lower() == "true" and not error
+    # Every parameter of this redirect can be typed by whoever holds the link: recorded as
+    # reported, confirmed only when a manager then links (linking._confirm_admin_consent).
+    linking.record_admin_consent_return(sess, org, reported_granted=reported, error=error,
                                         reported_tenant=request.args.get("tenant"))
     sess.commit()
-    if not granted:
+    if not reported:
         return _message("Approval not given", "Microsoft reports that the organization-wide "
                         "approval was not given. Nothing changed.", 400)
     # Not the organization's name: this page is for whoever holds the link and the session.
     return _message("Thank you", "Microsoft reports that Listening may now read calendars in your "
                     "organization. People who were waiting can now link Outlook from their "
-                    "1-on-1s page.")
+                    "1-on-1s page; the first of them to link confirms the approval in the audit log.")
 
 
 # --- check and unlink --------------------------------------------------------------------------
@@ -205,6 +240,7 @@ def _own_connection(sess, connection_id: int):
 
 @bp.post("/outlook/connections/<int:connection_id>/check")
 @requires(MANAGES)
+@limiter.limit(setting("rate_limit_check"), key_func=by_person)
 def check(connection_id: int):
     sess = deps.session()
     result = linking.check_connection(deps.services(), sess, _own_connection(sess, connection_id), g.person)

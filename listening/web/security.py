@@ -8,6 +8,7 @@ their own 1-on-1 with their manager.
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,9 @@ csrf = CSRFProtect()
 
 
 def init_app(app, settings) -> None:
+    # First of all: a request carrying bytes that no field of ours can hold is refused before
+    # anything reads, writes or audits it.
+    app.before_request(refuse_control_characters)
     # Registered before CSRFProtect's own check, so that a refused form already knows who sent
     # it and from where (web/one_on_ones.py audits it).
     app.before_request(_load_person)
@@ -37,13 +41,60 @@ def init_app(app, settings) -> None:
     policy = ("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
               f"form-action 'self' {authority.scheme}://{authority.netloc}")
 
+    production = settings.production
+
     @app.after_request
     def _headers(response):
+        # Pages hold calendar, personal and audit data, and downloads hold more: nothing of ours
+        # belongs in a browser's or a proxy's cache.
+        response.headers.setdefault("Cache-Control", "no-store")
+        if production:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy", policy)
         return response
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def refuse_control_characters() -> None:
+    """400 for NUL, CR, LF or any other control character in the path, a query or form field
+    (names and values) or an uploaded file's name: PostgreSQL cannot store NUL, and no field
+    of ours holds a line break (a CR/LF in ``next`` would split the Location header). The
+    uploaded files' content is the directory's to judge (it names the line)."""
+    texts = [request.path, *(t for pair in request.args.items(multi=True) for t in pair)]
+    if request.method in ("POST", "PUT", "PATCH"):
+        texts += [t for pair in request.form.items(multi=True) for t in pair]
+        texts += [upload.filename or "" for _, upload in request.files.items(multi=True)]
+    if any(_CONTROL.search(text) for text in texts if text):
+        abort(400, description="The request holds a control character (such as NUL or a line break) "
+                               "where none can be. Nothing was done.")
+
+
+class OnlyHost:
+    """WSGI middleware: 400 for any Host header but the public URL's, before Flask sees the
+    request (so no page, link or log line is ever made for a forged host)."""
+
+    def __init__(self, wsgi_app, public_url: str):
+        parts = urlsplit(public_url)
+        self.app = wsgi_app
+        default_port = 443 if parts.scheme == "https" else 80
+        self.hosts = {parts.netloc.lower(), f"{parts.hostname}:{parts.port or default_port}".lower()}
+        if parts.port in (None, default_port):
+            self.hosts.add(parts.hostname.lower())
+
+    def __call__(self, environ, start_response):
+        host = (environ.get("HTTP_HOST") or "").lower()
+        if host not in self.hosts:
+            body = b"This address is not served here.\n"
+            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
+                                               ("Content-Length", str(len(body))),
+                                               ("Cache-Control", "no-store")])
+            return [body]
+        return self.app(environ, start_response)
 
 
 MANAGES = "manages"

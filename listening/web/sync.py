@@ -10,6 +10,7 @@ from listening.core.models import Organization
 from listening.outlook import linking
 from listening.sync import queue as sync_queue
 from listening.web import deps
+from listening.web.limits import by_person, limiter, setting
 from listening.web.security import MANAGES, requires
 
 bp = Blueprint("sync", __name__)
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 @bp.post("/outlook/<int:connection_id>/refresh")
 @requires(MANAGES)
+@limiter.limit(setting("rate_limit_refresh"), key_func=by_person)
 def refresh_now(connection_id: int):
     """CSRF is checked by CSRFProtect; another person's connection id is a 404. The page it
     lands on shows the sync's progress and updates itself when it ends."""

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
      "status codes: 200 x3"),
     ("filter_bench.py", ["--events", "200", "--runs", "1"], "judge()"),
     ("emulator_bench.py", ["--events", "500", "--runs", "1"], "events"),
+    ("directory_bench.py", ["--rows", "2000", "--runs", "1"], "whole check"),
 ])
 def test_a_benchmark_script_runs_to_its_figures(script, args, says):
     done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT,
@@ -25,10 +26,10 @@ def test_a_benchmark_script_runs_to_its_figures(script, args, says):
     assert "WARNING" not in done.stdout
 
 
-def test_the_sync_benchmark_runs_to_its_figures(database_url, redis_url):
+def test_the_sync_benchmark_runs_to_its_figures(database_admin_url, redis_url):
     """The sync benchmark at its smallest (~30 s), on the suite's PostgreSQL and Redis: the script
     must keep running to its figures as the sync changes."""
-    base, sep, query = database_url.partition("?")
+    base, sep, query = database_admin_url.partition("?")
     env = os.environ | {"BENCH_DATABASE_ADMIN_URL": base.rsplit("/", 1)[0] + "/postgres" + sep + query,
                         "REDIS_URL": redis_url}
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "sync_bench.py"), "--quick", "--sdk-events", "100",
@@ -40,9 +41,9 @@ def test_the_sync_benchmark_runs_to_its_figures(database_url, redis_url):
     assert "WARNING" not in done.stdout
 
 
-def test_the_api_benchmark_runs_to_its_figures(database_url, redis_url):
+def test_the_api_benchmark_runs_to_its_figures(database_admin_url, redis_url):
     """bench/api_bench.py at its smallest, on the suite's PostgreSQL and Redis (it starts a worker)."""
-    base, sep, query = database_url.partition("?")
+    base, sep, query = database_admin_url.partition("?")
     env = os.environ | {"BENCH_DATABASE_ADMIN_URL": base.rsplit("/", 1)[0] + "/postgres" + sep + query,
                         "REDIS_URL": redis_url}
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "api_bench.py"), "--pairs", "100", "--samples", "3",

@@ -29,7 +29,8 @@ def admin_routes(app, person_id: int, entry_id: int) -> list[tuple[str, str]]:
 def test_the_walk_finds_the_admin_pages(app):
     found = {url for _, url in admin_routes(app, 1, 2)}
     assert {"/admin/directory", "/admin/audit", "/admin/audit/2", "/admin/settings", "/admin/people/1",
-            "/admin/people/1/erase", "/admin/consent-waiting", "/admin/directory/export.csv"} <= found
+            "/admin/people/1/erase", "/admin/consent-waiting", "/admin/directory/export.csv",
+            "/admin/audit/receipt.json", "/admin/api-keys", "/admin/webhooks"} <= found
 
 
 @pytest.mark.parametrize("role", [Role.manager, Role.employee])

@@ -202,7 +202,7 @@ def test_cells_starting_with_minus_or_at_are_escaped_in_names(client, session, w
     assert row["actor"] == "'-2+3" and row["subject"] == "'@Mallory"
 
 
-def test_verification_on_the_page_whole_then_broken(client, session, world):
+def test_verification_on_the_page_whole_then_broken(client, session, world, database_admin_url):
     org, admin, boss, _ = world
     for _ in range(3):
         audit.record(session, Action.sync, boss, None)
@@ -211,7 +211,7 @@ def test_verification_on_the_page_whole_then_broken(client, session, world):
     token = f.csrf_token(client, "/admin/audit")
     page = client.post("/admin/audit/verify", data={"csrf_token": token}).get_data(as_text=True)
     assert "The chain is whole." in page
-    tamper(session, "UPDATE audit_events SET actor_id = NULL WHERE org_id = :org AND seq = 2", org=org.id)
+    tamper(database_admin_url, "UPDATE audit_events SET actor_id = NULL WHERE org_id = :org AND seq = 2", org=org.id)
     page = client.post("/admin/audit/verify", data={"csrf_token": token}).get_data(as_text=True)
     assert "The chain is broken at entry #2:" in page and "was altered after it was written" in page
     broken_id = session.scalar(select(AuditEvent.id).where(AuditEvent.org_id == org.id, AuditEvent.seq == 2))
@@ -229,7 +229,7 @@ def test_entry_page_shows_details_and_hashes(client, session, world):
     assert entry.hash.hex() in page and "Calendars.Read" in page and "Bea Boss" in page
 
 
-def test_a_long_chain_is_verified_by_a_job_whose_verdict_the_page_shows(app, client, session, world, monkeypatch):
+def test_a_long_chain_is_verified_by_a_job_whose_verdict_the_page_shows(app, client, session, world, monkeypatch, database_admin_url):
     from rq import SimpleWorker
 
     from jobs import runtime
@@ -240,7 +240,7 @@ def test_a_long_chain_is_verified_by_a_job_whose_verdict_the_page_shows(app, cli
     for _ in range(4):
         audit.record(session, Action.sync, boss, None)
     session.commit()
-    tamper(session, "UPDATE audit_events SET details = '{\"x\": 1}' WHERE org_id = :org AND seq = 3", org=org.id)
+    tamper(database_admin_url, "UPDATE audit_events SET details = '{\"x\": 1}' WHERE org_id = :org AND seq = 3", org=org.id)
     monkeypatch.setattr(audit_log, "INLINE_VERIFY_LIMIT", 2)
     f.sign_in_as(client, admin)
     token = f.csrf_token(client, "/admin/audit")

@@ -75,7 +75,8 @@ def _with_database(url: str, name: str) -> str:
     return f"{head}/{name}" + (f"?{query}" if query else "")
 
 
-def test_a_dump_restored_into_a_fresh_database_verifies(app, services, session, database_url, tmp_path):
+def test_a_dump_restored_into_a_fresh_database_verifies(app, services, session, database_admin_url, tmp_path):
+    database_url = database_admin_url  # dumped and restored by a superuser, as an operator would
     with psycopg.connect(database_url) as conn:
         server_major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
     tools = pg_tools(server_major)
@@ -115,7 +116,7 @@ def test_a_dump_restored_into_a_fresh_database_verifies(app, services, session, 
 def _check_restored(app, url: str, org_id: int, before: audit.Verdict, stored: CalendarItem) -> None:
     engine = db.make_engine(url)
     try:
-        with sessionmaker(engine)() as restored:
+        with sessionmaker(engine, info={"keys": services_of(app).keys})() as restored:
             assert audit.verify(restored, org_id) == before
             blob = restored.scalar(select(CalendarItem.provider_data).where(CalendarItem.id == stored.id))
         aad = crypto.aad_for("event", stored.connection_id, "evt-1")

@@ -85,10 +85,10 @@ def test_the_audit_purge_removes_a_prefix_records_it_and_the_chain_still_verifie
     assert audit.count(session, org.id) == 3
 
 
-def test_a_deletion_beyond_what_the_purge_recorded_is_detected(app, session, aged_chain):
+def test_a_deletion_beyond_what_the_purge_recorded_is_detected(app, session, aged_chain, database_admin_url):
     org = aged_chain
     run(app)
-    tamper(session, "DELETE FROM audit_events WHERE org_id = :org AND seq = 4", org=org.id)
+    tamper(database_admin_url, "DELETE FROM audit_events WHERE org_id = :org AND seq = 4", org=org.id)
     verdict = audit.verify(session, org.id)
     assert not verdict.whole and verdict.broken_at_seq == 5
     assert "entries 1..4 are missing and no retention purge accounts for them" == verdict.problem

@@ -289,7 +289,7 @@ def test_cancelling_at_microsoft_stores_nothing(app, client, session, emu):
     ("access_denied", "AADSTS90095: Admin consent is required for the permissions requested.", 403, 90095),
     ("consent_required", "AADSTS65001: The user or administrator has not consented.", 403, 65001),
     ("access_denied", "AADSTS50105: The signed in user is not assigned to a role.", 400, None),
-    ("bad\ncode<script>", "AADSTS90095: looks like consent, but the error is not an OAuth code", 400, None),
+    ("bad code<script>", "AADSTS90095: looks like consent, but the error is not an OAuth code", 400, None),
 ])
 def test_every_admin_consent_code_leads_to_the_approval_page(app, client, session, emu, error,
                                                              description, status, recorded):
@@ -356,12 +356,19 @@ def test_admin_consent_required_then_granted_then_linked(app, client, session, e
     assert done.status_code == 200 and "may now read calendars in your organization" in thanks
     assert c.org.name not in thanks  # whoever holds the link learns no customer's name
     entry = last_audit(session, c.org.id, "connection:admin_consent_returned")
-    assert entry.details == {"granted": True, "error": None, "tenant_matches": True}
+    assert entry.details == {"reported": "granted", "verified": False, "error": None, "tenant_matches": True}
+    assert "connection:admin_consent_confirmed" not in actions(session, c.org.id)
 
     response = link_outlook(client, emu.url, c.manager_email)
     assert response.status_code == 302
     connection = connection_of(session, c.manager)
     assert connection.state is ConnectionState.linked and connection.admin_consent_requested_at is None
+    confirmed = last_audit(session, c.org.id, "connection:admin_consent_confirmed")
+    assert confirmed.actor_id == c.manager.id and confirmed.details["reported_at_seq"] == entry.seq
+    assert confirmed.details["calendar_scopes"] == ["Calendars.Read"]
+    # A later link (another manager, a relink) confirms nothing more.
+    assert link_outlook(client, emu.url, c.manager_email).status_code == 302
+    assert actions(session, c.org.id).count("connection:admin_consent_confirmed") == 1
     assert c.manager.label not in hr_client.get("/admin/consent-waiting").get_data(as_text=True)
 
 
@@ -380,7 +387,7 @@ def test_the_admin_consent_return_needs_our_state_and_never_trusts_tenant(app, c
     assert last_audit(session, c.org.id, "connection:admin_consent_returned").details["tenant_matches"] is False
     # Whoever holds a genuine link still cannot write text of their choosing into the audit log.
     state = _query(client.get(approval_path(app, c.org)).headers["Location"])["state"]
-    client.get("/outlook/adminconsent/callback", query_string={"state": state, "error": "x\n<b>forged"})
+    client.get("/outlook/adminconsent/callback", query_string={"state": state, "error": "x <b>forged"})
     assert last_audit(session, c.org.id, "connection:admin_consent_returned").details["error"] == \
         "unrecognised error"
 
@@ -461,3 +468,62 @@ def test_sign_in_then_link_in_the_same_browser(app, client, session, emu):
     response = link_outlook(client, emu.url, c.manager_email, browser=browser)
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     assert connection_of(session, c.manager).state is ConnectionState.linked
+
+
+def test_an_approval_state_is_spent_once_even_when_the_session_cookie_is_replayed(app, client, session, emu):
+    """Someone holding an approval link replayed one session cookie against the callback and
+    appended 200 "granted" entries in 3 s; the state is now spent server-side on first use."""
+    c = company(session, emu)
+    state = _query(client.get(approval_path(app, c.org)).headers["Location"])["state"]
+    cookie = client.get_cookie("session").value
+    answers = []
+    for _ in range(20):
+        client.set_cookie("session", cookie)  # the same pending approval, again and again
+        answers.append(client.get(f"/outlook/adminconsent/callback?admin_consent=True&state={state}").status_code)
+    assert answers == [200] + [400] * 19
+    assert actions(session, c.org.id).count("connection:admin_consent_returned") == 1
+    entry = last_audit(session, c.org.id, "connection:admin_consent_returned")
+    assert entry.details["reported"] == "granted" and entry.details["verified"] is False
+
+
+def test_a_state_from_another_approval_start_is_refused(app, client, session, emu):
+    """Only a state /outlook/approve/... issued, for that browser, works."""
+    c = company(session, emu)
+    other = app.test_client()
+    theirs = _query(other.get(approval_path(app, c.org)).headers["Location"])["state"]
+    client.get(approval_path(app, c.org))
+    assert client.get(f"/outlook/adminconsent/callback?admin_consent=True&state={theirs}").status_code == 400
+    assert "connection:admin_consent_returned" not in actions(session, c.org.id)
+
+
+@pytest.mark.parametrize("extra", ["Calendars.ReadWrite"])
+def test_a_grant_with_a_write_scope_is_refused_and_nothing_is_stored(app, client, session, emu, extra):
+    """A manager who adds a write scope to the authorize request used to get a linked connection."""
+    emu.reset(tokens=True)
+    c = company(session, emu)
+    f.sign_in_as(client, c.manager)
+    authorize = start_link(client)
+    parts = urlsplit(authorize)
+    query = _query(authorize)
+    query["scope"] += " " + extra
+    from urllib.parse import urlencode
+    tampered = parts._replace(query=urlencode(query)).geturl()
+    response = client.get(consent_as(tampered, emu.url, c.manager_email))
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "never keeps write or mail access" in page and extra in page
+    assert connection_of(session, c.manager) is None
+    entry = last_audit(session, c.org.id, "connection:link_refused")
+    assert entry.details["reason"] == "write or mail scope granted" and entry.details["refused_scopes"] == [extra]
+    assert "connection:link" not in actions(session, c.org.id)
+
+
+@pytest.mark.parametrize("scope, refused", [
+    ("Calendars.ReadWrite.Shared", True), ("Mail.Send", True), ("Mail.Read", True),
+    ("EWS.AccessAsUser.All", True), ("User.ReadWrite.All", True), ("Calendars.Read", False),
+    ("Calendars.ReadBasic", False), ("User.Read", False), ("offline_access", False),
+])
+def test_which_granted_scopes_are_refused(scope, refused):
+    from listening.outlook import linking
+
+    assert bool(linking._WRITE_OR_MAIL.search(scope)) is refused

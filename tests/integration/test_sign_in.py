@@ -213,7 +213,7 @@ def test_off_site_next_is_ignored(client, session, emu, contoso):
 
 @pytest.mark.parametrize("error, logged", [
     ("server_error", "sign-in refused: microsoft error (server_error)"),
-    ("x\nINFO forged log line", "sign-in refused: microsoft error (unrecognised error)"),
+    ("x INFO forged log line", "sign-in refused: microsoft error (unrecognised error)"),
     ("<script>" * 20, "sign-in refused: microsoft error (unrecognised error)"),
 ])
 def test_a_redirect_error_is_logged_only_in_the_shape_of_an_oauth_code(client, session, caplog, error, logged):
@@ -223,6 +223,13 @@ def test_a_redirect_error_is_logged_only_in_the_shape_of_an_oauth_code(client, s
     assert response.status_code == 400
     assert [r.getMessage() for r in caplog.records] == [logged]
     assert refusals(session) == [("microsoft error", 1, logged.split("(")[1].rstrip(")"))]
+
+
+def test_a_line_break_in_a_redirect_error_is_refused_before_anything_logs_it(client, session, caplog):
+    with caplog.at_level("INFO"):
+        response = client.get("/auth/callback", query_string={"error": "x\nINFO forged log line"})
+    assert response.status_code == 400 and "control character" in response.get_data(as_text=True)
+    assert "forged" not in caplog.text and refusals(session) == []
 
 
 def test_sign_out_ends_every_copy_of_the_session(app, client, session, emu, contoso):
@@ -335,3 +342,50 @@ def test_a_forged_form_of_a_signed_in_manager_is_audited_with_its_own_address(ap
     entry = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert entry.action == "one_on_one:attach_refused" and entry.details["reason"] == "csrf"
     assert (str(entry.ip), entry.user_agent) == ("192.0.2.44", "forger/2")
+
+
+@pytest.mark.parametrize("query", ["error=access_denied", "error=access_denied&error_subcode=cancel",
+                                   "error=access_denied&state=forged", "code=stolen&state=forged", "code=x"])
+def test_a_cross_site_callback_does_not_sign_anyone_out(client, session, emu, contoso, query):
+    """Any site can send a signed-in browser to /auth/callback?error=access_denied; that used to
+    end the session. Only an answer to the sign-in this browser started may."""
+    assert sign_in(client, emu.url, MANAGER).status_code == 302
+    client.get("/auth/sign-in")  # even with a sign-in of its own pending, the forged answer is not its
+    response = client.get("/auth/callback?" + query)
+    assert response.status_code == 400 and "Sign-in not completed" in response.get_data(as_text=True)
+    assert client.get("/one-on-ones").status_code == 200  # still signed in
+
+
+def test_a_refusal_of_the_browsers_own_pending_sign_in_ends_its_session(client, session, emu, contoso):
+    from urllib.parse import parse_qs, urlsplit
+
+    assert sign_in(client, emu.url, MANAGER).status_code == 302
+    state = parse_qs(urlsplit(client.get("/auth/sign-in").headers["Location"]).query)["state"][0]
+    response = client.get(f"/auth/callback?error=access_denied&error_subcode=cancel&state={state}")
+    assert response.status_code == 400 and "You are not signed in" in response.get_data(as_text=True)
+    assert client.get("/one-on-ones").status_code == 302  # to the sign-in page
+
+
+@pytest.mark.parametrize("app_overrides", [{"rate_limit_sign_in": "100 per minute"}], indirect=True)
+def test_only_the_newest_pending_sign_in_is_kept(client, session, emu, contoso):
+    """Each start added ~180 bytes of OAuth state; after ~20 the cookie passed 4 KB."""
+    for _ in range(25):
+        assert client.get("/auth/sign-in").status_code == 302
+    with client.session_transaction() as s:
+        assert len([k for k in s if k.startswith("_state_signin_")]) == 1
+    assert len(client.get_cookie("session").value) < 1024
+    assert sign_in(client, emu.url, MANAGER).status_code == 302  # and the newest one works
+
+
+def test_only_the_newest_pending_link_is_kept(app, client, session, emu, contoso):
+    from tests.support.browserless import link_outlook, start_link
+
+    _, manager = contoso
+    assert sign_in(client, emu.url, MANAGER).status_code == 302
+    for _ in range(25):
+        start_link(client)
+    with client.session_transaction() as s:
+        assert len([k for k in s if k.startswith("_state_outlook_")]) == 1
+        assert len([k for k in s if k.startswith("_state_")]) == 1  # the sign-in's was spent
+    assert len(client.get_cookie("session").value) < 1024
+    assert link_outlook(client, emu.url, MANAGER).status_code == 302

@@ -89,7 +89,7 @@ def test_unlink_5_and_60_seconds_into_a_70_second_sync_wins_at_once(slow_app, cl
     assert stopped["outcome"] == "stopped" and stopped["failure"] == "stopped_by_unlink"
 
 
-def test_a_deadlock_is_retried_at_once_once(database_url, big_emulator, slow_app, session):
+def test_a_deadlock_is_retried_at_once_once(database_admin_url, big_emulator, slow_app, session):
     """Another transaction holds a row the sync will update, then waits for the connection row
     the sync's inserts hold (FOR KEY SHARE): PostgreSQL breaks the cycle by cancelling the sync."""
     connection = f.linked(services_of(slow_app), session, big_emulator)
@@ -104,7 +104,7 @@ def test_a_deadlock_is_retried_at_once_once(database_url, big_emulator, slow_app
         uow.query(CalendarItem).filter(CalendarItem.connection_id == connection.id,
                                        CalendarItem.provider_event_id.in_(on_page_1)).delete()
     big_emulator.fault(type="latency", ms=1500, endpoint="calendarView")
-    other = psycopg.connect(database_url)
+    other = psycopg.connect(database_admin_url)  # deadlock_timeout is a superuser's to set
     try:
         other.execute("SET deadlock_timeout = '30s'")  # so the sync's backend is the one that checks
         other.execute("UPDATE calendar_items SET updated_at = now() WHERE connection_id = %s "

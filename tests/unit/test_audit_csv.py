@@ -43,3 +43,31 @@ def test_a_row_escapes_every_cell_and_shows_the_viewer_zone():
     buffer = io.StringIO()
     csv.writer(buffer).writerow(row)
     assert next(csv.reader(io.StringIO(buffer.getvalue()))) == row
+
+
+def test_every_field_is_quoted_so_a_semicolon_split_makes_no_formula():
+    """A spreadsheet splitting on ';' turned an unquoted user agent "Mozilla/5.0;=1+2" into the
+    formula cell "=1+2"; quoted, the whole field stays one text cell."""
+    entry = SimpleNamespace(
+        seq=1, occurred_at=datetime(2026, 1, 15, 12, 0, tzinfo=UTC), action="auth:sign_in",
+        actor_id=None, subject_id=None, ip=None, user_agent="Mozilla/5.0;=1+2", details={}, hash=b"\x02" * 32)
+    buffer = io.StringIO()
+    audit_log.writer_for(buffer).writerow(audit_log._csv_row(entry, {}, ZoneInfo("UTC")))
+    line = buffer.getvalue().strip()
+    assert line.startswith('"1","2026-01-15T12:00:00+00:00"') and '"Mozilla/5.0;=1+2"' in line
+    # As a spreadsheet splitting on ';' reads it (a quote toggles quoting): no cell starts with '='.
+    assert not any(cell.startswith("=") for cell in _split_outside_quotes(line, ";"))
+    assert _split_outside_quotes('1,Mozilla/5.0;=1+2', ";") == ["1,Mozilla/5.0", "=1+2"]  # unquoted
+
+
+def _split_outside_quotes(line: str, delimiter: str) -> list[str]:
+    cells, current, quoted = [], "", False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif char == delimiter and not quoted:
+            cells.append(current)
+            current = ""
+            continue
+        current += char
+    return cells + [current]

@@ -52,3 +52,10 @@ def test_query_args_round_trip():
 def test_unknown_zone_falls_back_to_utc():
     assert audit_log.zone("Mars/Olympus").key == "UTC"
     assert audit_log.zone("Asia/Tokyo").key == "Asia/Tokyo"
+
+
+@pytest.mark.parametrize("args", [{"until": "9999-12-31"}, {"since": "0001-01-01"}, {"subject": "2147483648"},
+                                  {"actor": "9999999999"}, {"before": "9223372036854775808"}])
+def test_values_beyond_what_the_log_can_hold_are_refused(args):
+    with pytest.raises(audit_log.FilterError):
+        audit_log.parse_filters(args)

@@ -6,7 +6,7 @@ from listening.core.config import DEMO_AUTHORITY, ConfigError, Settings, from_en
 PRODUCTION = dict(env="production", secret_key="s", database_url="postgresql://x/y",
                   redis_url="redis://x", keys="k1:key", ms_client_id="id", ms_client_secret="secret",
                   ms_authority="https://login.microsoftonline.com",
-                  graph_url="https://graph.microsoft.com/v1.0")
+                  graph_url="https://graph.microsoft.com/v1.0", public_url="https://listening.example.com")
 
 
 def test_production_with_real_endpoints_starts():
@@ -42,3 +42,18 @@ def test_trusted_proxies_and_timeout_are_read_from_the_given_environment():
 def test_bad_numbers_are_refused_with_the_variable_named(name, raw):
     with pytest.raises(ConfigError, match=name):
         from_env({name: raw})
+
+
+@pytest.mark.parametrize("value", [None, "http://listening.example.com"])
+def test_production_needs_an_https_public_url(value):
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        Settings(**{**PRODUCTION, "public_url": value}).check()
+
+
+@pytest.mark.parametrize("raw", ["listening.example.com", "https://x.example/app", "https://x.example/?a=1",
+                                 "ftp://x.example", "https://user:pw@x.example"])
+def test_a_public_url_is_scheme_host_and_port_only(raw):
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        from_env({"PUBLIC_URL": raw})
+    assert from_env({"PUBLIC_URL": "https://Listening.Example.com:8443/"}).public_url == \
+        "https://listening.example.com:8443"

@@ -1,6 +1,7 @@
 """The directory CSV rules (pure: parsing and validation, no database)."""
 import pytest
 
+from listening.admin import directory
 from listening.admin.directory import DirectoryError, parse_csv
 from listening.core.models import Role
 
@@ -70,3 +71,44 @@ def test_every_problem_is_reported_not_just_the_first():
     found = problems(data)
     assert sum(p.startswith("line 6:") for p in found) == 3
     assert any(p.startswith("line 7:") for p in found)
+
+
+def test_nul_and_line_breaks_in_fields_are_refused_by_line():
+    data = HEADER + 'a@x.test,"A\x00nna",,manager,\nb@x.test,"B\nB",,employee,\n'
+    assert problems(data) == [
+        "line 2: name: contains a control character (such as NUL or a line break)",
+        "line 4: name: contains a control character (such as NUL or a line break)"]
+
+
+def _chart(shape: str, n: int) -> str:
+    """n people: one manager chain n deep ("chain"), everyone under one boss ("star"), or a
+    balanced binary tree ("tree"); "cycle" closes the chain back on its last person."""
+    lines = [HEADER.strip()]
+    for i in range(n):
+        if shape in ("chain", "cycle"):
+            manager = f"p{i - 1}@x.test" if i else (f"p{n - 1}@x.test" if shape == "cycle" else "")
+        elif shape == "star":
+            manager = "p0@x.test" if i else ""
+        else:
+            manager = f"p{(i - 1) // 2}@x.test" if i else ""
+        lines.append(f"p{i}@x.test,P {i},{manager},{'manager' if i < n - 1 else 'employee'},")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("shape", ["chain", "star", "tree"])
+def test_a_50000_row_chart_of_any_shape_is_accepted(shape):
+    """Checked in linear time: a chain this deep took the old check days (it walked every
+    person's whole chain and searched a list at each step); bench/directory_bench.py times it."""
+    assert len(directory.parse_csv(_chart(shape, directory.MAX_ROWS).encode())) == directory.MAX_ROWS
+
+
+def test_a_cycle_through_50000_people_is_named_at_the_first_line_it_reaches():
+    found = problems(_chart("cycle", directory.MAX_ROWS))
+    assert len(found) == 1 and found[0].startswith("line 2: the manager chain has a cycle: p0@x.test -> ")
+    assert found[0].endswith(" -> p1@x.test -> p0@x.test") and found[0].count(" -> ") == directory.MAX_ROWS
+
+
+def test_a_cycle_below_a_long_clean_chain_is_named_at_the_first_line_that_reaches_it():
+    data = HEADER + ("a@x.test,A,,manager,\nb@x.test,B,a@x.test,manager,\n"
+                     "c@x.test,C,d@x.test,manager,\nd@x.test,D,e@x.test,manager,\ne@x.test,E,d@x.test,manager,\n")
+    assert problems(data) == ["line 4: the manager chain has a cycle: d@x.test -> e@x.test -> d@x.test"]

@@ -19,7 +19,7 @@ from flask import (
 from redis import RedisError
 
 from listening import audit
-from listening.audit import Action
+from listening.audit import Action, checkpoint
 from listening.audit import log as audit_log
 from listening.audit.words import action_choices, action_words
 from listening.core import store
@@ -70,7 +70,7 @@ def audit_page():
                                verified.occurred_at, tz))
 
 
-@bp.get("/audit/<int:entry_id>")
+@bp.get("/audit/<bigint:entry_id>")
 def audit_entry(entry_id: int):
     sess = deps.session()
     entry = sess.scalar(audit_log.entry_query(g.person.org_id, entry_id))
@@ -85,10 +85,35 @@ def audit_entry(entry_id: int):
                            details=json.dumps(entry.details, indent=2, sort_keys=True, ensure_ascii=False))
 
 
+def _checkpoint_to_compare(sess, org_id: int) -> tuple[dict | None, str | None]:
+    """The receipt the HR admin gave, else the newest checkpoint file this host keeps, else the
+    newest checkpoint recorded in the log; with where it came from."""
+    keys = deps.services().keys
+    upload = request.files.get("checkpoint")
+    if upload is not None and upload.filename:
+        try:
+            return checkpoint.parse(keys, upload.read(checkpoint.MAX_BYTES + 1)), "the receipt you gave"
+        except checkpoint.CheckpointError as err:
+            abort(400, description=f"That file cannot be used as a receipt: {err}. Nothing was verified.")
+    folder = deps.services().settings.checkpoint_dir
+    doc = checkpoint.latest_file(keys, folder, org_id)
+    if doc is not None:
+        return doc, "the newest checkpoint file"
+    recorded = checkpoint.latest_recorded(sess, org_id)
+    if recorded is not None:
+        try:
+            return checkpoint.parse(keys, json.dumps(recorded)), "the newest checkpoint in the log"
+        except checkpoint.CheckpointError:
+            return None, None
+    return None, None
+
+
 @bp.post("/audit/verify")
 def audit_verify():
     sess = deps.session()
     org_id = g.person.org_id
+    doc, source = _checkpoint_to_compare(sess, org_id)
+    compared = checkpoint.compare(sess, org_id, doc) if doc is not None else None
     if audit_log.chain_length(sess, org_id) > audit_log.INLINE_VERIFY_LIMIT:
         try:
             started = audit_log.enqueue_verify(deps.services(), org_id, g.person.id)
@@ -97,12 +122,33 @@ def audit_verify():
                                    "Try again in a minute, or run 'flask audit verify'.")
         flash("The chain is being verified in the background. Its verdict appears here when it is done."
               if started else "A verification of the chain is already running.")
+        if compared is not None:
+            flash(f"Checkpoint of entry #{compared.seq} ({source}): " +
+                  (f"NOT MET: {compared.problem}." if compared.problem else "the log still holds it."),
+                  "warn" if compared.problem else "info")
         return redirect(url_for("admin.audit_page"))
     verdict = audit.verify(sess, org_id)
     broken = sess.scalar(audit_log.seq_query(org_id, verdict.broken_at_seq)) if verdict.broken_at_seq else None
-    audit.record(sess, Action.audit_verified, g.person, None, audit_log.verdict_details(verdict))
+    details = audit_log.verdict_details(verdict)
+    if compared is not None:
+        details |= {"checkpoint_seq": compared.seq, "checkpoint_problem": compared.problem}
+    audit.record(sess, Action.audit_verified, g.person, None, details)
     sess.commit()
-    return render_template("admin/audit_verify.html", verdict=verdict, broken=broken)
+    return render_template("admin/audit_verify.html", verdict=verdict, broken=broken, compared=compared,
+                           source=source)
+
+
+@bp.get("/audit/receipt.json")
+def audit_receipt():
+    """The newest signed checkpoint of the organization's chain, to keep outside Listening."""
+    sess = deps.session()
+    doc = checkpoint.latest_recorded(sess, g.person.org_id)
+    if doc is None:
+        abort(404, description="There is no checkpoint yet: the daily job signs one each night.")
+    audit.record(sess, Action.audit_exported, g.person, None, {"receipt_seq": doc["seq"]})
+    sess.commit()
+    return Response(json.dumps(doc, indent=2, sort_keys=True), mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="audit-checkpoint-{doc["org_id"]}-{doc["seq"]}.json"'})
 
 
 @bp.get("/audit/export.csv")

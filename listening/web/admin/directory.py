@@ -11,6 +11,7 @@ from listening.audit import Action
 from listening.core import store, when
 from listening.web import deps
 from listening.web.admin import bp
+from listening.web.limits import by_person, limiter, setting
 from listening.web.security import own_organization
 
 
@@ -28,6 +29,7 @@ def directory_page():
 
 
 @bp.post("/directory")
+@limiter.limit(setting("rate_limit_import"), key_func=by_person)
 def directory_import():
     sess = deps.session()
     org = own_organization(sess)

@@ -1,0 +1,125 @@
+"""Signed checkpoints: dropping the newest entries leaves a chain that verifies, and only a
+checkpoint kept outside the database shows what is missing."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from listening import audit
+from listening.audit import Action, checkpoint
+from listening.core.models import Role
+from tests.support import factories as f
+from tests.support.apps import services_of
+from tests.support.audit_chain import tamper
+
+
+@pytest.fixture
+def signed(app, session):
+    """An organization with six entries and the daily job's checkpoint of them."""
+    from jobs import audit as audit_jobs
+    from jobs import runtime
+
+    org = f.org(session, name="Signed")
+    hr = f.person(session, org, role=Role.hr_admin)
+    for n in range(5):
+        audit.record(session, Action.sync, None, None, {"n": n}, org_id=org.id)
+    session.commit()
+    runtime.use(services_of(app))
+    try:
+        doc = audit_jobs.checkpoint_chain(org.id)
+    finally:
+        runtime.use(None)
+    return org, hr, doc
+
+
+def _file(app, org_id):
+    files = sorted((services_of(app).settings.checkpoint_dir / f"org-{org_id}").glob("*.json"))
+    assert len(files) == 1
+    return files[0]
+
+
+def test_the_daily_job_signs_records_and_writes_a_checkpoint(app, client, session, signed):
+    org, hr, doc = signed
+    assert doc["seq"] == 5 and doc["tenant_id"] == org.tenant_id and doc["key_id"] == "k1"
+    written = _file(app, org.id)
+    assert checkpoint.parse(services_of(app).keys, written.read_bytes()) == doc
+    assert checkpoint.latest_recorded(session, org.id) == doc  # the receipt
+    f.sign_in_as(client, hr)
+    assert 'id="audit-receipt"' in client.get("/admin/audit").get_data(as_text=True)
+    receipt = client.get("/admin/audit/receipt.json")
+    assert receipt.status_code == 200 and "attachment" in receipt.headers["Content-Disposition"]
+    assert json.loads(receipt.data) == doc
+
+
+def test_the_daily_retention_job_checkpoints_every_organization(app, session):
+    from jobs import retention as retention_job
+    from jobs import runtime
+
+    org = f.org(session)
+    audit.record(session, Action.sync, None, None, org_id=org.id)
+    session.commit()
+    runtime.use(services_of(app))
+    try:
+        retention_job.purge_expired()
+    finally:
+        runtime.use(None)
+    assert checkpoint.latest_recorded(session, org.id)["seq"] == 2  # after the verdict entry
+    assert _file(app, org.id)
+
+
+def test_dropping_the_newest_entries_is_reported_against_the_checkpoint(app, client, session, signed,
+                                                                         database_admin_url):
+    org, hr, doc = signed
+    receipt = _file(app, org.id)
+    for n in range(3):
+        audit.record(session, Action.sync, None, None, {"later": n}, org_id=org.id)
+    session.commit()
+    # The newest entries go, the checkpoint entry with them: what is left still verifies.
+    tamper(database_admin_url, "DELETE FROM audit_events WHERE org_id = :org AND seq >= 4", org=org.id)
+    assert audit.verify(session, org.id) == audit.Verdict(True, 3, first_seq=1)
+
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--checkpoint", str(receipt)])
+    assert result.exit_code == 1, result.output
+    assert "chain whole, 3 entries checked" in result.output
+    assert "checkpoint of entry #5" in result.output and "entries #4..#5 are missing" in result.output
+
+    f.sign_in_as(client, hr)
+    token = f.csrf_token(client, "/admin/audit")
+    page = client.post("/admin/audit/verify", data={"csrf_token": token}).get_data(as_text=True)
+    assert "The chain is whole." in page and "Entries are missing after the checkpoint of entry #5" in page
+    assert "the newest checkpoint file" in page
+    uploaded = client.post("/admin/audit/verify", content_type="multipart/form-data", data={
+        "csrf_token": token, "checkpoint": (io.BytesIO(receipt.read_bytes()), "receipt.json")})
+    # Viewing and verifying have written new entries #4 and #5 since: #5 is not the signed one.
+    assert "Entries are missing after the checkpoint of entry #5" in uploaded.get_data(as_text=True)
+    assert "entry #5 is not the one the checkpoint signed" in uploaded.get_data(as_text=True)
+    assert "the receipt you gave" in uploaded.get_data(as_text=True)
+
+
+def test_a_whole_chain_meets_its_checkpoint(app, client, session, signed):
+    org, hr, _ = signed
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--checkpoint", str(_file(app, org.id))])
+    assert result.exit_code == 0, result.output
+    assert "checkpoint of entry #5" in result.output and "the chain still holds it" in result.output
+    f.sign_in_as(client, hr)
+    page = client.post("/admin/audit/verify", data={"csrf_token": f.csrf_token(client, "/admin/audit")})
+    assert "The log still holds entry #5" in page.get_data(as_text=True)
+
+
+def test_an_edited_or_foreign_receipt_is_refused(app, client, session, signed, tmp_path):
+    org, hr, doc = signed
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc | {"seq": 2}))
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--checkpoint", str(edited)])
+    assert result.exit_code == 2 and "signature does not match" in result.stderr
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b"\x00not json")
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--checkpoint", str(garbage)])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    f.sign_in_as(client, hr)
+    response = client.post("/admin/audit/verify", content_type="multipart/form-data", data={
+        "csrf_token": f.csrf_token(client, "/admin/audit"),
+        "checkpoint": (io.BytesIO(edited.read_bytes()), "receipt.json")})
+    assert response.status_code == 400 and "signature does not match" in response.get_data(as_text=True)
