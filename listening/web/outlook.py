@@ -249,21 +249,16 @@ def check(connection_id: int):
     return redirect(url_for("pages.one_on_ones"))
 
 
-@bp.get("/outlook/connections/<int:connection_id>/unlink")
-@requires(MANAGES)
-def unlink_confirm(connection_id: int):
-    """Ask first, saying what unlinking deletes and what it leaves."""
-    sess = deps.session()
-    connection = _own_connection(sess, connection_id)
-    return render_template("outlook_unlink.html", connection=connection,
-                           preview=linking.unlink_preview(sess, connection))
-
-
-@bp.post("/outlook/connections/<int:connection_id>/unlink")
+# One rule for both methods: an id out of range is then a 404 for either, never a 405.
+@bp.route("/outlook/connections/<int:connection_id>/unlink", methods=["GET", "POST"])
 @requires(MANAGES)
 def unlink(connection_id: int):
+    """GET asks first, saying what unlinking deletes and what it leaves; POST unlinks."""
     sess = deps.session()
     connection = _own_connection(sess, connection_id)
+    if request.method == "GET":
+        return render_template("outlook_unlink.html", connection=connection,
+                               preview=linking.unlink_preview(sess, connection))
     was_linked = connection.linked_at is not None
     try:
         result = linking.unlink(sess, connection, g.person)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -62,20 +61,6 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
-def _clean(app, prefix: str) -> None:
-    from listening.core.models import Base
-    from tests.support.apps import services_of
-
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with services_of(app).db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    services_of(app).db.dispose()
-    redis = services_of(app).jobs.redis
-    keys = list(redis.scan_iter(f"*{prefix}*", count=1000))
-    if keys:
-        redis.delete(*keys)
-
-
 @pytest.fixture(scope="module")
 def stack(database_url, redis_url, key_prefix, tmp_path_factory):
     if not CHROMIUM.exists():
@@ -86,7 +71,7 @@ def stack(database_url, redis_url, key_prefix, tmp_path_factory):
     from emulator.testing import QuietHandler, running_emulator
     from emulator.tokens import Client
     from listening import create_app
-    from tests.support.apps import services_of
+    from tests.support.apps import clean, services_of
     from tools.demo_stack import load_directory
 
     instance = tmp_path_factory.mktemp("browser")
@@ -113,7 +98,7 @@ def stack(database_url, redis_url, key_prefix, tmp_path_factory):
             _stop(worker)
             server.shutdown()
             server.server_close()
-            _clean(app, key_prefix)
+            clean(app, key_prefix)
 
 
 @pytest.fixture(scope="module")
