@@ -7,6 +7,7 @@ then enqueues its follow-ups. Arguments are ids and primitives, never ORM object
 - jobs.webhooks.deliver(delivery_ids)                 queue "webhooks", queued after each commit
 - jobs.webhooks.sweep()                               queue "maintenance", every minute
 - jobs.webhooks.purge_old()                           queue "maintenance", daily
+- jobs.notifications.*                                Graph change notifications (jobs/notifications.py)
 
 Run them with the Procfile's ``worker`` and ``clock`` processes; jobs/runtime.py
 builds the Services once per worker process (no Flask app).

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rq import cron
 
-from jobs import retention, runtime, sync, webhooks
+from jobs import notifications, retention, runtime, sync, webhooks
 from listening.core.queue import QUEUE_MAINTENANCE
 
 
@@ -34,6 +34,8 @@ SCHEDULE = (
     # Queue a sync for every connection that is due (each org sets its own interval), and again
     # the syncs whose worker was lost.
     Periodic(sync.enqueue_due_syncs, interval=15, job_timeout=120, ttl=14, result_ttl=600),
+    # Graph subscriptions: create missing ones, renew before expiry, delete unwanted ones.
+    Periodic(notifications.sweep_subscriptions, cron="* * * * *", job_timeout=120, ttl=55, result_ttl=600),
     # Retention: calendar data outside each org's window, audit entries past retention.
     Periodic(retention.purge_expired, cron="17 3 * * *", job_timeout=3600, ttl=3600),
     # occurrence.ended for occurrences that just ended, and deliveries whose job was lost.

@@ -14,6 +14,7 @@ process (jobs/runtime.py).
 from redis import Redis
 
 # The job modules, imported once per worker process (forked work-horses would inherit them).
+import jobs.notifications  # noqa: F401
 import jobs.retention  # noqa: F401
 import jobs.sync  # noqa: F401
 import jobs.webhooks  # noqa: F401

@@ -31,6 +31,9 @@ class Stack:
         from listening.core.config import from_env
 
         self.root, self.port, self.emulator_port = root, port, emulator_port
+        # Where people and the emulator's notifications reach the web app; links are built from
+        # it, so the banner names the same host (a browser on localhost would hold another cookie).
+        self.public_url = f"http://127.0.0.1:{port}"
         self.emulator_url = f"http://127.0.0.1:{emulator_port}"
         os.environ.setdefault("MS_AUTHORITY", self.emulator_url)
         self.settings = from_env()
@@ -96,9 +99,12 @@ class Stack:
         upgrade(self.services)  # as the owner, then the runtime role's grants
 
     def env(self) -> dict:
-        """The children's environment: they connect as the runtime role and never see the owner's URL."""
+        """The children's environment: they connect as the runtime role and never see the owner's URL.
+        Change notifications run over loopback: the emulator posts them to the web app's own port
+        (the worker needs the address too: it makes the subscriptions)."""
         env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
-                   LISTENING_INSTANCE=str(self.instance), PYTHONUNBUFFERED="1")
+                   LISTENING_INSTANCE=str(self.instance), PYTHONUNBUFFERED="1",
+                   PUBLIC_URL=os.environ.get("PUBLIC_URL") or self.public_url)
         env.pop("DATABASE_OWNER_URL", None)
         return env
 
@@ -136,7 +142,7 @@ class Stack:
         managers = sorted((u for u in self.users if role_of(u) == "manager"),
                           key=lambda u: (-len(u.get("directReports") or []), u["email"]))
         admins = [u for u in self.users if role_of(u) == "hr_admin"]
-        lines = ["", "=" * 72, f"Listening demo is running at  http://localhost:{self.port}/"]
+        lines = ["", "=" * 72, f"Listening demo is running at  {os.environ.get('PUBLIC_URL') or self.public_url}/"]
         if managers:
             lines.append(f"Sign in as a manager:   {managers[0]['email']}  (no password; pick it on the sign-in page)")
         if admins:

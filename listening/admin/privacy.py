@@ -88,9 +88,12 @@ def _audit_record(entry: AuditEvent, person_id: int) -> dict:
             "details": entry.details, "hash": entry.hash.hex()}
 
 
-def _connection(session: Session, person: Person) -> Connection | None:
+def connection_of(session: Session, person: Person) -> Connection | None:
     return session.scalar(select(Connection).where(Connection.org_id == person.org_id,
                                                    Connection.person_id == person.id))
+
+
+_connection = connection_of
 
 
 def _pairs_of(person: Person):
@@ -134,12 +137,20 @@ class ErasureError(ValueError):
     """This erasure is refused (the message says why)."""
 
 
+def erasure_refused(person: Person, actor: Person) -> str | None:
+    """Why ``actor`` may not erase ``person``, or None."""
+    if person.id == actor.id:
+        return "You cannot erase yourself; ask another HR admin."
+    if person.erased_at is not None:
+        return f"person #{person.id} was already erased."
+    return None
+
+
 def erase(session: Session, person: Person, actor: Person, now: datetime) -> Erasure:
     """Remove what is held about ``person`` and record it; the caller commits once."""
-    if person.id == actor.id:
-        raise ErasureError("You cannot erase yourself; ask another HR admin.")
-    if person.erased_at is not None:
-        raise ErasureError(f"person #{person.id} was already erased.")
+    refusal = erasure_refused(person, actor)
+    if refusal:
+        raise ErasureError(refusal)
     conn = _connection(session, person)
     items = 0
     if conn is not None:

@@ -7,6 +7,8 @@ Bounds, and why:
   which a year shows; a longer window only copies more calendar data.
 - calendar retention at least the past window, or each sync would fetch again what
   retention has just removed.
+- safety net 1..168 hours: with change notifications on, calendars are re-read anyway this
+  often, in case a notification was lost; a week is as long as a subscription lives.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from listening.core.models import Organization
 
 SCOPES = ("Calendars.Read", "Calendars.ReadBasic")
 FIELDS = ("sync_enabled", "sync_interval_minutes", "window_past_days", "window_future_days",
-          "calendar_scope", "retention_calendar_days", "retention_audit_days")
+          "calendar_scope", "retention_calendar_days", "retention_audit_days", "safety_net_hours")
 
 
 class SettingsError(ValueError):
@@ -64,6 +66,12 @@ class SettingsSchema(Schema):
                                                             + ", ".join(SCOPES) + "."))
     retention_calendar_days = _days(1, 365, "Calendar data retention")
     retention_audit_days = _days(90, 3650, "Audit entry retention")
+    safety_net_hours = fields.Integer(
+        required=True, strict=False,
+        validate=validate.Range(min=1, max=168, error="The safety-net re-read must be between 1 and 168 "
+                                                      "hours (a week)."),
+        error_messages={"invalid": "The safety-net re-read must be a whole number of hours.",
+                        "required": "The safety-net re-read is required."})
 
     @validates_schema
     def _retention_covers_window(self, data, **_kwargs):
@@ -113,6 +121,8 @@ _SENTENCES = {
                                 "reconnect Outlook.",
     "retention_calendar_days": lambda v: f"Calendar data is now kept for {_days(v)}.",
     "retention_audit_days": lambda v: f"Audit entries are now kept for {_days(v)}.",
+    "safety_net_hours": lambda v: f"With change notifications, calendars are re-read anyway every "
+                                  f"{v} hour{'' if v == 1 else 's'}.",
 }
 
 

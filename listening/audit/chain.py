@@ -77,6 +77,12 @@ class Action(str, enum.Enum):
     webhook_endpoint_enabled = "webhook:endpoint_enabled"
     webhook_endpoint_disabled = "webhook:endpoint_disabled"
     webhook_redelivered = "webhook:redelivered"
+    # Graph change-notification subscriptions (listening/notifications/).
+    subscription_created = "subscription:created"
+    subscription_renewed = "subscription:renewed"
+    subscription_reauthorized = "subscription:reauthorized"
+    subscription_deleted = "subscription:deleted"    # by us: unlink, erasure, sync off, address change
+    subscription_removed = "subscription:removed"    # by Microsoft, or expired unrenewed
 
 
 @dataclass(frozen=True)

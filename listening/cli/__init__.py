@@ -14,9 +14,10 @@ def services():
 
 
 def init_app(app) -> None:
-    from listening.cli import api_keys, audit, keys, schema, sync, webhooks
+    from listening.cli import api_keys, audit, keys, notifications, schema, sync, webhooks
 
     for group in (schema.db_cli, schema.org_cli, schema.directory_cli, audit.audit_cli,
-                  audit.retention_cli, keys.keys_cli, api_keys.api_keys_cli, webhooks.webhooks_cli):
+                  audit.retention_cli, keys.keys_cli, api_keys.api_keys_cli, webhooks.webhooks_cli,
+                  notifications.notifications_cli):
         app.cli.add_command(group)
     sync.init_app(app)

@@ -20,7 +20,7 @@ from listening import audit
 from listening.audit import Action
 from listening.cli import services
 from listening.core import crypto
-from listening.core.models import CalendarItem, Connection, WebhookEndpoint
+from listening.core.models import CalendarDelta, CalendarItem, Connection, GraphSubscription, WebhookEndpoint
 
 keys_cli = AppGroup("keys", help="Encryption keys (LISTENING_KEYS).")
 BATCH = 500
@@ -45,11 +45,17 @@ def generate(kid: str):
 @keys_cli.command("rotate")
 @click.option("--batch-size", default=BATCH, show_default=True, type=click.IntRange(1, 10_000))
 def rotate(batch_size: int):
-    """Re-encrypt tokens, calendar items and webhook secrets under the newest key (idempotent)."""
+    """Re-encrypt tokens, calendar items and webhook secrets under the newest key (idempotent). A
+    connection's tokens are its OAuth tokens and its Graph secrets: the subscription's clientState
+    and the delta link."""
     ring = services().keys
     counts: Counter = Counter()  # (org_id, kind) -> rows re-encrypted
     try:
         tokens_seen = _rotate_table(_token_batch, _write_tokens, ring, batch_size, counts, "tokens")
+        tokens_seen += _rotate_table(_subscription_batch, _write_subscriptions, ring, batch_size, counts,
+                                     "tokens", values=lambda row: [row.client_state])
+        tokens_seen += _rotate_table(_delta_batch, _write_deltas, ring, batch_size, counts, "tokens",
+                                     values=lambda row: [row.delta_link] if row.delta_link else [])
         items_seen = _rotate_table(_item_batch, _write_items, ring, batch_size, counts, "items")
         secrets_seen = _rotate_table(_secret_batch, _write_secrets, ring, batch_size, counts, "webhook_secrets")
     except crypto.CryptoError as err:
@@ -63,8 +69,9 @@ def rotate(batch_size: int):
                "secrets re-encrypted; the rest were already current")
 
 
-def _rotate_table(read_batch, write, ring, batch_size, counts, kind) -> int:
+def _rotate_table(read_batch, write, ring, batch_size, counts, kind, values=None) -> int:
     """Walk a table by id in batches, one transaction each; return how many values were seen."""
+    values = values or (lambda row: _values(row, kind))
     after, seen = 0, 0
     while True:
         with services().db.unit_of_work() as sess:
@@ -72,7 +79,7 @@ def _rotate_table(read_batch, write, ring, batch_size, counts, kind) -> int:
             if not rows:
                 return seen
             after = rows[-1].id
-            seen += sum(len(_values(row, kind)) for row in rows)
+            seen += sum(len(values(row)) for row in rows)
             for org_id, written in write(sess, rows, ring):
                 counts[(org_id, kind)] += written
 
@@ -100,6 +107,36 @@ def _write_tokens(sess, rows, ring):
                    for r in rows if (blob := getattr(r, f"{field}_token")) is not None
                    and ring.needs_rotation(blob)]
         yield from _guarded_update(sess, table, column, changes)
+
+
+def _subscription_batch(sess, after: int, limit: int):
+    return sess.execute(
+        select(GraphSubscription.id, GraphSubscription.org_id, GraphSubscription.connection_id,
+               GraphSubscription.client_state)
+        .where(GraphSubscription.id > after).order_by(GraphSubscription.id).limit(limit)).all()
+
+
+def _write_subscriptions(sess, rows, ring):
+    table = GraphSubscription.__table__
+    changes = [{"b_id": r.id, "b_old": r.client_state, "org": r.org_id,
+                "b_new": ring.reencrypt(r.client_state, crypto.aad_for("subscription", r.connection_id,
+                                                                       "client_state"))}
+               for r in rows if ring.needs_rotation(r.client_state)]
+    yield from _guarded_update(sess, table, table.c.client_state, changes)
+
+
+def _delta_batch(sess, after: int, limit: int):
+    return sess.execute(
+        select(CalendarDelta.connection_id.label("id"), CalendarDelta.org_id, CalendarDelta.delta_link)
+        .where(CalendarDelta.connection_id > after).order_by(CalendarDelta.connection_id).limit(limit)).all()
+
+
+def _write_deltas(sess, rows, ring):
+    table = CalendarDelta.__table__
+    changes = [{"b_id": r.id, "b_old": r.delta_link, "org": r.org_id,
+                "b_new": ring.reencrypt(r.delta_link, crypto.aad_for("delta", r.id, "link"))}
+               for r in rows if r.delta_link is not None and ring.needs_rotation(r.delta_link)]
+    yield from _guarded_update(sess, table, table.c.delta_link, changes, key=table.c.connection_id)
 
 
 def _item_batch(sess, after: int, limit: int):
@@ -133,9 +170,10 @@ def _write_secrets(sess, rows, ring):
     yield from _guarded_update(sess, table, table.c.secret, changes)
 
 
-def _guarded_update(sess, table, column, changes):
+def _guarded_update(sess, table, column, changes, key=None):
     """UPDATE ... WHERE id = :id AND column = :old, one row at a time (so each count is known)."""
-    statement = (update(table).where(table.c.id == bindparam("b_id"), column == bindparam("b_old"))
+    key = table.c.id if key is None else key
+    statement = (update(table).where(key == bindparam("b_id"), column == bindparam("b_old"))
                  .values({column.name: bindparam("b_new")}))
     for change in changes:
         params = {k: v for k, v in change.items() if k != "org"}

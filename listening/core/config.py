@@ -34,7 +34,8 @@ class Settings:
     instance_path: Path = Path("instance")
     # The address people and Microsoft reach the app at, e.g. https://listening.example.com:
     # redirect URIs, approval links and notification URLs are built from it, and in production
-    # any other Host header is refused. Unset (development): the request's own host.
+    # any other Host header is refused. Unset (development): the request's own host, and Graph
+    # change notifications are off (listening/notifications/): calendars are polled.
     public_url: str | None = None
     # Where the daily job writes signed audit checkpoints; ship them to write-once storage.
     # Unset: instance/checkpoints (``checkpoint_dir``).
@@ -68,6 +69,8 @@ class Settings:
     api_rate_limit: str = "600/minute"
     # Seconds a webhook receiver has to answer one delivery.
     webhook_timeout: float = 10.0
+    # Seconds a burst of change notifications for one mailbox is gathered into one sync.
+    notify_debounce: float = 1.0
 
     @property
     def production(self) -> bool:
@@ -159,6 +162,7 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         **{name: _rate(name.upper(), get(name.upper(), getattr(Settings, name))) for name in RATE_LIMITS},
         api_rate_limit=_rate("API_RATE_LIMIT", get("API_RATE_LIMIT", "600/minute")),
         webhook_timeout=_number("WEBHOOK_TIMEOUT", get("WEBHOOK_TIMEOUT"), 10.0, minimum=0.1),
+        notify_debounce=_number("NOTIFY_DEBOUNCE", get("NOTIFY_DEBOUNCE"), 1.0),
     )
     if "public_url" in overrides:
         overrides["public_url"] = _public_url(overrides["public_url"])

@@ -17,6 +17,8 @@ values of one connection, ``aad_maker``):
   (``calendar_items.provider_data``; ``flask keys rotate`` uses this exact form.)
 - webhook signing secrets: ``aad_for("webhook", endpoint_id, "secret")`` (the "connection"
   part of the triple is the endpoint's id)
+- a Graph subscription's clientState: ``aad_for("subscription", connection_id, "client_state")``
+- a calendar's delta link (it carries Graph's token): ``aad_for("delta", connection_id, "link")``
 
 Every failure (unknown kid, tampering, a malformed blob, the wrong aad) raises
 ``CryptoError``; nothing ever falls back to plaintext or to another key.
@@ -41,7 +43,7 @@ VERSION = 1
 NONCE_BYTES = 12
 KEY_BYTES = 32
 _KID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-PURPOSES = ("token", "event", "webhook")
+PURPOSES = ("token", "event", "webhook", "subscription", "delta")
 
 
 class CryptoError(Exception):

@@ -73,6 +73,8 @@ class Organization(Base):
                                                 server_default="Calendars.Read")
     retention_calendar_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     retention_audit_days: Mapped[int] = mapped_column(Integer, default=730, server_default="730")
+    # With change notifications on, how often a calendar is re-read anyway (listening/notifications/).
+    safety_net_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -239,6 +241,51 @@ class CalendarItem(Base):
     # listening/outlook/events.py); a sync rewrites a copy whose version is not the current
     # one. NULL: not known, so rewritten at the next sync.
     trim_version: Mapped[str | None] = mapped_column(Text)
+
+
+class GraphSubscription(Base):
+    """A Microsoft Graph change-notification subscription on one linked calendar (at most one).
+
+    ``client_state`` is our random secret that Graph echoes in every notification, an AES-GCM
+    ciphertext under ``aad_for("subscription", connection_id, "client_state")``."""
+    __tablename__ = "graph_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("connection_id", name="graph_subscriptions_connection_key"),
+        UniqueConstraint("subscription_id", name="graph_subscriptions_subscription_key"),
+        Index("graph_subscriptions_expiry_idx", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    subscription_id: Mapped[str] = mapped_column(String(128))  # Graph's id
+    client_state: Mapped[bytes] = mapped_column(LargeBinary)
+    notification_url: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CalendarDelta(Base):
+    """Where a calendar's delta rounds stand (organizations on Calendars.ReadBasic).
+
+    ``delta_link`` is Graph's opaque URL with its token, an AES-GCM ciphertext under
+    ``aad_for("delta", connection_id, "link")``; it is only valid for the window it was made
+    for. ``forbidden_at``: Graph refused delta for this calendar, which reads calendarView."""
+    __tablename__ = "calendar_deltas"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    delta_link: Mapped[bytes | None] = mapped_column(LargeBinary)
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    forbidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The stored fields' version the copy was last read whole under: a round from the link
+    # brings only changes, so other fields need a whole round.
+    trim_version: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
 
 
 class OneOnOneStatus(str, enum.Enum):

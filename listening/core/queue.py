@@ -12,6 +12,7 @@ lapsed, jobs/runtime.py) goes through RQ's abandoned-job handling first.
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -104,6 +105,19 @@ class JobQueue:
             return Job.fetch(self.prefix + job_id, connection=self.redis)
         except NoSuchJobError:
             return None
+
+    def enqueue_later(self, name: str, func: str, *args, delay: float, job_id: str,
+                      retry: tuple[int, tuple[int, ...]] | None = None, **options) -> Job:
+        """Enqueue ``func`` to run ``delay`` seconds from now (RQ's scheduler, which runs in the
+        worker, moves it to the queue then); at once when ``delay`` is 0."""
+        from rq import Retry
+
+        q = self.queue(name)
+        if retry is not None:
+            options["retry"] = Retry(max=retry[0], interval=list(retry[1]))
+        if delay <= 0:
+            return q.enqueue(func, *args, job_id=self.prefix + job_id, **options)
+        return q.enqueue_in(timedelta(seconds=delay), func, *args, job_id=self.prefix + job_id, **options)
 
     def enqueue_once(self, name: str, func: str, *args, job_id: str,
                      retry: tuple[int, tuple[int, ...]] | None = None, at=None, **options) -> Job | None:

@@ -14,6 +14,10 @@ mailbox). What it asks for, and why (docs/microsoft-graph.md):
   but only on the Graph host we were configured with: the bearer token must
   never be sent anywhere else.
 
+It also manages change-notification subscriptions on ``me/events`` (§9) and
+reads ``calendarView/delta`` rounds (§2) for organizations whose permission
+carries no bodies.
+
 Failures become our own exception types (below). 429/503/504 (and 500/502 and
 network errors) are retried after ``Retry-After`` (seconds, possibly
 fractional, §5) or an exponential backoff with jitter, within a bounded total
@@ -34,7 +38,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextvars import copy_context
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 import requests
@@ -46,6 +50,11 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 1000  # calendarView's maximum $top (docs/microsoft-graph.md §1)
 MAX_WAIT = 120.0  # seconds one client may spend waiting on Retry-After/backoff before giving up
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
+# Delta takes no $top; its page size is asked for in Prefer (§2).
+DELTA_PREFER = PREFER + f", odata.maxpagesize={PAGE_SIZE}"
+# Graph answers a subscription request only after our endpoint answered its validation POST,
+# which it allows 10 s (docs/microsoft-graph.md §9): our wait must outlast that.
+VALIDATION_WAIT = 10.0
 RETRYABLE = frozenset((429, 500, 502, 503, 504))
 # Graph error codes that no retry will fix (docs/microsoft-graph.md §6).
 PERMANENT_CODES = {
@@ -92,6 +101,20 @@ class MalformedResponseError(GraphError):
 
 class GraphRequestError(GraphError):
     """Any other 4xx: our request was wrong (a bug), retrying the same thing will not help."""
+
+
+class GraphNotFound(GraphRequestError):
+    """404: the item (a subscription, say) does not exist, or no longer."""
+
+
+class DeltaReset(GraphError):
+    """The delta token is no longer valid (410 Gone, ``resyncRequired``, ``syncStateNotFound``,
+    §2): start again with a round without a token."""
+
+
+class DeltaForbidden(GraphError):
+    """Graph refused delta for this mailbox (403) though calendarView may still work: whether
+    delta accepts Calendars.ReadBasic is unverified (§1)."""
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -207,16 +230,60 @@ class GraphClient:
         response = self._send(self.base + "/me", None)
         return _json_object(response, "/me")
 
+    # --- calendarView delta (§2) ---------------------------------------------------------------
+    def calendar_view_delta(self, start: datetime, end: datetime, delta_link: str | None = None) -> DeltaRound:
+        """One delta round: from ``delta_link`` (the last round's end), or a whole new round of
+        the window. Iterate it for the pages; afterwards ``.delta_link`` starts the next one."""
+        if delta_link is not None:
+            if _origin(delta_link) != self._origin:
+                raise MalformedResponseError("the saved delta link points to another host; not following it")
+            return DeltaRound(self, delta_link, None)
+        return DeltaRound(self, self.base + "/me/calendarView/delta",
+                          {"startDateTime": _iso(start), "endDateTime": _iso(end)})
+
+    # --- change-notification subscriptions (§9) ------------------------------------------------
+    def create_subscription(self, notification_url: str, lifecycle_url: str, expires: datetime,
+                            client_state: str) -> dict:
+        """Basic notifications (no resource data) of every change to the mailbox's events."""
+        body = {"changeType": "created,updated,deleted", "notificationUrl": notification_url,
+                "lifecycleNotificationUrl": lifecycle_url, "resource": "me/events",
+                "expirationDateTime": _iso(expires), "clientState": client_state,
+                "latestSupportedTlsVersion": "v1_2"}
+        response = self._send(self.base + "/subscriptions", None, method="POST", body=body,
+                              timeout=self.timeout + VALIDATION_WAIT)
+        return _json_object(response, "POST /subscriptions")
+
+    def renew_subscription(self, subscription_id: str, expires: datetime) -> dict:
+        """A new expiry; Graph also takes this request's token as the subscription's authority."""
+        response = self._send(self._subscription_url(subscription_id), None, method="PATCH",
+                              body={"expirationDateTime": _iso(expires)})
+        return _json_object(response, "PATCH /subscriptions/{id}")
+
+    def reauthorize_subscription(self, subscription_id: str) -> None:
+        self._send(self._subscription_url(subscription_id) + "/reauthorize", None, method="POST")
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        """False when Graph no longer knows it (expired or removed): gone either way."""
+        try:
+            self._send(self._subscription_url(subscription_id), None, method="DELETE")
+        except GraphNotFound:
+            return False
+        return True
+
+    def _subscription_url(self, subscription_id: str) -> str:
+        return f"{self.base}/subscriptions/{quote(subscription_id, safe='')}"
+
     # --- one request, with its retries ---------------------------------------------------------
     def _get_json(self, url: str, params: dict | None, page_number: int) -> dict:
         response = self._send(url, params)
         return _page(response, page_number)
 
-    def _send(self, url: str, params: dict | None) -> requests.Response:
+    def _send(self, url: str, params: dict | None, *, method: str = "GET", body: dict | None = None,
+              timeout: float | None = None, prefer: str = PREFER) -> requests.Response:
         attempt, refreshed = 0, False
         while True:
             try:
-                response = self._get(url, params)
+                response = self._request(method, url, params, body, timeout or self.timeout, prefer)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self._wait(None, attempt, f"network error ({type(exc).__name__})")
                 attempt += 1
@@ -234,12 +301,15 @@ class GraphClient:
                 raise _error_for(response)
             return response
 
-    def _get(self, url: str, params: dict | None) -> requests.Response:
+    def _request(self, method: str, url: str, params: dict | None, body: dict | None, timeout: float,
+                 prefer: str) -> requests.Response:
         self._check_interrupted()
         self.requests += 1
-        return self.http.get(url, params=params, timeout=self.timeout, allow_redirects=False,
-                             headers={"Authorization": "Bearer " + self._token, "Prefer": PREFER,
-                                      "Accept": "application/json"})
+        headers = {"Authorization": "Bearer " + self._token, "Prefer": prefer, "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return self.http.request(method, url, params=params, timeout=timeout, allow_redirects=False,
+                                 headers=headers, data=None if body is None else orjson.dumps(body))
 
     def _wait(self, response: requests.Response | None, attempt: int, what: str) -> None:
         """Sleep as Graph asks (or back off); give up as transient past the total budget."""
@@ -261,6 +331,48 @@ class GraphClient:
         if _origin(url) != self._origin:
             raise MalformedResponseError(
                 f"page {page_number}: @odata.nextLink points to another host; not following it")
+
+
+class DeltaRound:
+    """The pages of one delta round, in Graph's order; ``delta_link`` once the last is read.
+
+    Items are events (in full, as delta cannot take ``$select``) or ``{"id", "@removed"}``
+    entries; the same event may come more than once (§2)."""
+
+    def __init__(self, client: GraphClient, url: str, params: dict | None):
+        self._client, self._url, self._params = client, url, params
+        self.delta_link: str | None = None
+
+    def __iter__(self) -> Iterator[list[dict]]:
+        url, params, page_number = self._url, self._params, 1
+        while True:
+            body = self._read(url, params, page_number)
+            yield body["value"]
+            next_link, delta_link = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
+            if isinstance(next_link, str):
+                self._client._check_next_link(next_link, page_number)
+                url, params, page_number = next_link, None, page_number + 1
+                continue
+            if isinstance(delta_link, str) and _origin(delta_link) == self._client._origin:
+                self.delta_link = delta_link
+                return
+            raise MalformedResponseError(f"page {page_number} of delta ends the round without a "
+                                         "deltaLink on our Graph host")
+
+    def _read(self, url: str, params: dict | None, page_number: int) -> dict:
+        try:
+            response = self._client._send(url, params, prefer=DELTA_PREFER)
+        except PermanentGraphError as exc:
+            if exc.status == 403:
+                raise DeltaForbidden(str(exc), status=exc.status, code=exc.code,
+                                     request_id=exc.request_id) from None
+            raise
+        except GraphRequestError as exc:
+            if exc.status == 410 or exc.code in ("syncStateNotFound", "resyncRequired"):
+                raise DeltaReset(str(exc), status=exc.status, code=exc.code,
+                                 request_id=exc.request_id) from None
+            raise
+        return _page(response, page_number)
 
 
 class GraphClients:
@@ -330,6 +442,8 @@ def _error_for(response: requests.Response) -> GraphError:
         return PermanentGraphError(text, **kwargs)
     if status == 401:
         return GraphAuthError(text + " even after refreshing the token", **kwargs)
+    if status == 404:
+        return GraphNotFound(text, **kwargs)
     return GraphRequestError(text, **kwargs)
 
 

@@ -36,12 +36,13 @@ from listening import audit
 from listening.audit import Action
 from listening.core import crypto, db
 from listening.core.models import Connection, ConnectionState, Organization
+from listening.notifications import status as notification_status
 from listening.one_on_ones import recheck_after_sync
 from listening.outlook import connection as states
 from listening.outlook import events, graph
 from listening.outlook.connection import Outcome
 from listening.outlook.events import StoredFields, utc_instant
-from listening.sync import progress, store
+from listening.sync import delta, progress, store
 from listening.sync.watch import Watch
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, 
                 window: tuple[datetime, datetime], now: datetime, report: SyncReport, *,
                 check: Callable[[], None] = lambda: None,
                 reread: Callable[[], Iterable[list[dict]]] | None = None,
-                stored: StoredFields | None = None, rewrite: bool = False,
+                stored: StoredFields | None = None, rewrite: bool = False, complete: bool = True,
                 progress: Callable[[int], None] | None = None) -> None:
     """Upsert every changed event of ``pages`` and delete held events gone from the window.
 
@@ -113,7 +114,8 @@ def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, 
     ``check`` is called before each page (it raises to stop the sync). When the
     listing lacks more than MASS_DELETE held events and more than half of those held
     in the window, ``reread`` lists the window again and only events missing from
-    both listings are deleted.
+    both listings are deleted. ``complete`` False: the pages hold only changes (a
+    delta round), so nothing is deleted for being absent.
     """
     stored = stored or events.STORED
     held = store.held_items(session, connection.id)
@@ -132,6 +134,8 @@ def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, 
             writer.write(list(new.values()), list(changed.values()))
             for event_id in new:
                 held[event_id] = (seen[event_id], None, stored.version)
+    if not complete:
+        return
     gone = [event_id for event_id, (_, end, _) in held.items()
             if event_id not in seen and not (end is not None and end <= window[0])]
     if reread is not None and len(gone) > MASS_DELETE and 2 * len(gone) > in_window:
@@ -237,7 +241,7 @@ class _RowMaker:
 # --- outcomes on the connection (its state machine: listening/outlook/connection.py) ----------------
 def record_success(session: Session, connection: Connection, org: Organization, report: SyncReport,
                    now: datetime, trigger: str) -> None:
-    states.succeed(session, connection, now, org.sync_interval_minutes)
+    states.succeed(session, connection, now, notification_status.poll_minutes(session, connection, org, now))
     connection.last_sync_at, connection.last_sync_outcome = now, Outcome.ok.value
     _audit(session, connection, report, trigger)
 
@@ -291,7 +295,8 @@ def run(services: Services, connection_id: int, *, trigger: str = "schedule", no
         for attempt in (1, 2):
             report = SyncReport(connection_id, attempts=attempt)
             try:
-                _sync_in_one_transaction(services, report, now, trigger, window, rewrite, shutdown, published)
+                _sync_in_one_transaction(services, report, now, trigger, window, rewrite, shutdown,
+                                         published)
                 break
             except Exception as exc:  # every failure is recorded, then reported
                 report.failure, report.detail = states.failure_of(exc)
@@ -334,11 +339,15 @@ def _sync_in_one_transaction(services: Services, report: SyncReport, now: dateti
                 services.graph.client(token(False), refresh=lambda: token(True)) as client:
             watch.on_stop(client.interrupt)
             try:
-                store_pages(session, connection, services.keys, client.calendar_view(*window, stored.select),
-                            window, now, report, check=watch.check,
-                            reread=lambda: client.calendar_view(*window, stored.select),
-                            stored=stored, rewrite=rewrite,
-                            progress=published.publish if published is not None else None)
+                def keep_pages(pages, round_window, *, complete=True, reread=None):
+                    store_pages(session, connection, services.keys, pages, round_window, now, report,
+                                check=watch.check, reread=reread, stored=stored, rewrite=rewrite,
+                                complete=complete,
+                                progress=published.publish if published is not None else None)
+
+                delta.read(session, connection, org, services.keys, client, window, now, report, keep_pages,
+                           view=lambda: client.calendar_view(*window, stored.select),
+                           version=stored.version, rewrite=rewrite)
             except Exception:
                 watch.check()  # a sync told to stop: that, not what the interrupted read raised
                 raise

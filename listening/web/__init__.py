@@ -2,7 +2,7 @@
 render or redirect; who may do what (security); the request's dependencies (deps)."""
 from __future__ import annotations
 
-from flask import render_template
+from flask import Response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -13,7 +13,7 @@ from listening.core import when
 
 def init_app(app, services) -> None:
     from listening import api
-    from listening.web import deps, limits, oauth, outages, security, urls
+    from listening.web import deps, graph_notifications, limits, oauth, outages, security, urls
 
     deps.init_app(app, services)
     oauth.init_app(app, services.settings)
@@ -23,11 +23,12 @@ def init_app(app, services) -> None:
     urls.register_converters(app)
     register_blueprints(app)
     api.init_app(app)
+    graph_notifications.init_app(app, services)
 
 
 def register_blueprints(app) -> None:
     from listening.web import admin, auth, health, nav, one_on_ones, outlook, pages, sync
-    from listening.web.security import hats
+    from listening.web.security import hats, is_sessionless
 
     for bp in admin.BLUEPRINTS:
         app.register_blueprint(bp)
@@ -45,6 +46,8 @@ def register_blueprints(app) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error):
+        if is_sessionless(request.path):
+            return Response("too large", 413, mimetype="text/plain")
         if problems.is_api_request():
             return problems.from_exception(error)
         # Raised while reading the body, before any view: nothing was read, so nothing changed.
@@ -55,6 +58,8 @@ def register_blueprints(app) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error):
+        if is_sessionless(request.path):  # machines: no page (it would need a session)
+            return Response(error.name, error.code, mimetype="text/plain")
         if problems.is_api_request():  # RFC 9457 problem details, also for unknown routes and 405
             return problems.from_exception(error)
         return render_template("message.html", title=f"{error.code} {error.name}",

@@ -31,6 +31,8 @@ from redis import RedisError
 from requests import RequestException
 
 from listening.core.models import Organization
+from listening.notifications import queue as notify_queue
+from listening.notifications import subscriptions
 from listening.one_on_ones import announce
 from listening.outlook import connection as states
 from listening.outlook import identity, linking
@@ -113,6 +115,7 @@ def callback():
     sess.commit()
     # After the commit, so the job sees the link: the first sync starts now, not at the next
     # scheduled minute, and the 1-on-1s page shows its progress.
+    _subscribe(connection.id)
     flash(f"Outlook is linked as {connection.account_email or 'your Microsoft account'}. "
           + _first_sync(connection.id))
     return redirect(session.pop("outlook_next", None) or url_for("pages.one_on_ones"))
@@ -125,6 +128,18 @@ def _first_sync(connection_id: int) -> str:
         log.warning("could not queue the first sync of connection %s: Redis unreachable", connection_id)
         return "Listening reads your calendar within a few minutes."
     return "Listening is reading your calendar now."
+
+
+def _subscribe(connection_id: int) -> None:
+    """Change notifications for the new link at once (Graph's handshake needs a worker, not this
+    request); should Redis be down, the every-minute sweep creates the subscription."""
+    services = deps.services()
+    if not subscriptions.urls(services.settings):
+        return
+    try:
+        notify_queue.keep_subscription(services, connection_id)
+    except RedisError:
+        log.warning("could not queue the subscription of connection %s: Redis unreachable", connection_id)
 
 
 def _redirect_error(sess, person, org):
@@ -260,12 +275,14 @@ def unlink(connection_id: int):
         return render_template("outlook_unlink.html", connection=connection,
                                preview=linking.unlink_preview(sess, connection))
     was_linked = connection.linked_at is not None
+    ending = subscriptions.prepare_end(deps.services(), sess, connection)
     try:
         result = linking.unlink(sess, connection, g.person)
     except linking.UnlinkBusy as busy:
         sess.rollback()
         flash(str(busy), "warn")
         return redirect(url_for("pages.one_on_ones"))
+    subscriptions.end(deps.services(), sess, ending, g.person, "unlinked")
     announce.changed_ids(sess, announce.NEEDS_ATTENTION, g.person.org_id, list(result.newly_flagged),
                          datetime.now(UTC))
     sess.commit()

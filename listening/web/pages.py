@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, g, jsonify, redirect, render_template, url_for
 
+from listening.core.models import Organization
+from listening.notifications import status as notification_status
 from listening.one_on_ones import manager_page, my_manager
 from listening.outlook import linking, status
 from listening.sync import progress
@@ -44,8 +46,10 @@ def one_on_ones():
     keys = deps.services().keys
     page = manager_page(sess, keys, g.person, now) if hats().manages else None
     connection = page.connection if page else None
+    freshness = connection and notification_status.freshness(
+        sess, connection, sess.get(Organization, connection.org_id), now)
     return render_template("one_on_ones.html", page=page, mine=my_manager(sess, keys, g.person, now),
-                           connection=connection, activity=_activity(connection),
+                           connection=connection, activity=_activity(connection), freshness=freshness,
                            panel=status.status(connection, now, page.zone_info) if page else None)
 
 

@@ -16,6 +16,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
@@ -55,6 +56,26 @@ def init_app(app, settings) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy", policy)
         return response
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except under the app's sessionless prefixes, where no
+    cookie is read and none is ever set (Flask never saves a null session)."""
+
+    def open_session(self, app, request):
+        if is_sessionless(request.path, app):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
+def sessionless(app, prefix: str) -> None:
+    """Paths under ``prefix`` take no sign-in session: machine-to-machine endpoints."""
+    app.extensions.setdefault("sessionless", []).append(prefix)
+    app.session_interface = _Sessions()
+
+
+def is_sessionless(path: str, app=None) -> bool:
+    return path.startswith(tuple((app or current_app).extensions.get("sessionless", ())))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -178,7 +199,7 @@ ANONYMOUS_BLUEPRINTS = ("health",)
 
 def _load_person() -> None:
     g.person = None
-    if request.blueprint in ANONYMOUS_BLUEPRINTS:
+    if request.blueprint in ANONYMOUS_BLUEPRINTS or is_sessionless(request.path):
         return
     audit.origin.set(audit.Origin(ip=client_ip(request.remote_addr),
                                   user_agent=request.headers.get("User-Agent")))

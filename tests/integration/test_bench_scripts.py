@@ -52,3 +52,16 @@ def test_the_api_benchmark_runs_to_its_figures(database_admin_url, redis_url):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "distinct webhook-ids 5, marked delivered 5, signatures verified 5" in done.stdout
     assert "all 2 signatures verified: True" in done.stdout
+
+
+def test_the_notification_benchmark_runs_to_its_figures(database_admin_url, redis_url):
+    """All three parts at their smallest, with the real processes (gunicorn, RQ, the emulator)."""
+    base, sep, query = database_admin_url.partition("?")
+    env = os.environ | {"BENCH_DATABASE_ADMIN_URL": base.rsplit("/", 1)[0] + "/postgres" + sep + query,
+                        "REDIS_URL": redis_url}
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "notify_bench.py"), "--changes", "2",
+                           "--mailboxes", "4", "--hours", "1", "--notifications", "20", "--seconds", "2"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "p50" in done.stdout and "Graph requests per unchanged mailbox per day" in done.stdout
+    assert "syncs per changed mailbox: {1: 4}" in done.stdout

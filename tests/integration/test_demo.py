@@ -198,6 +198,16 @@ def _sign_in_and_link(port: int, emulator_port: int, email: str) -> None:
     assert linked.status_code == 200 and "Outlook is linked" in linked.text, linked.text[:1000]
 
 
+def _wait_for_subscription(port: int, emulator_port: int, email: str) -> None:
+    """The demo runs with change notifications on, over loopback to its own port."""
+    def made() -> list[dict]:
+        subs = requests.get(f"http://127.0.0.1:{emulator_port}/_emulator/subscriptions", timeout=10).json()
+        return [s for s in subs if s["mailbox"] == email]
+    _wait_until(made, timeout=30)
+    [sub] = made()
+    assert sub["notificationUrl"] == f"http://127.0.0.1:{port}/graph/notifications"
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigint_in_background"])
 def test_the_demo_runs_on_any_port_and_stops_cleanly(demo_instance, how):
     port, emulator_port = free_port(), free_port()
@@ -207,6 +217,7 @@ def test_the_demo_runs_on_any_port_and_stops_cleanly(demo_instance, how):
         manager = re.search(r"Sign in as a manager:\s+(\S+)", text).group(1)
         if how == "sigterm":  # once is enough; the second run reuses the instance folder
             _sign_in_and_link(port, emulator_port, manager)
+            _wait_for_subscription(port, emulator_port, manager)
         pids = _pids(text, demo_instance)
         assert len(pids) == 6  # emulator, web, worker, clock, PostgreSQL, Valkey
         started = time.monotonic()

@@ -8,7 +8,8 @@ from tests.support import factories as f
 
 SETTINGS_FORM = {"sync_enabled": "on", "sync_interval_minutes": "15", "window_past_days": "10",
                  "window_future_days": "60", "calendar_scope": "Calendars.ReadBasic",
-                 "retention_calendar_days": "20", "retention_audit_days": "400"}
+                 "retention_calendar_days": "20", "retention_audit_days": "400",
+                 "safety_net_hours": "24"}
 
 
 def admin_routes(app, person_id: int, entry_id: int) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ from tests.support import factories as f
 
 FORM = {"sync_enabled": "on", "sync_interval_minutes": "60", "window_past_days": "30",
         "window_future_days": "120", "calendar_scope": "Calendars.Read",
-        "retention_calendar_days": "30", "retention_audit_days": "730"}
+        "retention_calendar_days": "30", "retention_audit_days": "730", "safety_net_hours": "24"}
 
 
 @pytest.fixture

@@ -115,3 +115,33 @@ def test_generate_prints_a_usable_key(app):
     bad = app.test_cli_runner().invoke(args=["keys", "generate", "no spaces"])
     assert bad.exit_code == 2
 
+
+
+def test_rotate_also_moves_subscription_secrets_and_delta_links(
+        old_app, session, database_url, redis_url, key_prefix, emulator, tmp_path):
+    from datetime import UTC, datetime
+
+    from listening.core.models import CalendarDelta, GraphSubscription
+
+    org, _ = arrange(old_app, session, connections=1, items_each=0)
+    connection = session.scalar(select(Connection))
+    old_ring = services_of(old_app).keys
+    session.add(GraphSubscription(org_id=org.id, connection_id=connection.id, subscription_id="sub-1",
+                                  notification_url="https://x/graph/notifications", expires_at=datetime.now(UTC),
+                                  client_state=old_ring.encrypt(b"state", crypto.aad_for(
+                                      "subscription", connection.id, "client_state"))))
+    session.add(CalendarDelta(org_id=org.id, connection_id=connection.id, delta_link=old_ring.encrypt(
+        b"https://graph/delta?$deltatoken=t", crypto.aad_for("delta", connection.id, "link"))))
+    session.commit()
+    new_app = app_with(f"{K1},{K2}", database_url, redis_url, key_prefix, emulator, tmp_path)
+    try:
+        result = new_app.test_cli_runner().invoke(args=["keys", "rotate"])
+    finally:
+        services_of(new_app).db.dispose()
+    assert result.exit_code == 0 and "4 of 4 connection tokens" in result.output, result.output
+    session.expire_all()
+    only_k2 = crypto.KeyRing.parse(K2)
+    row = session.scalar(select(GraphSubscription))
+    assert only_k2.decrypt(row.client_state, crypto.aad_for("subscription", connection.id, "client_state")) == b"state"
+    link = session.scalar(select(CalendarDelta.delta_link))
+    assert only_k2.decrypt(link, crypto.aad_for("delta", connection.id, "link")).endswith(b"deltatoken=t")

@@ -5,14 +5,15 @@ from listening.admin import settings as org_settings
 
 GOOD = {"sync_enabled": "on", "sync_interval_minutes": "60", "window_past_days": "30",
         "window_future_days": "120", "calendar_scope": "Calendars.ReadBasic",
-        "retention_calendar_days": "30", "retention_audit_days": "730", "csrf_token": "ignored"}
+        "retention_calendar_days": "30", "retention_audit_days": "730", "safety_net_hours": "24",
+        "csrf_token": "ignored"}
 
 
 def test_a_good_form_is_read():
     assert org_settings.parse(GOOD) == {
         "sync_enabled": True, "sync_interval_minutes": 60, "window_past_days": 30,
         "window_future_days": 120, "calendar_scope": "Calendars.ReadBasic",
-        "retention_calendar_days": 30, "retention_audit_days": 730}
+        "retention_calendar_days": 30, "retention_audit_days": 730, "safety_net_hours": 24}
 
 
 def test_an_unticked_checkbox_turns_sync_off():
@@ -30,6 +31,7 @@ def test_an_unticked_checkbox_turns_sync_off():
     ({"calendar_scope": "Calendars.ReadWrite"}, "calendar_scope", "Calendars.Read, Calendars.ReadBasic"),
     ({"retention_calendar_days": "7"}, "retention_calendar_days", "at least the sync window into the past"),
     ({"retention_audit_days": "1"}, "retention_audit_days", "between 90 and 3650 days"),
+    ({"safety_net_hours": "0"}, "safety_net_hours", "between 1 and 168 hours"),
 ])
 def test_bad_values_are_refused_with_a_message(changes, field, message):
     with pytest.raises(org_settings.SettingsError) as caught:

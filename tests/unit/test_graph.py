@@ -44,7 +44,7 @@ def _response(status: int, body: bytes, content_type="application/json") -> requ
     (403, "Authorization_RequestDenied", graph.PermanentGraphError),
     (401, "InvalidAuthenticationToken", graph.GraphAuthError),
     (400, "ErrorInvalidParameter", graph.GraphRequestError),
-    (404, "ErrorItemNotFound", graph.GraphRequestError),
+    (404, "ErrorItemNotFound", graph.GraphNotFound),  # a GraphRequestError
 ])
 def test_error_envelopes_map_to_our_exception_types(status, code, kind):
     body = b'{"error":{"code":"%s","message":"m","innerError":{"request-id":"r"}}}' % code.encode()

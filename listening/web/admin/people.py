@@ -11,6 +11,7 @@ from listening.admin import privacy
 from listening.audit import Action
 from listening.audit import log as audit_log
 from listening.core import store
+from listening.notifications import subscriptions
 from listening.web import deps
 from listening.web.admin import bp
 from listening.web.admin.audit import person_or_404
@@ -55,10 +56,15 @@ def person_erase(person_id: int):
     if request.form.get("confirm", "").strip().lower() != CONFIRM_WORD:
         return _person_page(sess, person, 400, f"Nothing was erased. Type the word {CONFIRM_WORD} in "
                                                "the box to confirm.")
+    connection = privacy.connection_of(sess, person)
+    ending = None
+    if connection is not None and not privacy.erasure_refused(person, g.person):
+        ending = subscriptions.prepare_end(deps.services(), sess, connection)
     try:
         result = privacy.erase(sess, person, g.person, datetime.now(UTC))
     except privacy.ErasureError as err:
         return _person_page(sess, person, 409, f"Nothing was erased: {err}")
+    subscriptions.end(deps.services(), sess, ending, g.person, "erased")
     sess.commit()
     items = result.calendar_items
     pairs = result.one_on_ones
