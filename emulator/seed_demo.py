@@ -1,4 +1,4 @@
-"""The `demo` seed: Contoso (42 people) and Fabrikam (5 people, admin consent).
+"""The `demo` seed: Contoso (42 people) and Fabrikam (6 people, admin consent).
 
 Daniel Okafor (VP Engineering) holds a decoy for every rule of
 docs/filter-rules.md next to valid 1-on-1s; every other manager has
@@ -72,6 +72,9 @@ FABRIKAM_PEOPLE = [
     ("f_mia", "Mia Schulz", "Operations Analyst", "Operations", "f_ops", CET, ()),
     ("f_jonas", "Jonas Weber", "Logistics Coordinator", "Operations", "f_ops", CET, ()),
     ("f_emma", "Emma Fischer", "Procurement Specialist", "Operations", "f_ops", GMT, ()),
+    # Fabrikam's HR admin (the demo's directory load makes "HR" titles HR admins), so that its
+    # waiting-for-approval page can be seen with people on it.
+    ("f_sara", "Sara Klein", "HR Coordinator", "Operations", "f_ops", CET, ()),
 ]
 # Ordinary 1-on-1 shapes, cycled over the reports: (who organizes, recurrence, weeks back).
 _SHAPES = [

@@ -133,8 +133,13 @@ def parse_csv(data: bytes) -> list[Row]:
         problems.append("line 2: the file has no people")
     problems += _chart_problems(rows)
     if problems:
-        raise DirectoryError(problems)
+        raise DirectoryError(sorted(problems, key=_line_of))  # stable: a line's problems keep their order
     return rows
+
+
+def _line_of(problem: str) -> int:
+    head = problem.split(":", 1)[0]
+    return int(head[5:]) if head.startswith("line ") and head[5:].isdigit() else 0
 
 
 def _chart_problems(rows: list[Row]) -> list[str]:
@@ -177,6 +182,37 @@ def _first_cycle(rows: list[Row], by_email: dict[str, Row]) -> str | None:
             current = by_email[current.manager_email]
         cleared.update(path)
     return None
+
+
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+TEMPLATE_ROWS = (
+    ("ada.manager@example.com", "Ada Manager", "", "manager", "ada@example.com", "Europe/London"),
+    ("ben.report@example.com", "Ben Report", "ada.manager@example.com", "employee", "", "America/New_York"),
+    ("cleo.hr@example.com", "Cleo HR", "ada.manager@example.com", "hr_admin", "", ""),
+)
+
+
+def _csv(rows) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def template_csv() -> str:
+    """A file to start from: the header and three example people."""
+    return _csv(TEMPLATE_ROWS)
+
+
+def export_csv(session: Session, org: Organization) -> str:
+    """The organization's active people in the import format, so that importing the export
+    back changes nothing (the inactive are left out: importing them would reactivate them)."""
+    people = list(session.scalars(select(Person).where(
+        Person.org_id == org.id, Person.active.is_(True), Person.email.is_not(None)).order_by(Person.email)))
+    emails = {p.id: p.email for p in session.scalars(select(Person).where(Person.org_id == org.id))}
+    return _csv([(p.email, p.display_name or "", emails.get(p.manager_id) or "", p.role.value,
+                  ";".join(p.aliases or ()), p.time_zone or "UTC") for p in people])
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ def _calendar_record(item: CalendarItem, ring: crypto.KeyRing) -> dict:
 def _one_on_one_record(pair: OneOnOne) -> dict:
     return {"id": pair.id, "manager_id": pair.manager_id, "report_id": pair.report_id,
             "series_id": pair.series_id, "status": pair.status.value,
-            "attention_reason": pair.attention_reason, "replacement_series_id": pair.replacement_series_id,
+            "attention_reason": pair.attention_reason, "attention_code": pair.attention_code,
+            "meeting_words": pair.meeting_words, "replacement_series_id": pair.replacement_series_id,
             "attached_at": _iso(pair.attached_at), "checked_at": _iso(pair.checked_at)}
 
 

@@ -106,3 +106,28 @@ def apply(session: Session, org: Organization, actor, wanted: dict) -> dict:
     if changes:
         audit.record(session, Action.settings_changed, actor, None, {"changes": changes}, org_id=org.id)
     return changes
+
+
+def _days(n: int) -> str:
+    return f"{n} day" + ("" if n == 1 else "s")
+
+
+_SENTENCES = {
+    "sync_enabled": lambda v: "Calendar sync turned on." if v else "Calendar sync turned off.",
+    "sync_interval_minutes": lambda v: f"Sync interval set to {v} minute{'' if v == 1 else 's'}.",
+    "window_past_days": lambda v: f"Sync window set to {_days(v)} back.",
+    "window_future_days": lambda v: f"Sync window set to {_days(v)} ahead.",
+    "calendar_scope": lambda v: f"Calendar permission set to {v}; it applies when managers link or "
+                                "reconnect Outlook.",
+    "retention_calendar_days": lambda v: f"Calendar data is now kept for {_days(v)}.",
+    "retention_audit_days": lambda v: f"Audit entries are now kept for {_days(v)}.",
+    "safety_net_hours": lambda v: f"With change notifications, calendars are re-read anyway every "
+                                  f"{v} hour{'' if v == 1 else 's'}.",
+}
+
+
+def in_sentences(changes: dict) -> str:
+    """What ``apply`` changed, as the page says it: 'Sync interval set to 30 minutes.'"""
+    if not changes:
+        return "Nothing changed."
+    return " ".join(_SENTENCES[name](change["new"]) for name, change in changes.items())

@@ -41,6 +41,7 @@ class Action(str, enum.Enum):
     sign_out = "auth:sign_out"
     directory_import = "directory:import"
     directory_import_refused = "directory:import_refused"
+    directory_exported = "directory:exported"
     link = "connection:link"
     link_refused = "connection:link_refused"
     admin_consent_required = "connection:admin_consent_required"

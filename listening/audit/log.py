@@ -27,11 +27,11 @@ from marshmallow import (
     validate,
     validates_schema,
 )
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from listening.audit import Action
-from listening.core import store
+from listening.core import store, when
 from listening.core.models import INT4_MAX, INT8_MAX, AuditEvent, Person
 
 PAGE_SIZE = 50
@@ -53,13 +53,24 @@ class Filters:
     since: date | None = None
     until: date | None = None
     before: int | None = None  # keyset cursor: show entries with a smaller id
+    # The viewer's own views of the log outnumber everything else on a quiet day, so they
+    # are left out unless asked for (``own_views``); ``viewer`` is set by the page, never
+    # taken from the request.
+    own_views: bool = False
+    viewer: int | None = None
 
     def query_args(self, **changes) -> dict:
         """The filters as URL parameters (for links to the next page and the export)."""
         args = {"actor": SYSTEM if self.system_actor else self.actor, "subject": self.subject,
                 "action": self.action, "since": self.since and self.since.isoformat(),
-                "until": self.until and self.until.isoformat(), "before": self.before} | changes
+                "until": self.until and self.until.isoformat(), "before": self.before,
+                "own_views": "1" if self.own_views else None} | changes
         return {k: v for k, v in args.items() if v is not None}
+
+    @property
+    def hides_own_views(self) -> bool:
+        return self.viewer is not None and not self.own_views \
+            and self.action != Action.audit_viewed.value
 
 
 # Dates a filter may name: the day after ``until`` and the viewer's zone offset must still be a
@@ -88,6 +99,7 @@ class FilterSchema(Schema):
                         error_messages={"invalid": "until must be a date written YYYY-MM-DD."})
     before = fields.Integer(strict=False, validate=validate.Range(min=1, max=INT8_MAX, error="before is not a page."),
                             error_messages={"invalid": "before is not a page."})
+    own_views = fields.Boolean(error_messages={"invalid": "own_views must be 1 or 0."})
 
     @validates_schema
     def _actor_is_an_id(self, data, **_kwargs):
@@ -163,6 +175,9 @@ def _filtered(org_id: int, filters: Filters, bounds) -> Select:
         stmt = stmt.where(AuditEvent.subject_id == filters.subject)
     if filters.action is not None:
         stmt = stmt.where(AuditEvent.action == filters.action)
+    if filters.hides_own_views:
+        stmt = stmt.where(or_(AuditEvent.action != Action.audit_viewed.value,
+                              AuditEvent.actor_id.is_distinct_from(filters.viewer)))
     return stmt
 
 
@@ -227,7 +242,9 @@ def labels(session: Session, org_id: int, entries: list[AuditEvent]) -> dict[int
 
 
 def shown_time(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    """'Mon 7 Dec 2026, 09:15:02' in the viewer's zone (the page names the zone once)."""
+    local = moment.astimezone(tz)
+    return f"{when.local_time(local, tz)}:{local:%S}"
 
 
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection);

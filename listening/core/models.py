@@ -50,6 +50,9 @@ class Role(str, enum.Enum):
 
 class ConnectionState(str, enum.Enum):
     linked = "linked"
+    # Microsoft answered that an administrator of the organization must approve the app
+    # first: nothing is linked yet, and only that approval (then a new link) moves it on.
+    awaiting_approval = "awaiting_approval"
     needs_reconnect = "needs_reconnect"
     error = "error"
     disabled = "disabled"
@@ -305,6 +308,12 @@ class OneOnOne(Base):
     status: Mapped[OneOnOneStatus] = mapped_column(_enum(OneOnOneStatus, "one_on_one_status"),
                                                    default=OneOnOneStatus.ok)
     attention_reason: Mapped[str | None] = mapped_column(Text)
+    # What the attention is about, as a code (recheck.Assessment.code, or "unlinked"): the
+    # reason above speaks to the manager, the code lets the report's page say it their way.
+    attention_code: Mapped[str | None] = mapped_column(String(40))
+    # Which meeting this was, in words only ("weekly, Tuesdays at 10:00, America/New_York"),
+    # so that the page can still say it once the calendar copy is gone (unlink deletes that).
+    meeting_words: Mapped[str | None] = mapped_column(Text)
     replacement_series_id: Mapped[str | None] = mapped_column(Text)
     attached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -75,6 +75,17 @@ class JobQueue:
     def opened(self) -> bool:
         return self._client is not None
 
+    def hasty(self, timeout: float = 0.5) -> Redis:
+        """A client of the same Redis for best-effort writes (a sync's progress): short timeouts
+        and no reconnecting, so a Redis that is away costs a caller half a second once, never
+        the wait ``redis`` has the patience for."""
+        from redis import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry as RedisRetry
+
+        return Redis.from_url(self.url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                              retry=RedisRetry(NoBackoff(), 0))
+
     def queue(self, name: str) -> Queue:
         from rq import Queue
 

@@ -45,3 +45,8 @@ def direct_reports(session: Session, org_id: int, manager_id: int) -> list[Perso
         select(Person).where(Person.org_id == org_id, Person.manager_id == manager_id,
                              Person.active.is_(True))
         .order_by(func.lower(Person.display_name), Person.id)))
+
+
+def has_direct_reports(session: Session, org_id: int, manager_id: int) -> bool:
+    return session.scalar(select(Person.id).where(
+        Person.org_id == org_id, Person.manager_id == manager_id, Person.active.is_(True)).limit(1)) is not None

@@ -20,6 +20,7 @@ from listening.core import store
 from listening.core.crypto import KeyRing
 from listening.core.models import INT4_MAX, OneOnOne, OneOnOneStatus, Person
 from listening.one_on_ones import announce
+from listening.one_on_ones.cadence import meeting_words, zone_of
 from listening.one_on_ones.judged import judge_calendar
 from listening.outlook import linking
 
@@ -92,7 +93,7 @@ def attach(session: Session, keys: KeyRing, manager: Person, raw_report_id, seri
                       "The form did not say which meeting to attach. Reload the page and try again.",
                       raw_id=raw_report_id)
     report = _report_of(session, manager, operation, raw_report_id, series_id)
-    _current_candidate(session, keys, manager, report, operation, series_id, now)  # or a refusal
+    candidate = _current_candidate(session, keys, manager, report, operation, series_id, now)  # or a refusal
     existing = _pair(session, manager, report.id)
     if existing is not None and existing.series_id == series_id \
             and existing.status is OneOnOneStatus.ok:
@@ -106,7 +107,8 @@ def attach(session: Session, keys: KeyRing, manager: Person, raw_report_id, seri
         raise _refuse(session, manager, operation, 409, "nothing_to_replace",
                       f"No 1-on-1 with {report.label} is attached yet; attach one instead.",
                       report, series_id=series_id)
-    row, previous = _write(session, manager, report, existing, series_id, now, operation)
+    words = meeting_words(candidate.starts, now, zone_of(manager.time_zone))
+    row, previous = _write(session, manager, report, existing, series_id, now, operation, words)
     details = {"one_on_one_id": row.id, "series_id": series_id, "operation": operation}
     if previous is not None:
         details["previous_series_id"] = previous
@@ -133,13 +135,13 @@ def _current_candidate(session, keys, manager, report, operation, series_id, now
     return candidate
 
 
-def _write(session, manager, report, existing, series_id, now, operation):
+def _write(session, manager, report, existing, series_id, now, operation, words):
     previous = existing.series_id if existing is not None else None
     if existing is None:
         existing = OneOnOne(org_id=manager.org_id, manager_id=manager.id, report_id=report.id)
         try:
             with session.begin_nested():  # a double submit racing this one: refuse, not 500
-                _set(existing, series_id, now)
+                _set(existing, series_id, now, words)
                 session.add(existing)
                 session.flush()
         except IntegrityError:
@@ -147,14 +149,14 @@ def _write(session, manager, report, existing, series_id, now, operation):
                           f"A meeting was just attached as your 1-on-1 with {report.label}. "
                           "Reload the page.", report, series_id=series_id) from None
     else:
-        _set(existing, series_id, now)
+        _set(existing, series_id, now, words)
         session.flush()
     return existing, previous
 
 
-def _set(row: OneOnOne, series_id: str, now: datetime) -> None:
-    row.series_id, row.status = series_id, OneOnOneStatus.ok
-    row.attention_reason = row.replacement_series_id = None
+def _set(row: OneOnOne, series_id: str, now: datetime, words: str | None) -> None:
+    row.series_id, row.status, row.meeting_words = series_id, OneOnOneStatus.ok, words
+    row.attention_reason = row.attention_code = row.replacement_series_id = None
     row.attached_at = row.checked_at = now
 
 

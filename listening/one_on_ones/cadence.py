@@ -1,4 +1,4 @@
-"""How often a series meets, in words, and times in a person's own zone.
+"""How often a series meets, in words (times in a person's zone: listening/core/when.py).
 
 The cadence is derived from the live occurrences the filter found (not from
 Outlook's recurrence pattern, which calendarView does not return): the median
@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from statistics import median
 from typing import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from listening.core.when import local_time, weekly_slot, zone_of  # noqa: F401 - the page's names
 
 DAY = 86400.0
 # (lowest, highest median gap in days, words); checked in order.
@@ -44,24 +45,16 @@ def cadence_in_words(starts: Sequence[datetime]) -> str:
     return f"about every {round(typical)} days"
 
 
-def zone_of(name: str | None) -> ZoneInfo:
-    """A person's IANA zone; an unknown or empty name reads as UTC rather than failing a page."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_time(moment: datetime, zone: ZoneInfo) -> str:
-    """'Tue 24 Nov 2026, 10:00' in ``zone`` (built by hand: strftime names follow the locale)."""
-    local = moment.astimezone(zone)
-    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[local.weekday()]
-    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-             "Dec")[local.month - 1]
-    return f"{day} {local.day} {month} {local.year}, {local:%H:%M}"
-
-
 def upcoming(starts: Sequence[datetime], now: datetime, count: int) -> list[datetime]:
     """The first ``count`` starts at or after ``now``."""
     now = now.astimezone(UTC)
     return [s for s in sorted(starts) if s >= now][:count]
+
+
+def meeting_words(starts: Sequence[datetime], now: datetime, zone) -> str | None:
+    """Which meeting a series is, in words and nothing else: 'weekly, Tuesdays at 10:00
+    (America/New_York)'. Kept with an attached 1-on-1, so it must hold no calendar content."""
+    if not starts:
+        return None
+    soon = upcoming(starts, now, 1) or [max(starts)]
+    return f"{cadence_in_words(starts)}, {weekly_slot(soon[0], zone)} ({zone.key})"

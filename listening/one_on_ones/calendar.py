@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Iterable
 
@@ -47,12 +47,21 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
+class SeriesFacts:
+    """What tells two copies of a series apart on the page (the filter does not need it):
+    who organizes it, and Outlook's own link to it, where the copy to delete can be opened."""
+    organizer: str | None
+    web_link: str | None
+
+
+@dataclass(frozen=True)
 class StoredCalendar:
     """Filter input (per series its representative and next live occurrence), every series'
     live starts in ascending order, and the series whose stored copy could not be read."""
     events: list[dict]
     live_starts: dict[str, tuple[datetime, ...]]
     unreadable: frozenset[str] = frozenset()
+    facts: dict[str, SeriesFacts] = field(default_factory=dict)
 
 
 def _scope(query, connection: Connection, series_ids):
@@ -99,20 +108,31 @@ def load_recurring(session: Session, ring: crypto.KeyRing, connection: Connectio
     series_ids = list(series_ids) if series_ids is not None else None
     picked = {row[0]: pick(*row[1:]) for row in session.execute(series_query(connection, series_ids))}
     blobs = _blobs(session, connection, [rep[0] for rep, _ in picked.values()])
-    events, live_starts, unreadable = [], {}, set()
+    events, live_starts, unreadable, facts = [], {}, set(), {}
     for series, (rep, live) in picked.items():
         content = _decrypt(ring, connection.id, rep[0], blobs.get(rep[0]))
         if content is None:
             unreadable.add(series)  # judged on nothing rather than on a made-up empty meeting
             continue
         events.append(content)
+        facts[series] = _facts(content)
         live_starts[series] = tuple(member[2] for member in live)
         upcoming = next((member for member in live if member[2] >= now), None)
         if upcoming is not None and upcoming[0] != rep[0]:
             events.append(skeleton(upcoming[0], series, upcoming[1], upcoming[2]))
     if unreadable:
         log.warning("connection %s: %d stored series could not be decrypted", connection.id, len(unreadable))
-    return StoredCalendar(events, live_starts, frozenset(unreadable))
+    return StoredCalendar(events, live_starts, frozenset(unreadable), facts)
+
+
+def _facts(event: dict) -> SeriesFacts:
+    organizer = event.get("organizer")
+    address = organizer.get("emailAddress") if isinstance(organizer, dict) else None
+    email = address.get("address") if isinstance(address, dict) else None
+    link = event.get("webLink")
+    # Only Outlook's own https links are shown as links.
+    return SeriesFacts(email.lower() if isinstance(email, str) else None,
+                       link if isinstance(link, str) and link.startswith("https://") else None)
 
 
 def _blobs(session: Session, connection: Connection, event_ids: list[str]) -> dict[str, bytes]:

@@ -28,6 +28,7 @@ class Judgement:
     result: filters.Result = field(default_factory=filters.Result)
     unreadable: frozenset[str] = frozenset()
     problem: str | None = None
+    facts: dict = field(default_factory=dict)   # series id -> calendar.SeriesFacts
 
     def __post_init__(self):
         self._candidates = {c.series_id: c for c in self.result.candidates}
@@ -72,9 +73,9 @@ def judge_calendar(session: Session, keys: KeyRing, manager: Person, now: dateti
                                stored.events)
     except filters.FilterInputError:
         return Judgement(manager, connection, reports, unreadable=stored.unreadable,
-                         problem=DIRECTORY_CONFLICT)
+                         problem=DIRECTORY_CONFLICT, facts=stored.facts)
     return Judgement(manager, connection, reports, with_every_occurrence(result, stored.live_starts),
-                     stored.unreadable)
+                     stored.unreadable, facts=stored.facts)
 
 
 def with_every_occurrence(result: filters.Result, live: dict) -> filters.Result:

@@ -7,7 +7,7 @@ private recurring meeting").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from listening import filters
 from listening.core import store
 from listening.core.crypto import KeyRing
-from listening.core.models import Connection, OneOnOne, OneOnOneStatus, Person
-from listening.filters.model import REASONS
+from listening.core.models import Connection, ConnectionState, OneOnOne, OneOnOneStatus, Person
+from listening.filters.model import COPIED, REASONS
 from listening.one_on_ones import wording
 from listening.one_on_ones.cadence import (
     cadence_in_words,
@@ -27,6 +27,7 @@ from listening.one_on_ones.cadence import (
 from listening.one_on_ones.judged import Judgement, judge_calendar, namer
 
 NEXT_FEW = 4
+_EARLIEST = datetime.min.replace(tzinfo=UTC)  # sorts a copy without a first occurrence first
 PRIVATE_LABEL = "a private recurring meeting"
 
 
@@ -47,10 +48,19 @@ class AttachedView:
     meeting: CandidateView | None  # None: not a current candidate right now
     next_few: list[str] = field(default_factory=list)
     replacement: CandidateView | None = None
+    # Outlook is linked again since the unlink that flagged it: the sync's re-check decides.
+    checking: bool = False
+    # For the report: (what happened, what their manager has been asked to do).
+    for_report: tuple[str, str] | None = None
 
     @property
     def needs_attention(self) -> bool:
         return self.one_on_one.status is OneOnOneStatus.needs_attention
+
+    @property
+    def meeting_words(self) -> str | None:
+        """Which meeting it was, in words, when the calendar no longer shows it."""
+        return self.one_on_one.meeting_words
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,9 @@ class WhyNot:
     meeting: str
     private: bool
     why: str
+    # For copies of one series: what tells each apart, and Outlook's link to open it.
+    tells_apart: tuple[str, ...] = ()
+    web_link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,10 @@ class ManagerPage:
     why_not: list[WhyNot]
     problem: str | None
     unreadable: int
+
+    @property
+    def zone_info(self):
+        return zone_of(self.zone)
 
 
 def _view(c: filters.Candidate, zone, you: str, other: Person | None) -> CandidateView:
@@ -97,7 +114,13 @@ def attached_view(row: OneOnOne, other: Person | None, judgement: Judgement, vie
     next_few = [local_time(s, zone) for s in upcoming(candidate.starts, now, NEXT_FEW)] if candidate else []
     spare = judgement.candidate(row.replacement_series_id) if row.replacement_series_id else None
     replacement = _view(spare, zone, you, other) if spare is not None else None
-    return AttachedView(row, other, meeting, next_few, replacement)
+    connection = judgement.connection
+    checking = (row.attention_code == wording.UNLINKED and connection is not None
+                and connection.state is ConnectionState.linked)
+    is_report = viewer.id == row.report_id
+    told = wording.for_report(row.attention_code, other.label if other else "Your manager") \
+        if is_report and row.status is OneOnOneStatus.needs_attention else None
+    return AttachedView(row, other, meeting, next_few, replacement, checking, told)
 
 
 def manager_page(session: Session, keys: KeyRing, manager: Person, now: datetime) -> ManagerPage:
@@ -121,15 +144,35 @@ def why_not_rows(session: Session, judgement: Judgement) -> list[WhyNot]:
     """Rejected recurring series: rules in the order of docs/filter-rules.md, then by what they are called."""
     rejected = judgement.recurring_rejections()
     names = namer(session, judgement, {p.email for r in rejected for p in r.people}
-                  | {e for r in rejected for e in r.declined_by})
+                  | {e for r in rejected for e in r.declined_by}
+                  | {f.organizer for f in judgement.facts.values() if f.organizer})
+    zone = zone_of(judgement.manager.time_zone)
     rows = []
     for r in sorted(rejected, key=lambda r: (REASONS.index(r.reason), r.withheld,
-                                              (r.subject or "").lower())):
+                                              (r.subject or "").lower(), r.first_start or _EARLIEST,
+                                              r.series_id or "")):
         if r.withheld:
             rows.append(WhyNot(PRIVATE_LABEL, True, wording.why_not(r, names)))
+        elif r.reason == COPIED:
+            facts = judgement.facts.get(r.series_id)
+            rows.append(WhyNot(r.subject or "(no subject)", False, wording.why_not(r, names),
+                               _tells_apart(r, facts, names, zone), facts.web_link if facts else None))
         else:
             rows.append(WhyNot(r.subject or "(no subject)", False, wording.why_not(r, names)))
     return rows
+
+
+def _tells_apart(r, facts, names, zone) -> tuple[str, ...]:
+    """Organizer, first occurrence and count of one copy (Graph gives no creation time in a
+    calendar view: docs/microsoft-graph.md §1)."""
+    told = []
+    if facts is not None and facts.organizer:
+        told.append(f"organized by {names(facts.organizer)}")
+    if r.first_start is not None:
+        told.append(f"first occurrence {local_time(r.first_start, zone)}")
+    if r.occurrences:
+        told.append(f"{r.occurrences} occurrence{'' if r.occurrences == 1 else 's'} in view")
+    return tuple(told)
 
 
 @dataclass(frozen=True)

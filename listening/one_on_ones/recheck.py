@@ -20,7 +20,9 @@ from listening import audit
 from listening.audit import Action
 from listening.core.crypto import KeyRing
 from listening.core.models import Connection, OneOnOne, OneOnOneStatus, Person
+from listening.filters.model import DECLINED
 from listening.one_on_ones import announce, wording
+from listening.one_on_ones.cadence import meeting_words, zone_of
 from listening.one_on_ones.judged import Judgement, judge_calendar
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,8 @@ def assess(row: OneOnOne, report: Person | None, judgement: Judgement) -> Assess
         declined_by_manager = (manager.email or "").lower() in rejected.declined_by
         code, reason = rejected.reason, wording.attention_reason(rejected.reason, report.label,
                                                                  declined_by_manager)
+        if code == DECLINED:  # who declined decides what each of the two is told
+            code = wording.DECLINED_BY_MANAGER if declined_by_manager else wording.DECLINED_BY_REPORT
     else:
         code, reason = "gone", wording.GONE
     return Assessment(False, code, reason, _replacement(judgement, report, row.series_id))
@@ -78,6 +82,7 @@ def apply(session: Session, row: OneOnOne, found: Assessment | None, now: dateti
         if row.status is OneOnOneStatus.ok:
             return "unchanged"
         row.status, row.attention_reason, row.replacement_series_id = OneOnOneStatus.ok, None, None
+        row.attention_code = None
         _audit(session, row, {"status": "ok"})
         session.flush()
         announce.changed(session, announce.RESTORED, [row], now)
@@ -87,13 +92,22 @@ def apply(session: Session, row: OneOnOne, found: Assessment | None, now: dateti
         return "unchanged"
     newly = row.status is not OneOnOneStatus.needs_attention
     row.status, row.attention_reason = OneOnOneStatus.needs_attention, found.reason
-    row.replacement_series_id = found.replacement
+    row.attention_code, row.replacement_series_id = found.code, found.replacement
     _audit(session, row, {"status": "needs_attention", "reason": found.code,
                           "replacement_series_id": found.replacement})
     if newly:  # a new reason for a 1-on-1 already flagged changes nothing the API shows
         session.flush()
         announce.changed(session, announce.NEEDS_ATTENTION, [row], now)
     return "flagged"
+
+
+def remember_meeting(row: OneOnOne, judgement: Judgement, now: datetime, zone) -> None:
+    """Keep, in words, which meeting the series is while the calendar copy still shows it."""
+    candidate = judgement.candidate(row.series_id)
+    if candidate is not None:
+        words = meeting_words(candidate.starts, now, zone)
+        if words and words != row.meeting_words:
+            row.meeting_words = words
 
 
 def _audit(session: Session, row: OneOnOne, details: dict) -> None:
@@ -119,7 +133,10 @@ def recheck_after_sync(session: Session, keys: KeyRing, connection: Connection |
         return Rechecked()
     people = {p.id: p for p in session.scalars(select(Person).where(
         Person.org_id == connection.org_id, Person.id.in_([r.report_id for r in rows])))}
-    outcomes = [apply(session, row, assess(row, people.get(row.report_id), judgement), now)
-                for row in rows]
+    zone = zone_of(manager.time_zone)
+    outcomes = []
+    for row in rows:
+        outcomes.append(apply(session, row, assess(row, people.get(row.report_id), judgement), now))
+        remember_meeting(row, judgement, now, zone)
     session.flush()
     return Rechecked(len(rows), outcomes.count("flagged"), outcomes.count("cleared"))

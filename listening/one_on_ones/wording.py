@@ -23,6 +23,7 @@ from listening.filters.model import (
     NOT_TWO_PEOPLE,
     PRIVATE,
 )
+from listening.outlook.linking import UNLINKED
 
 Names = Callable[[str], str]  # primary email -> "you", a directory name, or the address
 MOST_NAMED = 5
@@ -33,8 +34,8 @@ _WHY_NOT = {
     ENDED: "it has ended: no occurrence from now on",
     ALL_DAY: "it is an all-day event",
     PRIVATE: "it is marked private, so Listening does not look at it",
-    COPIED: "it is a copy of another series (copied and pasted in Outlook), and the copies cannot "
-            "be told apart; delete the copy in Outlook",
+    COPIED: "it is a copy of another series (copied and pasted in Outlook), so Listening cannot "
+            "tell which one is your 1-on-1: open each copy in Outlook and delete the one you do not use",
     MALFORMED: "its stored copy is incomplete; the next sync reads it again",
 }
 
@@ -105,3 +106,41 @@ def moved_away(report_label: str) -> str:
 
 def now_with(other_label: str, report_label: str) -> str:
     return f"The meeting series is now with {other_label}, not {report_label}."
+
+
+# --- what the report is told --------------------------------------------------------------------
+DECLINED_BY_MANAGER = "declined_by_manager"
+DECLINED_BY_REPORT = "declined_by_report"
+_CHOOSE = "{m} has been asked to choose the meeting that is your 1-on-1 now, or to detach this one."
+# code -> (what happened, what the manager has been asked to do), in the report's words. Nothing
+# from the manager's calendar but this one meeting's fate; ``{m}`` is the manager's name.
+_FOR_REPORT = {
+    UNLINKED: ("{m} unlinked their Outlook calendar from Listening, so Listening no longer follows "
+               "this meeting.", "{m} has been asked to link Outlook again."),
+    "gone": ("This meeting series is no longer in {m}'s calendar: it was deleted, or recreated as a "
+             "new series.", _CHOOSE),
+    CANCELLED: ("The meeting series was cancelled in Outlook.", _CHOOSE),
+    ENDED: ("The meeting series has ended: there is no occurrence to come.", _CHOOSE),
+    ALL_DAY: ("The meeting series became an all-day event.", _CHOOSE),
+    PRIVATE: ("The meeting series was made private, so Listening no longer looks at it.", _CHOOSE),
+    NOT_TWO_PEOPLE: ("More people were invited to the meeting series, so it is no longer a 1-on-1.",
+                     _CHOOSE),
+    MANAGER_NOT_PARTICIPANT: ("{m} is no longer one of the meeting's two people.", _CHOOSE),
+    NOT_DIRECT_REPORT: ("The meeting series is now with someone else.", _CHOOSE),
+    "other_report": ("The meeting series is now with someone else.", _CHOOSE),
+    DECLINED_BY_REPORT: ("You declined the meeting series in Outlook.",
+                         "{m} has been asked to choose another meeting or to detach this one. If you "
+                         "declined by mistake, accept the meeting in Outlook again."),
+    DECLINED_BY_MANAGER: ("{m} declined the meeting series in Outlook.", _CHOOSE),
+    COPIED: ("The meeting series was copied in Outlook, and Listening cannot tell the copies apart.",
+             "{m} has been asked to delete the copy in Outlook."),
+    "not_your_report": ("You no longer report to {m} in the directory.",
+                        "{m} has been asked to detach this 1-on-1. Your HR admin keeps the directory."),
+}
+_FOR_REPORT_DEFAULT = ("This meeting no longer counts as your 1-on-1.", _CHOOSE)
+
+
+def for_report(code: str | None, manager_label: str) -> tuple[str, str]:
+    """(what happened, what the manager has been asked to do), for the report's own page."""
+    happened, asked = _FOR_REPORT.get(code or "", _FOR_REPORT_DEFAULT)
+    return happened.format(m=manager_label), asked.format(m=manager_label)

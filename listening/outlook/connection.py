@@ -1,9 +1,12 @@
 """A linked calendar's state machine: its states, what moves it, and what each failure means.
 
-States (``ConnectionState``): ``linked`` (syncs run), ``needs_reconnect`` (Microsoft no
-longer accepts the saved permission: only the person can fix it, by linking again),
-``error`` (Microsoft refuses this mailbox: the person or their IT team must act, then
-press "Refresh now"), ``disabled``.
+States (``ConnectionState``): ``linked`` (syncs run), ``awaiting_approval`` (Microsoft
+answered that an administrator of the organization must approve Listening first: nothing
+is linked until that approval and a new link; linking.note_admin_consent_needed),
+``needs_reconnect`` (Microsoft no longer accepts the saved permission: only the person can
+fix it, by linking again), ``error`` (Microsoft refuses this mailbox: the person or their
+IT team must act, then press "Refresh now"), ``disabled``. How each state reads to its
+owner, and which actions it offers, is outlook/status.py.
 
 One table, ``RULES``, says for every kind of failure what it does to the connection:
 its outcome, the state it leads to, the words the person reads, and whether the saved

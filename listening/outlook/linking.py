@@ -37,8 +37,11 @@ log = logging.getLogger(__name__)
 # A grant Listening never keeps: anything that writes or sends (Calendars.ReadWrite[.Shared],
 # Mail.Send, *.ReadWrite.All), any mail scope, and whole-mailbox access (EWS, full_access).
 _WRITE_OR_MAIL = re.compile(r"write|send|mail|accessasuser|full_access", re.IGNORECASE)
-WAITING = "Waiting for your organization's administrator to approve Listening's access to calendars."
-UNLINKED_1ON1 = "Outlook was unlinked; link it again so this 1-on-1 stays up to date."
+WAITING = ("Microsoft needs an administrator of your organization to approve Listening before "
+           "anyone there can link Outlook.")
+UNLINKED_1ON1 = ("Outlook was unlinked, so Listening no longer sees this meeting. Link Outlook again "
+                 "to keep this 1-on-1 up to date.")
+UNLINKED = "unlinked"  # OneOnOne.attention_code of the 1-on-1s an unlink leaves behind
 # Admin consent: redirect errors whose AADSTS code means "the organization must approve".
 ADMIN_CONSENT_CODES = (90094, 90095, 65001)
 
@@ -70,7 +73,7 @@ def waiting_for_admin_consent(session, org_id: int) -> list[tuple[Person, Connec
         select(Person, Connection).join(Connection, Connection.person_id == Person.id)
         .where(Connection.org_id == org_id, Person.org_id == org_id,
                Connection.admin_consent_requested_at.is_not(None),
-               Connection.state != ConnectionState.linked)
+               Connection.state == ConnectionState.awaiting_approval)
         .order_by(Connection.admin_consent_requested_at, Person.id))
     return [(p, c) for p, c in rows]
 
@@ -169,10 +172,13 @@ def note_admin_consent_needed(session, person: Person, code: int | None) -> Conn
     connection = connection_of(session, person)
     if connection is None:
         connection = Connection(org_id=person.org_id, person_id=person.id,
-                                state=ConnectionState.needs_reconnect, state_reason=WAITING)
+                                state=ConnectionState.awaiting_approval, state_reason=WAITING)
         session.add(connection)
+        session.flush()
     elif connection.state is not ConnectionState.linked:
-        connection.state_reason = WAITING
+        # A healthy link keeps working while its owner asks for more: only a person with no
+        # working link is waiting.
+        states.set_state(session, connection, ConnectionState.awaiting_approval, WAITING, actor=person)
     connection.admin_consent_requested_at = datetime.now(UTC)
     session.flush()
     audit.record(session, Action.admin_consent_required, person, person,
@@ -204,6 +210,15 @@ class Unlinked:
     newly_flagged: tuple[int, ...] = ()  # 1-on-1s that were fine until now (for their events)
 
 
+def unlink_preview(session, connection: Connection) -> Unlinked:
+    """What unlinking would delete and flag, for the page that asks to confirm."""
+    items = session.scalar(select(func.count()).select_from(CalendarItem).where(
+        CalendarItem.org_id == connection.org_id, CalendarItem.connection_id == connection.id))
+    attached = session.scalar(select(func.count()).select_from(OneOnOne).where(
+        OneOnOne.org_id == connection.org_id, OneOnOne.manager_id == connection.person_id))
+    return Unlinked(items or 0, attached or 0)
+
+
 class UnlinkBusy(Exception):
     """The connection lock could not be had in time; nothing changed."""
 
@@ -227,7 +242,8 @@ def unlink(session, connection: Connection, actor: Person) -> Unlinked:
     flagged = session.execute(
         update(OneOnOne).where(OneOnOne.org_id == connection.org_id,
                                OneOnOne.manager_id == connection.person_id)
-        .values(status=OneOnOneStatus.needs_attention, attention_reason=UNLINKED_1ON1)).rowcount
+        .values(status=OneOnOneStatus.needs_attention, attention_reason=UNLINKED_1ON1,
+                attention_code=UNLINKED, replacement_series_id=None)).rowcount
     # No address in the audit log: people are named there by internal id only (erasure).
     details = {"connection_id": connection.id, "calendar_items_deleted": items,
                "one_on_ones_flagged": flagged}

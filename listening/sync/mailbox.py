@@ -42,7 +42,7 @@ from listening.outlook import connection as states
 from listening.outlook import events, graph
 from listening.outlook.connection import Outcome
 from listening.outlook.events import StoredFields, utc_instant
-from listening.sync import delta, store
+from listening.sync import delta, progress, store
 from listening.sync.watch import Watch
 
 if TYPE_CHECKING:
@@ -102,7 +102,8 @@ def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, 
                 window: tuple[datetime, datetime], now: datetime, report: SyncReport, *,
                 check: Callable[[], None] = lambda: None,
                 reread: Callable[[], Iterable[list[dict]]] | None = None,
-                stored: StoredFields | None = None, rewrite: bool = False, complete: bool = True) -> None:
+                stored: StoredFields | None = None, rewrite: bool = False, complete: bool = True,
+                progress: Callable[[int], None] | None = None) -> None:
     """Upsert every changed event of ``pages`` and delete held events gone from the window.
 
     Events whose change key matches the held copy, trimmed with the same stored
@@ -127,6 +128,8 @@ def store_pages(session: Session, connection: Connection, keys: crypto.KeyRing, 
             check()
             report.pages += 1
             report.fetched += len(page)
+            if progress is not None:
+                progress(report.fetched)  # for the page its owner may be watching
             new, changed = _sort_page(page, held, seen, make_row, report, current)
             writer.write(list(new.values()), list(changed.values()))
             for event_id in new:
@@ -286,30 +289,38 @@ def run(services: Services, connection_id: int, *, trigger: str = "schedule", no
     ``rewrite`` rewrites every event read, unchanged ones too (``flask sync --retrim``).
     """
     now = now or datetime.now(UTC)
-    for attempt in (1, 2):
-        report = SyncReport(connection_id, attempts=attempt)
-        try:
-            _sync_in_one_transaction(services, report, now, trigger, window, rewrite, shutdown)
-            break
-        except Exception as exc:  # every failure is recorded, then reported
-            report.failure, report.detail = states.failure_of(exc)
-            report.not_before = states.not_before_of(exc, now)
-            report.outcome = states.RULES[report.failure].outcome
-            if report.failure is states.Failure.database_deadlock and attempt == 1:
-                log.warning("sync of connection %s met a deadlock; trying again at once", connection_id)
-                continue
-            log.warning("sync of connection %s did not finish (%s): %s", connection_id, report.outcome.value,
-                        report.detail, exc_info=report.outcome is Outcome.failed)
-            _record_failure_or_log(services, report.finish(), now, trigger)
-            report.error = exc
-            return report
+    published = progress.Publisher(services.jobs, connection_id)
+    report = SyncReport(connection_id)
+    try:
+        for attempt in (1, 2):
+            report = SyncReport(connection_id, attempts=attempt)
+            try:
+                _sync_in_one_transaction(services, report, now, trigger, window, rewrite, shutdown,
+                                         published)
+                break
+            except Exception as exc:  # every failure is recorded, then reported
+                report.failure, report.detail = states.failure_of(exc)
+                report.not_before = states.not_before_of(exc, now)
+                report.outcome = states.RULES[report.failure].outcome
+                if report.failure is states.Failure.database_deadlock and attempt == 1:
+                    log.warning("sync of connection %s met a deadlock; trying again at once", connection_id)
+                    continue
+                log.warning("sync of connection %s did not finish (%s): %s", connection_id, report.outcome.value,
+                            report.detail, exc_info=report.outcome is Outcome.failed)
+                _record_failure_or_log(services, report.finish(), now, trigger)
+                report.error = exc
+                return report
+    finally:
+        if report.outcome is not Outcome.busy:
+            published.done()  # a busy run must not wipe the running one's count
     if report.outcome is Outcome.ok:
         _recheck_one_on_ones(services, connection_id)
     return report
 
 
 def _sync_in_one_transaction(services: Services, report: SyncReport, now: datetime, trigger: str,
-                             window, rewrite: bool, shutdown: threading.Event | None) -> None:
+                             window, rewrite: bool, shutdown: threading.Event | None,
+                             published: progress.Publisher | None = None) -> None:
     with services.db.unit_of_work() as session:
         connection = session.get(Connection, report.connection_id)
         org = session.get(Organization, connection.org_id) if connection else None
@@ -331,7 +342,8 @@ def _sync_in_one_transaction(services: Services, report: SyncReport, now: dateti
                 def keep_pages(pages, round_window, *, complete=True, reread=None):
                     store_pages(session, connection, services.keys, pages, round_window, now, report,
                                 check=watch.check, reread=reread, stored=stored, rewrite=rewrite,
-                                complete=complete)
+                                complete=complete,
+                                progress=published.publish if published is not None else None)
 
                 delta.read(session, connection, org, services.keys, client, window, now, report, keep_pages,
                            view=lambda: client.calendar_view(*window, stored.select),

@@ -63,6 +63,8 @@ def refusal_for_refresh(connection, org, now: datetime | None = None) -> str | N
     """Why "Refresh now" cannot queue a sync for this connection, in plain words; None if it can."""
     if not org.sync_enabled:
         return "Calendar sync is turned off for your organization (ask your HR admin)."
+    if connection.state is ConnectionState.awaiting_approval:
+        return "Your organization has not approved Listening yet, so there is no calendar to read."
     if connection.state is ConnectionState.needs_reconnect:
         return "Reconnect Outlook first: Microsoft no longer accepts the saved permission."
     if connection.state is ConnectionState.disabled:

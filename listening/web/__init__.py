@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from listening.admin import directory
 from listening.api import problems
+from listening.core import when
 
 
 def init_app(app, services) -> None:
@@ -26,11 +27,14 @@ def init_app(app, services) -> None:
 
 
 def register_blueprints(app) -> None:
-    from listening.web import admin, admin_api, auth, health, hr, one_on_ones, outlook, pages, sync
-    from listening.web.security import is_sessionless
+    from listening.web import admin, auth, health, nav, one_on_ones, outlook, pages, sync
+    from listening.web.security import hats, is_sessionless
 
-    for module in (auth, pages, one_on_ones, admin, admin_api, hr, outlook, sync, health):
+    for bp in admin.BLUEPRINTS:
+        app.register_blueprint(bp)
+    for module in (auth, pages, one_on_ones, outlook, sync, health):
         app.register_blueprint(module.bp)
+    app.context_processor(lambda: {"nav_sections": lambda: nav.sections(hats()), "moment": _moment})
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
@@ -60,3 +64,13 @@ def register_blueprints(app) -> None:
             return problems.from_exception(error)
         return render_template("message.html", title=f"{error.code} {error.name}",
                                message=error.description), error.code
+
+
+def _moment(value):
+    """A moment as the signed-in person reads it (their zone, and how long ago or ahead)."""
+    from datetime import UTC, datetime
+
+    from flask import g
+
+    person = g.get("person")
+    return when.moment(value, when.zone_of(person.time_zone if person else None), datetime.now(UTC))

@@ -9,10 +9,9 @@ from markupsafe import Markup
 
 from listening import audit
 from listening.audit import Action
-from listening.core.models import Role
 from listening.one_on_ones import Refused, attach, detach
 from listening.web import deps
-from listening.web.security import requires
+from listening.web.security import MANAGES, hats, requires
 
 bp = Blueprint("one_on_ones", __name__, url_prefix="/one-on-ones")
 
@@ -30,13 +29,13 @@ def _refused(refusal: Refused):
 
 
 @bp.post("/attach")
-@requires(Role.manager)
+@requires(MANAGES)
 def attach_series():
     return _attach(replace=False)
 
 
 @bp.post("/replace")
-@requires(Role.manager)
+@requires(MANAGES)
 def replace_series():
     return _attach(replace=True)
 
@@ -55,7 +54,7 @@ def _attach(replace: bool):
 
 
 @bp.post("/detach")
-@requires(Role.manager)
+@requires(MANAGES)
 def detach_series():
     sess = deps.session()
     report_id = request.form.get("report_id")
@@ -73,7 +72,7 @@ def forged(error):
     """A form without a valid token: refused, and audited when a manager is signed in
     (security.py loads the person before CSRFProtect checks the form)."""
     sess, person = deps.session(), g.get("person")
-    if person is not None and person.role is Role.manager:
+    if person is not None and hats().manages:
         operation = (request.endpoint or "").rsplit(".", 1)[-1].removesuffix("_series")
         audit.record(sess, Action.attach_refused, person, None,
                      {"operation": operation, "reason": "csrf"})

@@ -10,14 +10,13 @@ import hmac
 import logging
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import OAuthError
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -26,33 +25,33 @@ from flask import (
     session,
     url_for,
 )
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import SignatureExpired
 from joserfc.errors import JoseError
 from redis import RedisError
 from requests import RequestException
 
-from listening.core.models import Organization, Role
+from listening.core.models import Organization
 from listening.notifications import queue as notify_queue
 from listening.notifications import subscriptions
 from listening.one_on_ones import announce
 from listening.outlook import connection as states
 from listening.outlook import identity, linking
+from listening.sync import queue as sync_queue
 from listening.web import deps, oauth
+from listening.web.approval import (  # noqa: F401 - approval_token: the tests' way to make links
+    ADMIN_LINK_MAX_AGE,
+    admin_consent_url,
+    approval_link_org,
+    approval_token,
+)
 from listening.web.limits import by_address, by_person, limiter, setting
-from listening.web.security import own_organization, requires
+from listening.web.security import MANAGES, own_organization, requires
 from listening.web.urls import external_url, safe_next
 
 bp = Blueprint("outlook", __name__)
 log = logging.getLogger(__name__)
 ADMIN_STATE_KEY = "outlook_admin_consent"
 ADMIN_STATE_SECONDS = 3600
-# An approval link waits in an administrator's inbox or ticket queue, holidays included, so a
-# few days is too short; past two weeks a copy is more likely forgotten or leaked than about to
-# be used, and the manager or HR admin gets a fresh one on their page in one click.
-ADMIN_LINK_MAX_AGE = timedelta(days=14)
-# Distinct from every other use of the app's secret (the session cookie), so a signature made
-# for one can never be replayed as the other.
-ADMIN_LINK_SALT = "admin-consent"
 ADMIN_LINK_INVALID = ("This approval link is not valid. Ask for a new one: whoever sent it to you "
                       "can copy a fresh one from the 1-on-1s page.")
 ADMIN_LINK_EXPIRED = ("This approval link has expired; ask for a new one from the 1-on-1s page "
@@ -70,7 +69,7 @@ def _refused(exc: linking.LinkRefused, status: int = 403):
 
 
 @bp.post("/outlook/link")
-@requires(Role.manager)
+@requires(MANAGES)
 def link():
     """Start (or redo) the consent; the form's CSRF token is checked by CSRFProtect."""
     org = own_organization(deps.session())
@@ -87,7 +86,7 @@ def link():
 
 
 @bp.get("/outlook/callback")
-@requires(Role.manager)
+@requires(MANAGES)
 def callback():
     sess, person = deps.session(), g.person
     org = own_organization(sess)
@@ -114,9 +113,21 @@ def callback():
     except linking.LinkRefused as exc:
         return _refused(exc)
     sess.commit()
+    # After the commit, so the job sees the link: the first sync starts now, not at the next
+    # scheduled minute, and the 1-on-1s page shows its progress.
     _subscribe(connection.id)
-    flash(f"Outlook is linked as {connection.account_email or 'your Microsoft account'}.")
+    flash(f"Outlook is linked as {connection.account_email or 'your Microsoft account'}. "
+          + _first_sync(connection.id))
     return redirect(session.pop("outlook_next", None) or url_for("pages.one_on_ones"))
+
+
+def _first_sync(connection_id: int) -> str:
+    try:
+        sync_queue.enqueue_sync(deps.services(), connection_id, trigger="link")
+    except RedisError:
+        log.warning("could not queue the first sync of connection %s: Redis unreachable", connection_id)
+        return "Listening reads your calendar within a few minutes."
+    return "Listening is reading your calendar now."
 
 
 def _subscribe(connection_id: int) -> None:
@@ -151,56 +162,11 @@ def _redirect_error(sess, person, org):
 
 
 # --- admin consent -----------------------------------------------------------------------------
-def _approval_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=ADMIN_LINK_SALT)
-
-
-def approval_token(org_id: int, tenant_id: str) -> str:
-    """The signed, dated token of an organization's approval link (signed, not encrypted:
-    it holds nothing the administrator may not read)."""
-    return _approval_serializer().dumps({"org": org_id, "tenant": tenant_id.lower()})
-
-
-def admin_consent_url(org: Organization) -> str:
-    """What the manager forwards to an administrator: our page, which starts Microsoft's
-    /adminconsent with a state kept in the administrator's own browser session.
-
-    The administrator may not be a Listening user, so the link needs no sign-in; it carries a
-    signed token instead of the bare tenant id, so nobody can start an approval (or write its
-    audit entries) for an organization by guessing or knowing its tenant id.
-    """
-    return external_url("outlook.admin_consent_start", token=approval_token(org.id, org.tenant_id))
-
-
-def _approval_link_org(sess, token: str) -> Organization | None:
-    """The organization a genuine, unexpired approval link was made for, else None.
-
-    Raises SignatureExpired for a link we signed that is older than ADMIN_LINK_MAX_AGE
-    (itsdangerous raises it only once the signature checked out). A forged or tampered token,
-    an old-style link and a link of a removed or re-tenanted organization are all just None,
-    so the answer tells a stranger nothing about which tenants are customers.
-    """
-    try:
-        payload = _approval_serializer().loads(token, max_age=int(ADMIN_LINK_MAX_AGE.total_seconds()))
-    except SignatureExpired:
-        raise  # a subclass of BadSignature, but the one answer that differs
-    except BadSignature:
-        return None
-    payload = payload if isinstance(payload, dict) else {}
-    org_id, tenant = payload.get("org"), payload.get("tenant")
-    if not isinstance(org_id, int) or not isinstance(tenant, str):
-        return None
-    org = sess.get(Organization, org_id)
-    if org is None or org.tenant_id.lower() != tenant.lower():
-        return None
-    return org
-
-
 @bp.get("/outlook/approve/<token>")
 @limiter.limit(setting("rate_limit_approval"), key_func=by_address)
 def admin_consent_start(token: str):
     try:
-        org = _approval_link_org(deps.session(), token)
+        org = approval_link_org(deps.session(), token)
     except SignatureExpired:
         return _message("Approval link expired", ADMIN_LINK_EXPIRED, 410)
     if org is None:
@@ -279,15 +245,6 @@ def admin_consent_callback():
                     "1-on-1s page; the first of them to link confirms the approval in the audit log.")
 
 
-@bp.get("/admin/consent-waiting")
-@requires(Role.hr_admin)
-def consent_waiting():
-    sess = deps.session()
-    org = own_organization(sess)
-    return render_template("admin_consent_waiting.html", org=org, admin_link=admin_consent_url(org),
-                           waiting=linking.waiting_for_admin_consent(sess, org.id))
-
-
 # --- check and unlink --------------------------------------------------------------------------
 def _own_connection(sess, connection_id: int):
     connection = linking.owned_connection(sess, g.person, connection_id)
@@ -297,7 +254,7 @@ def _own_connection(sess, connection_id: int):
 
 
 @bp.post("/outlook/connections/<int:connection_id>/check")
-@requires(Role.manager)
+@requires(MANAGES)
 @limiter.limit(setting("rate_limit_check"), key_func=by_person)
 def check(connection_id: int):
     sess = deps.session()
@@ -307,11 +264,17 @@ def check(connection_id: int):
     return redirect(url_for("pages.one_on_ones"))
 
 
-@bp.post("/outlook/connections/<int:connection_id>/unlink")
-@requires(Role.manager)
+# One rule for both methods: an id out of range is then a 404 for either, never a 405.
+@bp.route("/outlook/connections/<int:connection_id>/unlink", methods=["GET", "POST"])
+@requires(MANAGES)
 def unlink(connection_id: int):
+    """GET asks first, saying what unlinking deletes and what it leaves; POST unlinks."""
     sess = deps.session()
     connection = _own_connection(sess, connection_id)
+    if request.method == "GET":
+        return render_template("outlook_unlink.html", connection=connection,
+                               preview=linking.unlink_preview(sess, connection))
+    was_linked = connection.linked_at is not None
     ending = subscriptions.prepare_end(deps.services(), sess, connection)
     try:
         result = linking.unlink(sess, connection, g.person)
@@ -323,6 +286,10 @@ def unlink(connection_id: int):
     announce.changed_ids(sess, announce.NEEDS_ATTENTION, g.person.org_id, list(result.newly_flagged),
                          datetime.now(UTC))
     sess.commit()
+    if not was_linked:
+        flash("Your request is withdrawn: you are no longer on the list of people waiting for "
+              "your organization's approval. Nothing had been read from your calendar.")
+        return redirect(url_for("pages.one_on_ones"))
     return render_template("outlook_unlinked.html", result=result)
 
 

@@ -1,9 +1,16 @@
-"""Who may do what: the signed-in person, role checks, CSRF on every form, security headers."""
+"""Who may do what: the signed-in person, the hats they wear, CSRF on every form, security headers.
+
+A person wears every hat that applies, whatever the directory's ``role`` column says
+on its own: anyone with direct reports manages (the 1-on-1s page for them, Link
+Outlook), an HR admin administers (the /admin pages), and everyone signed in sees
+their own 1-on-1 with their manager.
+"""
 from __future__ import annotations
 
 import ipaddress
 import re
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
@@ -14,6 +21,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
 from listening import audit
+from listening.core import store
 from listening.core.models import Organization, Person, Role
 from listening.web import deps
 
@@ -28,6 +36,7 @@ def init_app(app, settings) -> None:
     # it and from where (web/one_on_ones.py audits it).
     app.before_request(_load_person)
     csrf.init_app(app)
+    app.context_processor(lambda: {"hats": hats})
     # Forms that start a Microsoft sign-in redirect there; browsers apply form-action to that.
     authority = urlsplit(settings.ms_authority)
     policy = ("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
@@ -109,18 +118,70 @@ class OnlyHost:
         return self.app(environ, start_response)
 
 
-def requires(*roles: Role):
-    """Sign-in required; with roles, the person must hold one of them (403 otherwise)."""
+MANAGES = "manages"
+ADMINISTERS = "administers"
+
+
+@dataclass(frozen=True)
+class Hats:
+    """What the signed-in person may use."""
+    manages: bool = False        # has direct reports (or is a manager in the directory)
+    administers: bool = False    # an HR admin of their organization
+
+    def wears(self, hat: str) -> bool:
+        return bool(getattr(self, hat))
+
+
+def hats_of(session, person: Person | None) -> Hats:
+    if person is None:
+        return Hats()
+    return Hats(manages=person.role is Role.manager
+                or store.has_direct_reports(session, person.org_id, person.id),
+                administers=person.role is Role.hr_admin)
+
+
+def hats() -> Hats:
+    """The signed-in person's hats, worked out once per request."""
+    if "hats" not in g:
+        g.hats = hats_of(deps.session(), g.get("person"))
+    return g.hats
+
+
+def refusal(*needed: str):
+    """None when the request may go on; else the answer: sign-in first, or 403 without the hat."""
+    if g.get("person") is None:
+        return redirect(url_for("auth.start", next=request.full_path if request.method == "GET" else None))
+    if needed and not any(hats().wears(h) for h in needed):
+        abort(403, description="This page is not one you can use. Ask your HR admin if you think "
+                               "it should be.")
+    return None
+
+
+def requires(*needed: str):
+    """Sign-in required; with hats (MANAGES, ADMINISTERS), the person must wear one of them."""
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            if g.get("person") is None:
-                return redirect(url_for("auth.start", next=request.full_path if request.method == "GET" else None))
-            if roles and g.person.role not in roles:
-                abort(403, description="This page is not available to your role.")
-            return view(*args, **kwargs)
+            return refusal(*needed) or view(*args, **kwargs)
         return wrapper
     return decorate
+
+
+def admin_guard():
+    """``before_request`` of every blueprint under /admin: signed in, and an HR admin, then
+    the form's CSRF token. In that order (such blueprints are exempt from CSRFProtect's own
+    check, which would run first), so a signed-out visitor is sent to sign in and anyone
+    else is refused for who they are, whatever the request carries."""
+    answer = refusal(ADMINISTERS)
+    if answer is None and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+    return answer
+
+
+def guarded_blueprint(bp, guard) -> None:
+    """Install ``guard`` as the blueprint's first check, CSRF included (see admin_guard)."""
+    csrf.exempt(bp)
+    bp.before_request(guard)
 
 
 def own_organization(sess) -> Organization:

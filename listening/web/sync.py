@@ -6,22 +6,23 @@ import logging
 from flask import Blueprint, abort, flash, g, redirect, url_for
 from redis.exceptions import RedisError
 
-from listening.core.models import Organization, Role
+from listening.core.models import Organization
 from listening.outlook import linking
 from listening.sync import queue as sync_queue
 from listening.web import deps
 from listening.web.limits import by_person, limiter, setting
-from listening.web.security import requires
+from listening.web.security import MANAGES, requires
 
 bp = Blueprint("sync", __name__)
 log = logging.getLogger(__name__)
 
 
 @bp.post("/outlook/<int:connection_id>/refresh")
-@requires(Role.manager)
+@requires(MANAGES)
 @limiter.limit(setting("rate_limit_refresh"), key_func=by_person)
 def refresh_now(connection_id: int):
-    """CSRF is checked by CSRFProtect; another person's connection id is a 404."""
+    """CSRF is checked by CSRFProtect; another person's connection id is a 404. The page it
+    lands on shows the sync's progress and updates itself when it ends."""
     sess = deps.session()
     connection = linking.owned_connection(sess, g.person, connection_id)
     if connection is None:
@@ -39,6 +40,6 @@ def refresh_now(connection_id: int):
         log.warning("could not queue a manual sync of connection %s: Redis unreachable", connection.id)
         flash("The sync could not be queued right now; it will run at the next scheduled time.", "warn")
         return redirect(url_for("pages.one_on_ones"))
-    flash("Your calendar is being refreshed; this takes a few seconds." if queued
-          else "A refresh of your calendar is already queued or running.", "info")
+    if not queued:
+        flash("Your calendar is already being read.", "info")
     return redirect(url_for("pages.one_on_ones"))

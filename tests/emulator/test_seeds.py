@@ -48,6 +48,7 @@ def test_demo_directory(demo):
     assert 38 <= sum(u.tenant_id == tenants["contoso.com"].id for u in demo.users.values()) <= 45
     titles = Counter(u.job_title for u in demo.users.values())
     assert titles["HR Business Partner"] == 1 and titles["HR Director"] == 1
+    assert titles["HR Coordinator"] == 1  # Fabrikam's HR admin in the demo
     assert demo.user_by_email("J.Smith@Contoso.com").email == "james.smith@contoso.com"
     managers = [u for u in demo.users.values() if demo.direct_reports(u.oid)]
     sizes = sorted(len(demo.direct_reports(m.oid)) for m in managers)

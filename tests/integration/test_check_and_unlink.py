@@ -60,7 +60,8 @@ def test_check_connection_after_a_revoked_grant_asks_to_reconnect_then_relink_wo
     _post(client, f"/outlook/connections/{connection.id}/check")
     page = client.get("/one-on-ones").get_data(as_text=True)
     assert "Microsoft withdrew Listening&#39;s access" in page
-    assert 'id="connection-state">needs reconnect<' in page and "Reconnect" in page
+    assert 'id="connection-state">Needs reconnecting<' in page
+    assert 'id="link-outlook">Reconnect Outlook<' in page and 'id="refresh-now"' not in page
     assert connection_of(session, c.manager).state is ConnectionState.needs_reconnect
     assert last_audit(session, c.org.id, "connection:check").details["ok"] is False
     assert last_audit(session, c.org.id, "connection:state_changed").details["to"] == "needs_reconnect"
@@ -154,6 +155,11 @@ def test_unlink_deletes_tokens_and_calendar_items_and_says_how_to_revoke_consent
     kept = cal.item(services_of(app), session, connection_of(session, other), "evt-other")
     session.commit()
 
+    ask = client.get(f"/outlook/connections/{connection.id}/unlink").get_data(as_text=True)
+    assert "Unlink Outlook?" in ask and "the 3 calendar entries Listening stored" in ask
+    assert "Your 1 attached 1-on-1 stay" in ask and "Unlink and delete" in ask
+    assert connection_of(session, c.manager) is not None  # asking deletes nothing
+
     response = _post(client, f"/outlook/connections/{connection.id}/unlink")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "Outlook is unlinked" in page
@@ -163,6 +169,7 @@ def test_unlink_deletes_tokens_and_calendar_items_and_says_how_to_revoke_consent
     assert session.get(CalendarItem, kept.id) is not None
     one = session.scalar(select(OneOnOne).where(OneOnOne.manager_id == c.manager.id))
     assert one.status is OneOnOneStatus.needs_attention and "unlinked" in one.attention_reason
+    assert one.attention_code == "unlinked"
     entry = last_audit(session, c.org.id, "connection:unlink")
     assert entry.details["calendar_items_deleted"] == 3 and entry.details["one_on_ones_flagged"] == 1
     assert entry.actor_id == entry.subject_id == c.manager.id

@@ -62,8 +62,8 @@ def test_links_sent_out_use_the_public_url_whatever_host_arrives(app, client, pe
     assert parse_qs(urlsplit(link.headers["Location"]).query)["redirect_uri"] == [PUBLIC + "/outlook/callback"]
     sign_in(hr)
     page = client.get("/admin/consent-waiting", base_url=evil).get_data(as_text=True)
-    assert f'href="{PUBLIC}/outlook/approve/' in page and "evil.example" not in page
-    approve = client.get(urlsplit(page.split(f'href="{PUBLIC}')[1].split('"')[0]).path, base_url=evil)
+    assert f'value="{PUBLIC}/outlook/approve/' in page and "evil.example" not in page
+    approve = client.get(urlsplit(page.split(f'value="{PUBLIC}')[1].split('"')[0]).path, base_url=evil)
     assert parse_qs(urlsplit(approve.headers["Location"]).query)["redirect_uri"] == \
         [PUBLIC + "/outlook/adminconsent/callback"]
 

@@ -27,7 +27,7 @@ def world(session):
 
 
 def seqs(page: str) -> list[int]:
-    return [int(s) for s in re.findall(r'/admin/audit/\d+">(\d+)</a>', page)]
+    return [int(s) for s in re.findall(r'/admin/audit/\d+" aria-label="Entry \d+">(\d+)</a>', page)]
 
 
 def test_entries_newest_first_with_names_and_times_in_the_viewers_zone(client, session, world):
@@ -38,9 +38,25 @@ def test_entries_newest_first_with_names_and_times_in_the_viewers_zone(client, s
     f.sign_in_as(client, admin)
     page = client.get("/admin/audit").get_data(as_text=True)
     assert seqs(page) == [2, 1]
-    assert "2026-03-02 08:30:00 JST" in page  # 23:30 UTC is the next morning in Tokyo
-    assert "2026-03-02 18:00:00 JST" in page
-    assert "Bea Boss" in page and "one_on_one:attach" in page
+    assert "Times are in your time zone (Asia/Tokyo)" in page
+    assert "Mon 2 Mar 2026, 08:30:00" in page  # 23:30 UTC is the next morning in Tokyo
+    assert "Mon 2 Mar 2026, 18:00:00" in page
+    assert "Bea Boss" in page and "1-on-1 attached" in page and "Outlook linked" in page
+    assert "one_on_one:attach" not in page.split('id="entries"')[1]  # the code is in the entry's detail
+
+
+def test_the_admins_own_views_of_the_log_are_hidden_unless_asked_for(client, session, world):
+    org, admin, boss, _ = world
+    append_at(session, org.id, Action.link, datetime(2026, 3, 1, 23, 30, tzinfo=UTC), boss.id, boss.id)
+    append_at(session, org.id, Action.audit_viewed, datetime(2026, 3, 2, 9, 0, tzinfo=UTC), boss.id)
+    session.commit()
+    f.sign_in_as(client, admin)
+    client.get("/admin/audit")
+    client.get("/admin/audit")  # two views of mine: entries 3 and 4
+    assert seqs(client.get("/admin/audit").get_data(as_text=True)) == [2, 1]  # another's view stays
+    shown = client.get("/admin/audit?own_views=1").get_data(as_text=True)
+    assert seqs(shown) == [5, 4, 3, 2, 1] and 'name="own_views" value="1" checked' in shown
+    assert seqs(client.get("/admin/audit?action=audit:viewed").get_data(as_text=True))[:3] == [6, 5, 4]
 
 
 def test_the_filter_menus_list_the_organization_by_label_and_keep_the_choice(client, session, world):
@@ -51,8 +67,8 @@ def test_the_filter_menus_list_the_organization_by_label_and_keep_the_choice(cli
     session.commit()
     f.sign_in_as(client, admin)
     page = client.get(f"/admin/audit?actor={boss.id}").get_data(as_text=True)
-    actor_menu = re.search(r'<select name="actor">(.*?)</select>', page, re.S).group(1)
-    subject_menu = re.search(r'<select name="subject">(.*?)</select>', page, re.S).group(1)
+    actor_menu = re.search(r'<select id="f-actor" name="actor">(.*?)</select>', page, re.S).group(1)
+    subject_menu = re.search(r'<select id="f-subject" name="subject">(.*?)</select>', page, re.S).group(1)
     assert f'<option value="{boss.id}" selected>Bea Boss</option>' in actor_menu
     assert f'<option value="{boss.id}">Bea Boss</option>' in subject_menu
     assert f'<option value="{gone.id}">person #{gone.id} (erased)</option>' in subject_menu
@@ -241,7 +257,7 @@ def test_a_long_chain_is_verified_by_a_job_whose_verdict_the_page_shows(app, cli
     verdict = audit_log.last_verdict(session, org.id)
     assert (verdict.actor_id, verdict.details["whole"], verdict.details["broken_at_seq"]) == (admin.id, False, 3)
     page = client.get("/admin/audit").get_data(as_text=True)
-    assert "Verifying the chain in the background" in page  # the first request
+    assert "The chain is being verified in the background." in page  # the first request
     assert "A verification of the chain is already running." in page  # the second, while queued
     assert "the chain is broken at entry #3</strong>: was altered after it was written" in page
     assert "Last verified" in page and "by Hana Admin" in page

@@ -46,7 +46,7 @@ def test_the_person_page_says_what_is_held(client, world):
     _, _, boss, _, _ = world
     page = client.get(f"/admin/people/{boss.id}").get_data(as_text=True)
     assert "Bea Boss" in page and "linked as bea@contoso.example" in page
-    assert "<td>2</td>" in page  # calendar items
+    assert "<dt>Stored calendar items</dt><dd>2</dd>" in page
     assert "keeps the IP address and browser user agent" in page  # what erasure leaves, said up front
 
 
@@ -128,7 +128,11 @@ def test_erasure_needs_the_typed_confirmation(client, session, world, confirm):
     token = f.csrf_token(client, f"/admin/people/{boss.id}")
     data = {"csrf_token": token} | ({"confirm": confirm} if confirm is not None else {})
     response = client.post(f"/admin/people/{boss.id}/erase", data=data)
-    assert response.status_code == 400 and "Type the word erase" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Type the word erase" in page
+    assert 'id="erase-error"' in page and 'aria-invalid="true"' in page  # inline, on the same form
+    if confirm:
+        assert f'value="{confirm}"' in page  # what was typed is kept
     session.expire_all()
     assert session.get(Person, boss.id).erased_at is None
 

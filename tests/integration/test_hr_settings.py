@@ -48,7 +48,8 @@ def test_a_change_is_saved_and_audited_with_old_and_new_values(client, session, 
         "sync_enabled": {"old": True, "new": False},
         "sync_interval_minutes": {"old": 60, "new": 15},
         "calendar_scope": {"old": "Calendars.Read", "new": "Calendars.ReadBasic"}}}
-    assert "Saved: sync_enabled, sync_interval_minutes, calendar_scope." in \
+    assert ("Calendar sync turned off. Sync interval set to 15 minutes. Calendar permission set to "
+            "Calendars.ReadBasic; it applies when managers link or reconnect Outlook.") in \
         client.get("/admin/settings").get_data(as_text=True)
 
 

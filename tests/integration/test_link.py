@@ -38,7 +38,7 @@ def _query(url: str) -> dict:
 
 
 def _admin_link(page: str) -> str:
-    return re.search(r'id="admin-consent-link" href="([^"]+)"', page).group(1)
+    return re.search(r'id="admin-consent-link" type="url" readonly value="([^"]+)"', page).group(1)
 
 
 def _tokens(app, connection) -> tuple[str, str]:
@@ -324,10 +324,16 @@ def test_admin_consent_required_then_granted_then_linked(app, client, session, e
     assert f"{outlook.ADMIN_LINK_MAX_AGE.days} days" in page
     connection = connection_of(session, c.manager)
     assert connection.admin_consent_requested_at is not None and connection.access_token is None
-    assert connection.state is not ConnectionState.linked
+    assert connection.state is ConnectionState.awaiting_approval
     assert last_audit(session, c.org.id, "connection:admin_consent_required").details["code"] == 90094
-    # The panel says so, and the HR admin sees who waits.
-    assert 'id="admin-consent-waiting"' in client.get("/one-on-ones").get_data(as_text=True)
+    # The panel says so, with its own actions: link again once approved, or withdraw; nothing
+    # to unlink, check or refresh, since nothing was ever linked.
+    panel = client.get("/one-on-ones").get_data(as_text=True)
+    assert 'id="admin-consent-waiting"' in panel
+    assert "Waiting for your organization&#39;s approval" in panel
+    assert 'id="link-outlook">Link Outlook<' in panel and "Withdraw my request" in panel
+    assert "Unlink Outlook" not in panel and 'id="check-connection"' not in panel
+    assert 'id="refresh-now"' not in panel and "Reconnect" not in panel
     hr_client = app.test_client()
     f.sign_in_as(hr_client, hr)
     waiting = hr_client.get("/admin/consent-waiting").get_data(as_text=True)

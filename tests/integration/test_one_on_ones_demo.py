@@ -91,8 +91,11 @@ def test_daniels_candidates_and_why_not_rows(client, contoso):
                  "“Northwind / Contoso integration sync” sarah.lee@northwindtraders.com does not report",
                  "“Olivia / Daniel test strategy 1:1” Olivia Brooks declined it",
                  "“Lucas / Daniel release planning” you declined it",
-                 "“Kenji / Daniel 1:1” it is a copy of another series"):
+                 "“Kenji / Daniel 1:1” organized by you; first occurrence"):
         assert line in why, line
+    # The two copies say what tells them apart, and where to open each in Outlook.
+    assert why.count("“Kenji / Daniel 1:1”") == 2 and why.count("Open this copy in Outlook") == 2
+    assert "it is a copy of another series" in why
     assert "Wei / Daniel career conversation" not in html
     assert "and 3 others" in why  # eight reports in the team sync: five named, three counted
 

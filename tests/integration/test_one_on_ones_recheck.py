@@ -152,8 +152,10 @@ def test_the_employee_sees_that_it_needs_attention_in_words_meant_for_them(app, 
     f.sign_in_as(client, dana.reports[0])
     page = client.get("/one-on-ones").get_data(as_text=True)
     mine = re.search(r'id="my-one-on-one".*?</section>', page, re.S).group(0)
-    assert "Needs attention:" in mine and "no longer qualifies as your 1-on-1" in mine
-    assert "declined the meeting series" not in page and "Dana Boss sees this" in mine
+    assert "What happened:</strong> You declined the meeting series in Outlook." in mine
+    assert "Dana Boss has been asked to choose another meeting or to detach this one." in mine
+    assert "Ana Costa declined" not in page  # the manager's own words are not shown to the report
+    assert _ana_pair(session, dana).attention_code == "declined_by_report"
 
 
 def test_nothing_attached_or_no_connection_is_a_no_op(app, session, dana):

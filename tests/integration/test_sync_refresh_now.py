@@ -44,9 +44,13 @@ def test_the_panel_offers_refresh_now_and_pressing_it_queues_a_sync(app, client,
     assert response.status_code == 302 and response.headers["Location"].endswith("/one-on-ones")
     job = _queued(app, connection.id)
     assert job.get_status() is JobStatus.QUEUED and job.args == (connection.id, "manual")
-    assert "being refreshed" in client.get("/one-on-ones").get_data(as_text=True)
+    page = client.get("/one-on-ones").get_data(as_text=True)
+    assert "Waiting to read your calendar…" in page and 'data-running="true"' in page
+    assert 'id="refresh-now"' not in page  # nothing to press while it waits
+    assert client.get("/one-on-ones/status").get_json() == {
+        "running": True, "words": "Waiting to read your calendar…", "events": None}
     _press(client, connection.id)
-    assert "already queued or running" in client.get("/one-on-ones").get_data(as_text=True)
+    assert "Your calendar is already being read." in client.get("/one-on-ones").get_data(as_text=True)
 
 
 def test_without_a_csrf_token_nothing_is_queued(app, client, session, emu):

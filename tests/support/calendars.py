@@ -87,6 +87,7 @@ def store(services, session, connection: Connection, events: list[dict], now: da
 
     window = (now - timedelta(days=30), now + timedelta(days=120))
     sync.store_pages(session, connection, services.keys, [events], window, now, sync.SyncReport(connection.id))
+    connection.last_sync_at = now  # read, as far as the 1-on-1s page can tell
     session.commit()
 
 

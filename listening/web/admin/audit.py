@@ -1,15 +1,11 @@
-"""HR admin pages: the audit log (view, filter, export, verify), organization settings,
-and per-person export and erasure. Every view is for HR admins of the signed-in
-person's organization only; anything of another organization is a 404.
-"""
+"""The audit log: view, filter, export, verify. Anything of another organization is a 404."""
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     flash,
@@ -23,21 +19,16 @@ from flask import (
 from redis import RedisError
 
 from listening import audit
-from listening.admin import privacy
-from listening.admin import settings as org_settings
 from listening.audit import Action, checkpoint
 from listening.audit import log as audit_log
+from listening.audit.words import action_choices, action_words
 from listening.core import store
-from listening.core.models import Person, Role
-from listening.notifications import subscriptions
+from listening.core.models import Person
 from listening.web import deps
-from listening.web.security import own_organization, requires
-
-bp = Blueprint("hr", __name__, url_prefix="/admin")
+from listening.web.admin import bp
 
 
-
-def _person(sess, person_id: int) -> Person:
+def person_or_404(sess, person_id: int) -> Person:
     person = store.person(sess, g.person.org_id, person_id)
     if person is None:
         abort(404, description="No such person in your organization.")
@@ -52,8 +43,8 @@ def _filters(sess) -> audit_log.Filters:
         abort(400, description=f"These filters cannot be used: {err}")
     for person_id in (filters.actor, filters.subject):
         if person_id is not None:
-            _person(sess, person_id)
-    return filters
+            person_or_404(sess, person_id)
+    return replace(filters, viewer=g.person.id)
 
 
 def _tz():
@@ -61,7 +52,6 @@ def _tz():
 
 
 @bp.get("/audit")
-@requires(Role.hr_admin)
 def audit_page():
     sess = deps.session()
     filters = _filters(sess)
@@ -69,20 +59,18 @@ def audit_page():
     page = audit_log.page(sess, g.person.org_id, filters, tz)
     names = audit_log.labels(sess, g.person.org_id, page.entries)
     people = audit_log.choices(sess, g.person.org_id)
-    rows = [(e, audit_log.shown_time(e.occurred_at, tz)) for e in page.entries]
+    rows = [(e, audit_log.shown_time(e.occurred_at, tz), action_words(e.action)) for e in page.entries]
     verified = audit_log.last_verdict(sess, g.person.org_id)
     verified_by = audit_log.labels(sess, g.person.org_id, [verified]) if verified else {}
     audit.record(sess, Action.audit_viewed, g.person, None, {"filters": filters.query_args()})
     sess.commit()
-    return render_template("hr_audit.html", rows=rows, names=names, filters=filters, page=page,
-                           people=people,
-                           actions=audit_log.ACTIONS, tz=tz.key, verified=verified,
+    return render_template("admin/audit.html", rows=rows, names=names, filters=filters, page=page,
+                           people=people, actions=action_choices(), tz=tz.key, verified=verified,
                            verified_by=verified_by, verified_when=verified and audit_log.shown_time(
                                verified.occurred_at, tz))
 
 
 @bp.get("/audit/<bigint:entry_id>")
-@requires(Role.hr_admin)
 def audit_entry(entry_id: int):
     sess = deps.session()
     entry = sess.scalar(audit_log.entry_query(g.person.org_id, entry_id))
@@ -91,7 +79,8 @@ def audit_entry(entry_id: int):
     names = audit_log.labels(sess, g.person.org_id, [entry])
     audit.record(sess, Action.audit_viewed, g.person, None, {"entry_seq": entry.seq})
     sess.commit()
-    return render_template("hr_audit_entry.html", entry=entry, names=names,
+    return render_template("admin/audit_entry.html", entry=entry, names=names,
+                           action=action_words(entry.action), tz=_tz().key,
                            when=audit_log.shown_time(entry.occurred_at, _tz()),
                            details=json.dumps(entry.details, indent=2, sort_keys=True, ensure_ascii=False))
 
@@ -120,7 +109,6 @@ def _checkpoint_to_compare(sess, org_id: int) -> tuple[dict | None, str | None]:
 
 
 @bp.post("/audit/verify")
-@requires(Role.hr_admin)
 def audit_verify():
     sess = deps.session()
     org_id = g.person.org_id
@@ -132,13 +120,13 @@ def audit_verify():
         except RedisError:
             abort(503, description="The verification could not be started (the job queue is unreachable). "
                                    "Try again in a minute, or run 'flask audit verify'.")
-        flash("Verifying the chain in the background; its verdict appears here when it is done."
+        flash("The chain is being verified in the background. Its verdict appears here when it is done."
               if started else "A verification of the chain is already running.")
         if compared is not None:
             flash(f"Checkpoint of entry #{compared.seq} ({source}): " +
                   (f"NOT MET: {compared.problem}." if compared.problem else "the log still holds it."),
                   "warn" if compared.problem else "info")
-        return redirect(url_for("hr.audit_page"))
+        return redirect(url_for("admin.audit_page"))
     verdict = audit.verify(sess, org_id)
     broken = sess.scalar(audit_log.seq_query(org_id, verdict.broken_at_seq)) if verdict.broken_at_seq else None
     details = audit_log.verdict_details(verdict)
@@ -146,12 +134,11 @@ def audit_verify():
         details |= {"checkpoint_seq": compared.seq, "checkpoint_problem": compared.problem}
     audit.record(sess, Action.audit_verified, g.person, None, details)
     sess.commit()
-    return render_template("hr_audit_verify.html", verdict=verdict, broken=broken, compared=compared,
+    return render_template("admin/audit_verify.html", verdict=verdict, broken=broken, compared=compared,
                            source=source)
 
 
 @bp.get("/audit/receipt.json")
-@requires(Role.hr_admin)
 def audit_receipt():
     """The newest signed checkpoint of the organization's chain, to keep outside Listening."""
     sess = deps.session()
@@ -165,7 +152,6 @@ def audit_receipt():
 
 
 @bp.get("/audit/export.csv")
-@requires(Role.hr_admin)
 def audit_export():
     sess = deps.session()
     filters = _filters(sess)
@@ -182,80 +168,3 @@ def audit_export():
     name = f"audit-{datetime.now(tz):%Y%m%d-%H%M%S}.csv"
     return Response(stream_with_context(stream()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-@bp.get("/settings")
-@requires(Role.hr_admin)
-def settings_page():
-    org = own_organization(deps.session())
-    return render_template("hr_settings.html", org=org, values=org_settings.current(org),
-                           problems={}, scopes=org_settings.SCOPES)
-
-
-@bp.post("/settings")
-@requires(Role.hr_admin)
-def settings_save():
-    sess = deps.session()
-    org = own_organization(sess)
-    try:
-        wanted = org_settings.parse(request.form)
-    except org_settings.SettingsError as err:
-        values = org_settings.current(org) | {k: v for k, v in request.form.items() if k in org_settings.FIELDS}
-        values["sync_enabled"] = "sync_enabled" in request.form
-        return render_template("hr_settings.html", org=org, values=values, problems=err.problems,
-                               scopes=org_settings.SCOPES), 400
-    changes = org_settings.apply(sess, org, g.person, wanted)
-    sess.commit()
-    flash(f"Saved: {', '.join(changes)}." if changes else "Nothing changed.")
-    return redirect(url_for("hr.settings_page"))
-
-
-@bp.get("/people")
-@requires(Role.hr_admin)
-def people_page():
-    people = store.people(deps.session(), g.person.org_id)
-    return render_template("hr_people.html", people=people, person_label=audit_log.person_label)
-
-
-@bp.get("/people/<int:person_id>")
-@requires(Role.hr_admin)
-def person_page(person_id: int):
-    sess = deps.session()
-    person = _person(sess, person_id)
-    return render_template("hr_person.html", person=person, held=privacy.held(sess, person),
-                           label=audit_log.person_label(person, person.id))
-
-
-@bp.post("/people/<int:person_id>/export")
-@requires(Role.hr_admin)
-def person_export(person_id: int):
-    sess = deps.session()
-    person = _person(sess, person_id)
-    audit.record(sess, Action.person_exported, g.person, person.id, {"format": "json"})
-    document = privacy.export(sess, person, deps.services().keys, datetime.now(UTC))
-    sess.commit()
-    body = json.dumps(document, indent=2, ensure_ascii=False, default=str)
-    return Response(body, mimetype="application/json", headers={
-        "Content-Disposition": f'attachment; filename="person-{person.id}.json"'})
-
-
-@bp.post("/people/<int:person_id>/erase")
-@requires(Role.hr_admin)
-def person_erase(person_id: int):
-    sess = deps.session()
-    person = _person(sess, person_id)
-    if request.form.get("confirm") != "erase":
-        abort(400, description="Type the word erase in the confirmation box to erase this person.")
-    connection = privacy.connection_of(sess, person)
-    ending = None
-    if connection is not None and not privacy.erasure_refused(person, g.person):
-        ending = subscriptions.prepare_end(deps.services(), sess, connection)
-    try:
-        result = privacy.erase(sess, person, g.person, datetime.now(UTC))
-    except privacy.ErasureError as err:
-        abort(409, description=str(err))
-    subscriptions.end(deps.services(), sess, ending, g.person, "erased")
-    sess.commit()
-    flash(f"person #{person.id} erased: connection {'removed' if result.connection_removed else 'none'}, "
-          f"{result.calendar_items} calendar items and {result.one_on_ones} 1-on-1 attachments removed.")
-    return redirect(url_for("hr.person_page", person_id=person.id))

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from listening.api import keys
 from listening.api.schemas import EVENT_TYPES
 from listening.audit import log as audit_log
-from listening.core.models import Role
-from listening.web import deps
-from listening.web.security import requires
+from listening.web import deps, nav
+from listening.web.admin import blueprint
 from listening.webhooks import delivery, endpoints
 
-bp = Blueprint("admin_api", __name__, url_prefix="/admin")
+bp = blueprint("admin_api", __name__)  # under /admin, for HR admins only (the blueprint's guard)
+nav.add_admin_page("API keys", "admin_api.api_keys_page")
+nav.add_admin_page("Webhooks", "admin_api.webhooks_page", also=("admin_api.webhook_log",))
 
 
 def _when(moment):
@@ -27,18 +28,16 @@ def _when(moment):
 
 def _keys_page(status: int = 200, new_key=None, problem: str | None = None, form=None):
     rows = keys.listing(deps.session(), g.person.org_id)
-    return render_template("admin_api_keys.html", rows=rows, scopes=keys.SCOPES, new_key=new_key,
+    return render_template("admin/api_keys.html", rows=rows, scopes=keys.SCOPES, new_key=new_key,
                            problem=problem, form=form or {}, when=_when), status
 
 
 @bp.get("/api-keys")
-@requires(Role.hr_admin)
 def api_keys_page():
     return _keys_page()
 
 
 @bp.post("/api-keys")
-@requires(Role.hr_admin)
 def api_key_create():
     sess = deps.session()
     try:
@@ -51,7 +50,6 @@ def api_key_create():
 
 
 @bp.post("/api-keys/<int:key_id>/revoke")
-@requires(Role.hr_admin)
 def api_key_revoke(key_id: int):
     sess = deps.session()
     try:
@@ -66,7 +64,7 @@ def api_key_revoke(key_id: int):
 # --- webhooks ------------------------------------------------------------------------------------
 def _endpoints_page(status: int = 200, created=None, problem: str | None = None, form=None):
     rows = endpoints.listing(deps.session(), g.person.org_id)
-    return render_template("admin_webhooks.html", rows=rows, events=EVENT_TYPES, created=created,
+    return render_template("admin/webhooks.html", rows=rows, events=EVENT_TYPES, created=created,
                            problem=problem, form=form or {}, when=_when), status
 
 
@@ -78,13 +76,11 @@ def _endpoint(endpoint_id: int):
 
 
 @bp.get("/webhooks")
-@requires(Role.hr_admin)
 def webhooks_page():
     return _endpoints_page()
 
 
 @bp.post("/webhooks")
-@requires(Role.hr_admin)
 def webhook_add():
     sess = deps.session()
     try:
@@ -98,7 +94,6 @@ def webhook_add():
 
 
 @bp.post("/webhooks/<int:endpoint_id>/remove")
-@requires(Role.hr_admin)
 def webhook_remove(endpoint_id: int):
     sess = deps.session()
     endpoints.remove(sess, _endpoint(endpoint_id), g.person)
@@ -108,7 +103,6 @@ def webhook_remove(endpoint_id: int):
 
 
 @bp.post("/webhooks/<int:endpoint_id>/enable")
-@requires(Role.hr_admin)
 def webhook_enable(endpoint_id: int):
     sess = deps.session()
     endpoints.enable(sess, _endpoint(endpoint_id), g.person)
@@ -118,15 +112,13 @@ def webhook_enable(endpoint_id: int):
 
 
 @bp.get("/webhooks/<int:endpoint_id>")
-@requires(Role.hr_admin)
 def webhook_log(endpoint_id: int):
     row = _endpoint(endpoint_id)
-    return render_template("admin_webhook_log.html", endpoint=row, when=_when,
+    return render_template("admin/webhook_log.html", endpoint=row, when=_when,
                            deliveries=endpoints.delivery_log(deps.session(), row))
 
 
 @bp.post("/webhooks/deliveries/<int:delivery_id>/redeliver")
-@requires(Role.hr_admin)
 def webhook_redeliver(delivery_id: int):
     sess = deps.session()
     try:
