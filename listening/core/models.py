@@ -100,7 +100,7 @@ class Person(Base):
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Sessions are signed cookies that carry this number: sign-out, deactivation and erasure
     # raise it, which ends every session issued before, copies included (a counter, not a
-    # time, so no two hosts' clocks are compared). Migration 0004.
+    # time, so no two hosts' clocks are compared).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
@@ -126,7 +126,7 @@ class Person(Base):
 class AuditEvent(Base):
     """Append-only: the app's database role may only INSERT and SELECT, a trigger refuses
     UPDATE, DELETE and TRUNCATE, and old entries leave only through the owner's
-    ``audit_purge`` function (migrations/versions/0006_audit_roles_and_keys.py)."""
+    ``audit_purge`` function (migrations/versions/0008_audit_roles_and_keys.py)."""
     __tablename__ = "audit_events"
     __table_args__ = (
         UniqueConstraint("org_id", "seq", name="audit_org_seq_key"),
@@ -160,7 +160,7 @@ class SignInRefusal(Base):
     tampered id_token, an unknown tenant, and a cancel or error sent back by Microsoft (that
     redirect names no tenant). The operators' record, since no organization's audit log can
     hold them. One row per hour, reason and source with a count, and a bounded number of
-    sources per hour (listening/audit/refusals.py). Migration 0004.
+    sources per hour (listening/audit/refusals.py).
     """
     __tablename__ = "sign_in_refusals"
     __table_args__ = (
@@ -208,7 +208,7 @@ class Connection(Base):
     next_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failure_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Graph answered Retry-After for longer than a sync may wait: nothing is sent to Graph for
-    # this mailbox before then (listening/outlook/connection.py). Migration 0010.
+    # this mailbox before then (listening/outlook/connection.py).
     graph_wait_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
