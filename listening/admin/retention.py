@@ -4,7 +4,7 @@ Idempotent: a second run at the same moment finds nothing more to remove and
 records nothing. Each organization's calendar purge and audit purge run in
 transactions of their own, so a failure in one organization changes nothing in
 the others. Audit entries leave only through the database's ``audit_purge``
-function (migrations/versions/0006_audit_roles_and_keys.py), which the app's
+function (migrations/versions/0008_audit_roles_and_keys.py), which the app's
 role may call but whose deletes it could never make itself: the app computes the
 ``audit_purged`` entry's HMAC (the database never holds the key), the function
 checks that the entry describes exactly the span it removes, all older than the

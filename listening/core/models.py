@@ -126,7 +126,7 @@ class Person(Base):
 class AuditEvent(Base):
     """Append-only: the app's database role may only INSERT and SELECT, a trigger refuses
     UPDATE, DELETE and TRUNCATE, and old entries leave only through the owner's
-    ``audit_purge`` function (migrations/versions/0006_audit_roles_and_keys.py)."""
+    ``audit_purge`` function (migrations/versions/0008_audit_roles_and_keys.py)."""
     __tablename__ = "audit_events"
     __table_args__ = (
         UniqueConstraint("org_id", "seq", name="audit_org_seq_key"),

@@ -8,7 +8,7 @@ next time it runs without that migration having to know about roles). It may rea
 every table except the audit log, where it may only INSERT and SELECT; it never owns a table,
 so it cannot alter or disable a trigger, and it holds no TRUNCATE. Old audit entries leave
 only through ``audit_purge``, a SECURITY DEFINER function of the owner
-(migrations/versions/0006_audit_roles_and_keys.py).
+(migrations/versions/0008_audit_roles_and_keys.py).
 """
 from __future__ import annotations
 

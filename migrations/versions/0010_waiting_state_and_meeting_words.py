@@ -1,7 +1,7 @@
 """connection_state 'awaiting_approval'; one_on_ones.attention_code and meeting_words
 
-Revision ID: 0007
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 09:00:00
 
 Waiting for the organization's approval is a state of its own (it was needs_reconnect
@@ -11,8 +11,8 @@ the page can still say so after unlink has deleted the calendar copy.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """graph_subscriptions, calendar_deltas, organizations.safety_net_hours
 
-Revision ID: 0008
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-10 09:00:00
 
 Graph change notifications keep linked calendars fresh (listening/notifications/): one
@@ -12,8 +12,8 @@ through calendarView delta, whose encrypted delta link is kept per connection.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0006'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

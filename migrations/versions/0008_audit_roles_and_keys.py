@@ -1,7 +1,7 @@
 """audit: keyed chain, append-only for the runtime role, one purge function
 
-Revision ID: 0006
-Revises: 0010
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07 09:00:00
 
 - ``key_id``: the key ring's key id whose derived audit key made the entry's HMAC
@@ -19,8 +19,8 @@ Create Date: 2026-12-07 09:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0010'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """connections.graph_wait_until
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-08 10:00:00
 
 When Microsoft Graph answers Retry-After for longer than a sync may wait, the
@@ -11,8 +11,8 @@ before then (listening/outlook/connection.py).
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
