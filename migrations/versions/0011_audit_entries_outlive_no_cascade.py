@@ -1,7 +1,7 @@
 """audit: no foreign key's cascade can remove audit entries
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-08 09:00:00
 
 The guard trigger lets a DELETE of audit entries through only for the table's owner with
@@ -19,7 +19,7 @@ Two closings, each enough alone:
 from alembic import op
 
 revision = '0011'
-down_revision = '0007'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
