@@ -57,7 +57,6 @@ def _authenticate():
     if key is None:
         abort(401, description="This API key is not valid: it is unknown or it was revoked.")
     g.api_key = key
-    keys.mark_used(sess, key, datetime.now(UTC))
 
 
 @blp.after_request
@@ -105,6 +104,9 @@ def _audit(key, response) -> None:
                "status": response.status_code}
     if g.get("api_count") is not None:
         details["count"] = g.api_count
+    # Last of all, just before the commit: updating the key's row locks it until then, and
+    # taken at the start it would make every request of one key wait for the one before.
+    keys.mark_used(sess, key, datetime.now(UTC))
     audit.record(sess, Action.api_request, None, None, details, org_id=key.org_id)
     sess.commit()
 

@@ -11,18 +11,9 @@ import click
 from flask.cli import AppGroup
 
 from listening.api import keys
-from listening.cli import services
-from listening.cli.schema import fail
-from listening.core import store
+from listening.cli import fail, organization, services
 
 api_keys_cli = AppGroup("api-keys", help="Keys for the read-only API (/api/v1).")
-
-
-def _org(sess, tenant_id: str):
-    org = store.organization_by_tenant(sess, tenant_id)
-    if org is None:
-        fail(f"no organization for tenant {tenant_id}; add it with 'flask org add'")
-    return org
 
 
 @api_keys_cli.command("create")
@@ -33,7 +24,7 @@ def _org(sess, tenant_id: str):
 def create(tenant_id: str, name: str, scopes: tuple[str, ...]):
     """Make a key; it is printed once, alone on the last line."""
     with services().db.unit_of_work() as sess:
-        org = _org(sess, tenant_id)
+        org = organization(sess, tenant_id)
         try:
             made = keys.create(sess, org.id, name, scopes, None, datetime.now(UTC))
         except keys.ApiKeyError as err:
@@ -50,7 +41,7 @@ def create(tenant_id: str, name: str, scopes: tuple[str, ...]):
 def revoke(key_id: int, tenant_id: str):
     """End a key at once (its next request is refused)."""
     with services().db.unit_of_work() as sess:
-        org = _org(sess, tenant_id)
+        org = organization(sess, tenant_id)
         try:
             row = keys.revoke(sess, org.id, key_id, None, datetime.now(UTC))
         except keys.ApiKeyError as err:
@@ -67,7 +58,7 @@ def _utc(moment: datetime) -> str:
 def listing(tenant_id: str):
     """The organization's keys (never the keys themselves: only their first characters)."""
     with services().db.unit_of_work() as sess:
-        rows = keys.listing(sess, _org(sess, tenant_id).id)
+        rows = keys.listing(sess, organization(sess, tenant_id).id)
         for row in rows:
             state = f"revoked {_utc(row.revoked_at)}" if row.revoked_at else "active"
             used = _utc(row.last_used_at) if row.last_used_at else "never"

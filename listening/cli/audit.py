@@ -7,27 +7,21 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from pathlib import Path
-
 from listening import audit
 from listening.admin import retention
 from listening.audit import checkpoint, refusals
-from listening.cli import services
+from listening.cli import fail, services
 from listening.core import store
 from listening.core.models import Organization
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 retention_cli = AppGroup("retention", help="Removal of data older than the organizations' retention.")
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
 
 
 def _describe(org: Organization, verdict: audit.Verdict) -> str:
@@ -43,11 +37,11 @@ def _checkpoint(path: Path) -> dict:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        _fail(f"{path}: {err.strerror}")
+        fail(f"{path}: {err.strerror}")
     try:
         return checkpoint.parse(services().keys, raw)
     except checkpoint.CheckpointError as err:
-        _fail(f"{path}: {err}")
+        fail(f"{path}: {err}")
 
 
 @audit_cli.command("verify")
@@ -61,12 +55,12 @@ def verify(tenant_id: str | None, checkpoint_file: Path | None):
         if doc is not None:
             org = sess.get(Organization, doc["org_id"])
             if org is None:
-                _fail(f"{checkpoint_file}: no organization {doc['org_id']} (the checkpoint's)")
+                fail(f"{checkpoint_file}: no organization {doc['org_id']} (the checkpoint's)")
             orgs = [org]
         elif tenant_id:
             org = store.organization_by_tenant(sess, tenant_id)
             if org is None:
-                _fail(f"no organization for tenant {tenant_id}")
+                fail(f"no organization for tenant {tenant_id}")
             orgs = [org]
         else:
             orgs = list(sess.scalars(select(Organization).order_by(Organization.id)))
@@ -99,7 +93,7 @@ def run():
 def refused_sign_ins(days: int):
     """Refused sign-ins we cannot tie to an organization, per hour, reason and source."""
     if not 1 <= days <= refusals.KEEP.days:
-        _fail(f"--days must be from 1 to {refusals.KEEP.days} (older counts are purged)")
+        fail(f"--days must be from 1 to {refusals.KEEP.days} (older counts are purged)")
     since = datetime.now(UTC) - timedelta(days=days)
     with services().db.unit_of_work() as sess:
         rows, total = refusals.latest(sess, since), refusals.count(sess, since)

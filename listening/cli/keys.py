@@ -9,7 +9,6 @@ token refresh writing the same row at the same time is never overwritten.
 """
 from __future__ import annotations
 
-import sys
 from collections import Counter
 
 import click
@@ -18,17 +17,12 @@ from sqlalchemy import bindparam, select, update
 
 from listening import audit
 from listening.audit import Action
-from listening.cli import services
+from listening.cli import fail, services
 from listening.core import crypto
 from listening.core.models import CalendarDelta, CalendarItem, Connection, GraphSubscription, WebhookEndpoint
 
 keys_cli = AppGroup("keys", help="Encryption keys (LISTENING_KEYS).")
 BATCH = 500
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
 
 
 @keys_cli.command("generate")
@@ -38,7 +32,7 @@ def generate(kid: str):
     try:
         crypto.KeyRing.parse(spec := crypto.new_key_spec(kid))
     except crypto.CryptoError as err:
-        _fail(str(err))
+        fail(str(err))
     click.echo(spec)
 
 
@@ -59,7 +53,7 @@ def rotate(batch_size: int):
         items_seen = _rotate_table(_item_batch, _write_items, ring, batch_size, counts, "items")
         secrets_seen = _rotate_table(_secret_batch, _write_secrets, ring, batch_size, counts, "webhook_secrets")
     except crypto.CryptoError as err:
-        _fail(f"{err}; rows before it are done, fix the key ring and run again")
+        fail(f"{err}; rows before it are done, fix the key ring and run again")
     _audit(counts, ring.current)
     done_tokens = sum(v for (_, k), v in counts.items() if k == "tokens")
     done_items = sum(v for (_, k), v in counts.items() if k == "items")

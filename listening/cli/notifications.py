@@ -2,7 +2,6 @@
 what the endpoints accepted and refused (the refusals are counted in Redis, not audited)."""
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 
 import click
@@ -10,7 +9,7 @@ from flask.cli import AppGroup
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from listening.cli import services
+from listening.cli import fail, services
 from listening.core.models import GraphSubscription
 from listening.notifications import intake, subscriptions
 
@@ -35,8 +34,7 @@ def status(hours: int):
     try:
         counts, refused = intake.counts(built), intake.refusals(built, hours)
     except RedisError:
-        click.echo("error: Redis is unreachable; the endpoints' counts are there", err=True)
-        sys.exit(1)
+        fail("Redis is unreachable; the endpoints' counts are there", status=1)
     click.echo("notifications since counting began: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                                                        or "none"))
     click.echo(f"refused in the last {hours} h: " + (", ".join(f"{k} {v}" for k, v in sorted(refused.items()))

@@ -5,7 +5,6 @@ because each command is one unit of work.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -14,7 +13,7 @@ from flask.cli import AppGroup
 from listening import audit
 from listening.admin import directory
 from listening.audit import Action
-from listening.cli import services
+from listening.cli import fail, organization, services
 from listening.core import roles, store
 from listening.core.config import ConfigError
 from listening.core.models import Organization
@@ -22,11 +21,6 @@ from listening.core.models import Organization
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 org_cli = AppGroup("org", help="Organizations (one per Microsoft tenant).")
 directory_cli = AppGroup("directory", help="The org directory.")
-
-
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
 
 
 def alembic_config(url: str):
@@ -106,9 +100,7 @@ def directory_import(file: Path, tenant_id: str):
             click.echo(f"{file}: {problem}")
         fail(f"{file}: {len(err.problems)} problem(s), listed above; nothing was imported")
     with services().db.unit_of_work() as sess:
-        org = store.organization_by_tenant(sess, tenant_id)
-        if org is None:
-            fail(f"no organization for tenant {tenant_id}; add it with 'flask org add'")
+        org = organization(sess, tenant_id)
         result = directory.apply_import(sess, org, rows)
         audit.record(sess, Action.directory_import, None, None, vars(result) | {"source": "cli"},
                      org_id=org.id)

@@ -19,7 +19,7 @@ import orjson
 from flask.cli import with_appcontext
 
 from listening import sync
-from listening.cli import services
+from listening.cli import fail, services
 from listening.core.models import Connection
 from listening.outlook import graph
 from listening.outlook.connection import FAILURES
@@ -27,11 +27,6 @@ from listening.outlook.events import trim
 from listening.sync import retrim, store
 
 DEFAULT_PAST, DEFAULT_FUTURE = timedelta(days=30), timedelta(days=120)
-
-
-def fail(message: str, status: int = 2):
-    click.echo(f"error: {message}", err=True)
-    sys.exit(status)
 
 
 class OneLineErrors(click.Command):

@@ -12,19 +12,10 @@ import click
 from flask.cli import AppGroup
 
 from listening.api.schemas import EVENT_TYPES
-from listening.cli import services
-from listening.cli.schema import fail
-from listening.core import store
+from listening.cli import fail, organization, services
 from listening.webhooks import endpoints
 
 webhooks_cli = AppGroup("webhooks", help="Endpoints that receive Listening's events.")
-
-
-def _org(sess, tenant_id: str):
-    org = store.organization_by_tenant(sess, tenant_id)
-    if org is None:
-        fail(f"no organization for tenant {tenant_id}; add it with 'flask org add'")
-    return org
 
 
 @webhooks_cli.command("add")
@@ -36,7 +27,7 @@ def add(tenant_id: str, url: str, events: tuple[str, ...]):
     """Add an endpoint; its signing secret is printed once, alone on the last line."""
     settings = services().settings
     with services().db.unit_of_work() as sess:
-        org = _org(sess, tenant_id)
+        org = organization(sess, tenant_id)
         try:
             made = endpoints.add(sess, services().keys, org.id, url, events, None,
                                  datetime.now(UTC), production=settings.production)
@@ -53,7 +44,7 @@ def add(tenant_id: str, url: str, events: tuple[str, ...]):
 def listing(tenant_id: str):
     """The organization's endpoints (never their secrets)."""
     with services().db.unit_of_work() as sess:
-        rows = endpoints.listing(sess, _org(sess, tenant_id).id)
+        rows = endpoints.listing(sess, organization(sess, tenant_id).id)
         for row in rows:
             state = "enabled" if row.enabled else f"disabled: {row.disabled_reason}"
             click.echo(f"#{row.id}\t{row.url}\t{','.join(row.events)}\t{state}")
@@ -67,7 +58,7 @@ def listing(tenant_id: str):
 def remove(endpoint_id: int, tenant_id: str):
     """Delete an endpoint and its delivery log."""
     with services().db.unit_of_work() as sess:
-        row = endpoints.of_org(sess, _org(sess, tenant_id).id, endpoint_id)
+        row = endpoints.of_org(sess, organization(sess, tenant_id).id, endpoint_id)
         if row is None:
             fail(f"no endpoint #{endpoint_id} in that organization")
         endpoints.remove(sess, row, None)

@@ -159,15 +159,17 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
         trusted_proxies=_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), 0, kind=int),
         queue_prefix=get("QUEUE_PREFIX", ""),
         log_level=get("LOG_LEVEL", "INFO"),
-        **{name: _rate(name.upper(), get(name.upper(), getattr(Settings, name))) for name in RATE_LIMITS},
-        api_rate_limit=_rate("API_RATE_LIMIT", get("API_RATE_LIMIT", "600/minute")),
+        **{name: get(name.upper(), getattr(Settings, name)) for name in RATE_LIMITS},
         webhook_timeout=_number("WEBHOOK_TIMEOUT", get("WEBHOOK_TIMEOUT"), 10.0, minimum=0.1),
         notify_debounce=_number("NOTIFY_DEBOUNCE", get("NOTIFY_DEBOUNCE"), 1.0),
     )
     if "public_url" in overrides:
         overrides["public_url"] = _public_url(overrides["public_url"])
-    return replace(settings, **overrides) if overrides else settings
+    settings = replace(settings, **overrides) if overrides else settings
+    for name in RATE_LIMITS:  # read from the environment or given by create_app alike
+        _rate(name.upper(), getattr(settings, name))
+    return settings
 
 
 RATE_LIMITS = ("rate_limit_check", "rate_limit_refresh", "rate_limit_sign_in", "rate_limit_approval",
-               "rate_limit_import")
+               "rate_limit_import", "api_rate_limit")

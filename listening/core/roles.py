@@ -85,6 +85,8 @@ def grant_runtime(owner_url: str, runtime: str) -> None:
             "GRANT SELECT, INSERT ON {audit} TO {role}",
             "REVOKE ALL ON alembic_version FROM {role}",
             "GRANT SELECT ON alembic_version TO {role}",
+            # A restore without privileges (pg_restore -x) leaves the function open to PUBLIC.
+            "REVOKE ALL ON FUNCTION " + PURGE_FUNCTION + " FROM PUBLIC",
             "GRANT EXECUTE ON FUNCTION " + PURGE_FUNCTION + " TO {role}",
         ):
             conn.execute(sql.SQL(statement).format(**ident))

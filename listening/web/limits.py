@@ -40,16 +40,7 @@ def setting(name: str):
 
 
 def init_app(app, settings) -> None:
-    from limits import parse_many
-
-    from listening.core.config import RATE_LIMITS, ConfigError
-
-    for name in RATE_LIMITS:
-        try:
-            parse_many(getattr(settings, name))
-        except ValueError:
-            raise ConfigError(f"{name.upper()} must be a limit such as '6 per minute', "
-                              f"got {getattr(settings, name)!r}") from None
+    """The limits themselves were checked with the settings (config.from_env)."""
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.redis_url or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", settings.queue_prefix + "ratelimit")
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)

@@ -25,6 +25,7 @@ from listening.api.schemas import EVENT_TYPES
 from listening.audit import Action
 from listening.core import crypto
 from listening.core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from listening.webhooks import transport
 
 SECRET_PREFIX = "whsec_"
 URL_MAX = 2000
@@ -46,12 +47,12 @@ def secret_aad(endpoint_id: int) -> bytes:
     return crypto.aad_for("webhook", endpoint_id, "secret")
 
 
-def _addresses(host: str, port: int) -> list[ipaddress._BaseAddress]:
+def _addresses(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
         raise EndpointError(f"The name {host} does not resolve to any address.") from None
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return [info[4][0].split("%", 1)[0] for info in infos]
 
 
 def _is_loopback_name(host: str) -> bool:
@@ -83,13 +84,21 @@ def check_url(raw, production: bool) -> str:
     if production:
         if parts.scheme != "https":
             raise EndpointError("The address must start with https://.")
-        private = [a for a in _addresses(host, port) if not a.is_global]
+        private = [a for a in _addresses(host, port) if not transport.is_public(a)]
         if private:
             raise EndpointError(f"{host} resolves to {private[0]}, which is not a public address.")
     elif parts.scheme == "http" and not _is_loopback_name(host):
         raise EndpointError("Plain http:// is only for a receiver on this machine (127.0.0.1); "
                             "use https:// elsewhere.")
     return url
+
+
+def receiver_of(url: str) -> str:
+    """What the audit log names a receiver by: scheme and host. Many receivers take their
+    own secret in the path or query (https://hooks.example.com/services/T0/B0/XXXX), and the
+    audit log keeps what it holds for years, beyond the reach of erasure or an edit."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def check_events(raw) -> list[str]:
@@ -117,7 +126,7 @@ def add(session: Session, ring: crypto.KeyRing, org_id: int, url, events, actor,
     row.secret = ring.encrypt(secret.encode(), secret_aad(row.id))
     session.flush()
     audit.record(session, Action.webhook_endpoint_added, actor, None,
-                 {"endpoint_id": row.id, "url": url, "events": events}, org_id=org_id)
+                 {"endpoint_id": row.id, "receiver": receiver_of(url), "events": events}, org_id=org_id)
     return NewEndpoint(row, secret)
 
 
@@ -141,7 +150,7 @@ def listing(session: Session, org_id: int) -> list[WebhookEndpoint]:
 
 def remove(session: Session, row: WebhookEndpoint, actor) -> None:
     """Delete the endpoint and its deliveries (nothing more is sent to it)."""
-    details = {"endpoint_id": row.id, "url": row.url}
+    details = {"endpoint_id": row.id, "receiver": receiver_of(row.url)}
     session.delete(row)
     session.flush()
     audit.record(session, Action.webhook_endpoint_removed, actor, None, details, org_id=row.org_id)

@@ -19,9 +19,32 @@ class PrivateAddressError(OSError):
     """The receiver's name led to an address that is not public."""
 
 
-def _check_peer(sock) -> None:
-    address = ipaddress.ip_address(sock.getpeername()[0].split("%", 1)[0])
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits, which a NAT64 gateway or the
+# kernel's automatic tunnel delivers to: Python calls them global whatever that address is.
+_CARRY_IPV4 = (ipaddress.ip_network("64:ff9b::/96"),  # NAT64, well-known prefix
+               ipaddress.ip_network("::/96"))          # IPv4-compatible (deprecated)
+# NAT64 for local use (RFC 8215): never a public receiver.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def is_public(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A globally reachable address; for an IPv6 form that carries an IPv4 address (IPv4-mapped,
+    6to4, NAT64, IPv4-compatible), that IPv4 address must be one too."""
+    address = ipaddress.ip_address(str(address).split("%", 1)[0])
     if not address.is_global:
+        return False
+    if address.version == 4:
+        return True
+    if address in _LOCAL_NAT64:
+        return False
+    carried = [address.ipv4_mapped, address.sixtofour]
+    carried += [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) for net in _CARRY_IPV4 if address in net]
+    return all(is_public(inner) for inner in carried if inner is not None)
+
+
+def _check_peer(sock) -> None:
+    address = sock.getpeername()[0]
+    if not is_public(address):
         sock.close()
         raise PrivateAddressError(f"refused to connect to {address}: not a public address")
 

@@ -8,13 +8,9 @@ from __future__ import annotations
 import threading
 import time
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs):
-        pass
+from tests.support.loopback import LoopbackServer
 
 
 class Receiver:
@@ -27,12 +23,8 @@ class Receiver:
         self.validation_delay = 0.0
         self.status = 202
         self.delay = 0.0
-        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True,
-                                  request_handler=QuietHandler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True, name="webhook-receiver")
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.served = LoopbackServer(self.wsgi, "notification-receiver")
+        self.url = self.served.url
 
     @property
     def hook(self) -> str:
@@ -83,8 +75,7 @@ class Receiver:
             time.sleep(0.02)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.served.close()
 
 
 def wait_for(probe, timeout: float = 5.0, what: str = "condition"):

@@ -23,3 +23,13 @@ def big_app(database_url, redis_url, key_prefix, big_emulator, tmp_path):
     yield app
     clean(app, key_prefix)
     big_emulator.reset(world=True, tokens=True)
+
+
+@pytest.fixture
+def receiver():
+    """A Standard Webhooks receiver on loopback (tests/support/webhook_receiver.py)."""
+    from tests.support.webhook_receiver import Receiver
+
+    r = Receiver()
+    yield r
+    r.close()

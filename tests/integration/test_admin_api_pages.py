@@ -124,6 +124,14 @@ def test_addresses_refused_outside_production(client, hr, url, words):
     ("https://[::1]/hook", False),
     ("https://[fd00::1]/hook", False),
     ("https://localhost/hook", False),
+    # IPv6 forms that carry an IPv4 address: judged by it (6to4, NAT64, IPv4-compatible, mapped)
+    ("https://[2002:a00:1::1]/hook", False),
+    ("https://[64:ff9b::a9fe:a9fe]/hook", False),
+    ("https://[::10.0.0.1]/hook", False),
+    ("https://[::ffff:127.0.0.1]/hook", False),
+    ("https://[64:ff9b:1::808:808]/hook", False),
+    ("https://[2002:5db8:d70e::1]/hook", True),
+    ("https://[64:ff9b::5db8:d70e]/hook", True),
 ])
 def test_production_wants_https_to_public_addresses(url, allowed):
     if allowed:
@@ -157,6 +165,21 @@ def test_cli_api_keys(app, session):
     assert bad.exit_code == 2 and bad.stderr.strip().count("\n") == 0 and "Unknown scope" in bad.stderr
     assert flask(app, "api-keys", "revoke", "999", "--org", org.tenant_id).exit_code == 2
     assert flask(app, "api-keys", "list", "--org", "nope").exit_code == 2
+
+
+def test_the_audit_log_names_a_receiver_by_its_host_only(app, session):
+    """A receiver's address may carry its own secret; the audit log keeps entries for years."""
+    org = f.org(session)
+    session.commit()
+    url = "http://127.0.0.1:9/services/T0/B0/PATH-SECRET?token=QUERY-SECRET"
+    made = endpoints.add(session, services_of(app).keys, org.id, url, ["occurrence.ended"], None,
+                         datetime.now(UTC), production=False)
+    endpoints.remove(session, made.row, None)
+    session.commit()
+    entries = [e.details for e in session.scalars(select(AuditEvent).where(
+        AuditEvent.org_id == org.id, AuditEvent.action.like("webhook:%")).order_by(AuditEvent.seq))]
+    assert [e["receiver"] for e in entries] == ["http://127.0.0.1:9", "http://127.0.0.1:9"]
+    assert "SECRET" not in str(entries)
 
 
 def test_cli_webhooks(app, session):

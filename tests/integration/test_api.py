@@ -6,9 +6,11 @@ import io
 import logging
 from datetime import timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import select
 
+from listening.api import keys
 from listening.core.models import ApiKey, AuditEvent, OneOnOne, OneOnOneStatus
 from tests.integration import api_helpers as a
 from tests.integration import one_on_ones_helpers as h
@@ -177,6 +179,32 @@ def test_one_audit_entry_per_request_and_last_used(app, client, session, org):
          "status": 404}]
     session.expire_all()
     assert session.get(ApiKey, key.id).last_used_at is not None
+
+
+def test_a_request_holds_no_lock_on_its_key_while_it_reads(app, client, session, org, database_url,
+                                                           monkeypatch):
+    """Marking the key used locks its row until the commit: done first, every request of one key
+    would wait for the one before it to finish."""
+    from listening.api import reading
+
+    secret = a.new_key(session, org.team.org.id)
+    key_id = session.scalar(select(ApiKey.id).where(ApiKey.key_hash == keys.digest(secret)))
+    found, read = [], reading.one_on_ones_page
+
+    def reading_while_probed(*args):
+        with psycopg.connect(database_url) as other:
+            try:
+                other.execute("SELECT 1 FROM api_keys WHERE id = %s FOR UPDATE NOWAIT", (key_id,))
+                found.append("free")
+            except psycopg.errors.LockNotAvailable:
+                found.append("locked")
+        return read(*args)
+
+    monkeypatch.setattr(reading, "one_on_ones_page", reading_while_probed)
+    assert _get(client, "/api/v1/one-on-ones", secret).status_code == 200
+    assert found == ["free"]
+    session.expire_all()
+    assert session.get(ApiKey, key_id).last_used_at is not None
 
 
 def test_no_session_cookie_and_no_csrf_for_the_api_and_a_signed_in_person_is_not_a_key(app, client, session, org):

@@ -3,18 +3,15 @@ code produced for real, and schemathesis run against the app served on a loopbac
 seeded organization (no 500, every response as documented)."""
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 from schemathesis import GenerationMode
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from listening.core.models import OneOnOne, OneOnOneStatus
 from tests.integration import api_helpers as a
+from tests.support.loopback import LoopbackServer
 
 OPERATIONS = {("/api/v1/one-on-ones", "get"), ("/api/v1/one-on-ones/{one_on_one_id}", "get"),
               ("/api/v1/people", "get")}
@@ -88,23 +85,11 @@ def test_every_documented_status_code_is_real(app, client, session):
     assert documented == seen
 
 
-@dataclass
-class Served:
-    url: str
-
-
 @pytest.fixture
 def served(app):
-    class Quiet(WSGIRequestHandler):
-        def log_request(self, *args, **kwargs):
-            pass
-
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield Served(f"http://127.0.0.1:{server.server_port}")
-    server.shutdown()
-    server.server_close()
+    server = LoopbackServer(app, "app-server")
+    yield server
+    server.close()
 
 
 @pytest.mark.parametrize("app_overrides", [{"api_rate_limit": "100000/minute"}], indirect=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from listening.api import keys
 from listening.core.models import AuditEvent, Role
 from listening.web.security import session_fields
 from tests.support import factories as f
@@ -121,7 +123,10 @@ HOSTILE = ["", "0", "-1", *BIG, "9999-12-31", "0001-01-01", "\x00", "a\x00b", "\
 FIELDS = ["next", "until", "since", "actor", "subject", "action", "before", "state", "code", "error",
           "error_description", "error_subcode", "admin_consent", "tenant", "report_id", "series_id", "confirm",
           "sync_interval_minutes", "window_past_days", "window_future_days", "calendar_scope",
-          "retention_calendar_days", "retention_audit_days", "sync_enabled", "csrf_token"]
+          "retention_calendar_days", "retention_audit_days", "sync_enabled", "csrf_token",
+          # the API's query strings, and the API keys' and webhooks' forms
+          "cursor", "limit", "manager", "report", "status", "changed_since", "start", "end", "active",
+          "name", "scopes", "url", "events"]
 values = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=40))
 ids = st.one_of(st.sampled_from(BIG), st.integers(min_value=2**31 - 2, max_value=2**80).map(str),
                 st.integers(min_value=-3, max_value=5).map(str), st.sampled_from(HOSTILE))
@@ -138,9 +143,13 @@ def _routes(app) -> list[tuple[str, str]]:
 
 
 def test_no_route_answers_500_to_hostile_input(app, session, people):
-    """Flask's TESTING mode lets an exception through instead of a 500 page: either fails this."""
+    """Flask's TESTING mode lets an exception through instead of a 500 page: either fails this.
+    Under /api the same values come with a valid key of every scope as well."""
     app.config["WTF_CSRF_ENABLED"] = False  # so that the forms reach the views
-    clients = {role: app.test_client() for role in ROLES}
+    clients = {role: app.test_client() for role in (*ROLES, "api_key")}
+    secret = keys.create(session, people["hr_admin"].org_id, "walker", keys.SCOPES, None, datetime.now(UTC)).secret
+    session.commit()
+    api_key = {"Authorization": f"Bearer {secret}"}
 
     for rule, method in _routes(app):
         @settings(max_examples=10, deadline=None, database=None,
@@ -150,9 +159,10 @@ def test_no_route_answers_500_to_hostile_input(app, session, people):
         def hostile(path_values, query, form, upload):
             parts = iter(path_values)
             path = _CONVERTER.sub(lambda m: quote(next(parts), safe=""), rule)
-            for role in ROLES:  # the same request from each kind of person
+            roles = (*ROLES, "api_key") if rule.startswith("/api/") else ROLES
+            for role in roles:  # the same request from each kind of person (and system)
                 client = clients[role]
-                if role != "anonymous":
+                if role not in ("anonymous", "api_key"):
                     person = people[role]
                     session.refresh(person)  # a sign-out in an earlier example raised its version
                     with client.session_transaction() as s:
@@ -162,7 +172,8 @@ def test_no_route_answers_500_to_hostile_input(app, session, people):
                 if upload is not None and method == "POST":
                     data["file"] = (io.BytesIO(upload), "people.csv")
                 response = client.open(path, method=method, query_string=query,
-                                       data=data if method == "POST" else None)
+                                       data=data if method == "POST" else None,
+                                       headers=api_key if role == "api_key" else None)
                 response.get_data()  # streamed bodies (the CSV export) run here
                 assert response.status_code < 500, (role, method, path, query, form, response.status_code)
 

@@ -60,6 +60,33 @@ def test_the_old_purge_switch_lifts_nothing(app, database_url, chain):
             conn.execute("DELETE FROM audit_events WHERE org_id = %s AND seq = 1", (org.id,))
 
 
+def test_deleting_the_organization_takes_no_entry_with_it(app, database_url, chain):
+    """A foreign key's cascade deletes as the table's owner, and anyone may set the purge switch."""
+    org, _ = chain
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SET listening.audit_purge = 'on'")
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            conn.execute("DELETE FROM organizations WHERE id = %s", (org.id,))
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM audit_events WHERE org_id = %s", (org.id,)).fetchone()[0] == 5
+
+
+def test_the_guard_refuses_a_delete_made_by_another_trigger(app, databases, chain):
+    """Were a cascading key ever added again, the guard alone still holds: a superuser puts one
+    back for a single transaction and lets the runtime role try."""
+    org, _ = chain
+    runtime = psycopg.conninfo.conninfo_to_dict(databases.runtime)["user"]
+    with psycopg.connect(databases.admin) as conn:
+        conn.execute("ALTER TABLE audit_events DROP CONSTRAINT audit_events_org_id_fkey")
+        conn.execute("ALTER TABLE audit_events ADD CONSTRAINT audit_events_org_id_fkey FOREIGN KEY (org_id) "
+                     "REFERENCES organizations (id) ON DELETE CASCADE")
+        conn.execute(f'SET ROLE "{runtime}"')
+        conn.execute("SET listening.audit_purge = 'on'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=r"append-only \(DELETE refused"):
+            conn.execute("DELETE FROM organizations WHERE id = %s", (org.id,))
+        conn.rollback()
+
+
 @pytest.mark.parametrize("statement, what", [
     ("UPDATE audit_events SET action = 'x' WHERE org_id = %(org)s", "UPDATE"),
     ("DELETE FROM audit_events WHERE org_id = %(org)s", "DELETE"),
@@ -84,6 +111,24 @@ def test_the_purge_function_removes_nothing_within_the_retention(app, database_u
                          (org.id, last[0] + 1, details, last[1], b"x" * 32))
         conn.rollback()
         assert conn.execute("SELECT count(*) FROM audit_events WHERE org_id = %s", (org.id,)).fetchone()[0] == 5
+
+
+def test_the_grants_step_closes_the_purge_function_to_everyone_else(databases):
+    """A restore without privileges (pg_restore -x) leaves a new function open to PUBLIC; the
+    grants that follow every upgrade close it again."""
+    from listening.cli.schema import migrate
+    from listening.core.roles import PURGE_FUNCTION
+
+    can_run = f"SELECT has_function_privilege('public', '{PURGE_FUNCTION}', 'EXECUTE')"
+    with psycopg.connect(databases.owner, autocommit=True) as conn:
+        conn.execute(f"GRANT EXECUTE ON FUNCTION {PURGE_FUNCTION} TO PUBLIC")
+        assert conn.execute(can_run).fetchone()[0] is True
+    migrate(databases.owner, databases.runtime)
+    with psycopg.connect(databases.owner) as conn:
+        assert conn.execute(can_run).fetchone()[0] is False
+    with psycopg.connect(databases.runtime) as conn:
+        runtime_can_run = can_run.replace("'public'", "current_user")
+        assert conn.execute(runtime_can_run).fetchone()[0] is True
 
 
 @pytest.mark.parametrize("overrides, refused", [

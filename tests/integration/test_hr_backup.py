@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from listening import audit
 from listening.admin import retention
 from listening.audit import Action
+from listening.cli.schema import migrate
 from listening.core import crypto, db
 from listening.core.models import CalendarItem, Role
 from tests.support import calendars as cal
@@ -75,8 +76,10 @@ def _with_database(url: str, name: str) -> str:
     return f"{head}/{name}" + (f"?{query}" if query else "")
 
 
-def test_a_dump_restored_into_a_fresh_database_verifies(app, services, session, database_admin_url, tmp_path):
-    database_url = database_admin_url  # dumped and restored by a superuser, as an operator would
+def test_a_dump_restored_into_a_fresh_database_verifies(app, services, session, databases, tmp_path):
+    """As docs/backups.md says: dumped (here by a superuser), restored by the owner role into a
+    database it owns, then ``db upgrade``'s grants step for the runtime role."""
+    database_url = databases.admin
     with psycopg.connect(database_url) as conn:
         server_major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
     tools = pg_tools(server_major)
@@ -102,18 +105,20 @@ def test_a_dump_restored_into_a_fresh_database_verifies(app, services, session, 
                    check=True, capture_output=True, timeout=120)
     fresh = f"listening_restore_{secrets.token_hex(4)}"
     admin_url = _with_database(database_url, "postgres")
+    owner = psycopg.conninfo.conninfo_to_dict(databases.owner)["user"]
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{fresh}"')
+        conn.execute(f'CREATE DATABASE "{fresh}" OWNER "{owner}"')
     try:
-        restored_url = _with_database(database_url, fresh)
-        _restore(pg_restore, tools_major, server_major, restored_url, dump)
-        _check_restored(app, restored_url, org.id, verdict, stored)
+        owner_url, runtime_url = (_with_database(url, fresh) for url in (databases.owner, databases.runtime))
+        _restore(pg_restore, tools_major, server_major, owner_url, dump)
+        migrate(owner_url, runtime_url)
+        _check_restored(app, runtime_url, owner_url, org.id, verdict, stored)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
 
 
-def _check_restored(app, url: str, org_id: int, before: audit.Verdict, stored: CalendarItem) -> None:
+def _check_restored(app, url: str, owner_url: str, org_id: int, before: audit.Verdict, stored: CalendarItem) -> None:
     engine = db.make_engine(url)
     try:
         with sessionmaker(engine, info={"keys": services_of(app).keys})() as restored:
@@ -123,7 +128,10 @@ def _check_restored(app, url: str, org_id: int, before: audit.Verdict, stored: C
         assert b'"id": "evt-1"' in services_of(app).keys.decrypt(blob, aad)
         with pytest.raises(crypto.CryptoError):  # without the key ring the backup's calendar data is sealed
             crypto.KeyRing.parse(crypto.new_key_spec("k1")).decrypt(blob, aad)
-        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with psycopg.connect(owner_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege,
+                                                              match="append-only"):
             conn.execute("DELETE FROM audit_events")  # the append-only trigger came back with the schema
+        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM audit_events")  # and the runtime role may only add and read
     finally:
         engine.dispose()

@@ -21,13 +21,6 @@ from tests.support.webhook_receiver import Receiver
 
 
 @pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
 def org(app, session, client, receiver):
     t = h.team(session)
     w.endpoint(app, session, t.org.id, receiver)

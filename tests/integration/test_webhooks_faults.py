@@ -29,13 +29,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
 def org(app, session, client, receiver):
     t = h.team(session)
     w.endpoint(app, session, t.org.id, receiver)

@@ -9,13 +9,9 @@ import threading
 import time
 
 from standardwebhooks import Webhook
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs):
-        pass
+from tests.support.loopback import LoopbackServer
 
 
 class Receiver:
@@ -27,12 +23,8 @@ class Receiver:
         self.delay = 0.0
         self.location: str | None = None  # answer 302 to this address
         self.hold: threading.Event | None = None  # the first request waits until it is set
-        self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Quiet)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True,
-                                       name="webhook-receiver")
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.served = LoopbackServer(self._wsgi, "webhook-receiver")
+        self.url = self.served.url + "/hook"
 
     def _wsgi(self, environ, start_response):
         request = Request(environ)
@@ -77,5 +69,4 @@ class Receiver:
             time.sleep(0.02)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.served.close()

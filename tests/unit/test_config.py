@@ -57,3 +57,12 @@ def test_a_public_url_is_scheme_host_and_port_only(raw):
         from_env({"PUBLIC_URL": raw})
     assert from_env({"PUBLIC_URL": "https://Listening.Example.com:8443/"}).public_url == \
         "https://listening.example.com:8443"
+
+
+@pytest.mark.parametrize("name", ["RATE_LIMIT_CHECK", "API_RATE_LIMIT"])
+def test_a_rate_that_is_not_one_is_refused_from_the_environment_or_create_app(name):
+    with pytest.raises(ConfigError, match=name):
+        from_env({name: "often"})
+    with pytest.raises(ConfigError, match=name):
+        from_env({}, **{name.lower(): "often"})
+    assert from_env({name: "5/minute"})
