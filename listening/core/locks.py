@@ -58,5 +58,8 @@ def wanted(conn, connection_id: int) -> bool:
     SQLAlchemy connection (not the holder's: it is busy with its own statements)."""
     return bool(conn.scalar(text(
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-        "AND classid = :space AND objid = :id AND objsubid = 2)"),
+        "AND classid = :space AND objid = :id AND objsubid = 2 "
+        # pg_locks lists the whole server: another database's lock of the same number (another
+        # deployment, or a parallel test run) is not ours.
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"),
         {"space": CONNECTION, "id": connection_id}))
