@@ -78,6 +78,21 @@ def waiting_for_admin_consent(session, org_id: int) -> list[tuple[Person, Connec
     return [(p, c) for p, c in rows]
 
 
+def approval_reported_since(session, connection: Connection | None) -> datetime | None:
+    """When an administrator last came back from Microsoft's approval page reporting consent,
+    after this connection asked for it; None if nobody has, or the connection is not waiting.
+    Only *reported* (the redirect can be forged): the waiting manager is invited to link, which
+    is what confirms it."""
+    if connection is None or connection.state is not ConnectionState.awaiting_approval:
+        return None
+    since = connection.admin_consent_requested_at
+    return session.scalar(select(func.max(AuditEvent.occurred_at)).where(
+        AuditEvent.org_id == connection.org_id,
+        AuditEvent.action == Action.admin_consent_returned.value,
+        AuditEvent.details["reported"].as_string() == "granted",
+        *([AuditEvent.occurred_at >= since] if since else [])))
+
+
 # --- link --------------------------------------------------------------------------------------
 def refuse(session, person: Person, reason: str, message: str, **details) -> LinkRefused:
     """Audit a refused link and return the exception for the caller to raise."""

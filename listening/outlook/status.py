@@ -60,6 +60,7 @@ class ConnectionStatus:
     last_outcome: str | None
     next_sync: Moment | None
     waiting_since: Moment | None
+    approval_reported: Moment | None  # an administrator reported approving since the request
     ever_read: bool                  # has a sync ever finished: only then is "nothing found" true
     # Actions that apply now.
     link_label: str | None           # "Link Outlook", "Reconnect Outlook", or None
@@ -80,10 +81,11 @@ def permissions(scopes: str | None) -> tuple[Permission, ...]:
     return tuple(Permission(PERMISSION_WORDS.get(s, s), s) for s in ordered)
 
 
-def status(connection: Connection | None, now: datetime, zone: ZoneInfo) -> ConnectionStatus:
+def status(connection: Connection | None, now: datetime, zone: ZoneInfo,
+           approval_reported_at: datetime | None = None) -> ConnectionStatus:
     if connection is None:
         return ConnectionStatus(None, NOT_LINKED, TITLES[NOT_LINKED], "info", None, None, (), None, None,
-                                None, None, False, "Link Outlook", False, False, None, False)
+                                None, None, None, False, "Link Outlook", False, False, None, False)
     state = connection.state
     ever_linked = connection.linked_at is not None
     waiting = state is ConnectionState.awaiting_approval
@@ -99,6 +101,7 @@ def status(connection: Connection | None, now: datetime, zone: ZoneInfo) -> Conn
         last_outcome=OUTCOME_WORDS.get(connection.last_sync_outcome or "", connection.last_sync_outcome),
         next_sync=moment(connection.next_sync_at, zone, now) if healthy else None,
         waiting_since=moment(connection.admin_consent_requested_at, zone, now) if waiting else None,
+        approval_reported=moment(approval_reported_at, zone, now) if waiting else None,
         ever_read=connection.last_sync_at is not None,
         link_label=link_label,
         can_check=ever_linked and state is not ConnectionState.awaiting_approval,

@@ -50,7 +50,8 @@ def one_on_ones():
         sess, connection, sess.get(Organization, connection.org_id), now)
     return render_template("one_on_ones.html", page=page, mine=my_manager(sess, keys, g.person, now),
                            connection=connection, activity=_activity(connection), freshness=freshness,
-                           panel=status.status(connection, now, page.zone_info) if page else None)
+                           panel=page and status.status(connection, now, page.zone_info,
+                                                        linking.approval_reported_since(sess, connection)))
 
 
 @bp.get("/one-on-ones/status")

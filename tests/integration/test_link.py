@@ -334,6 +334,7 @@ def test_admin_consent_required_then_granted_then_linked(app, client, session, e
     assert 'id="link-outlook">Link Outlook<' in panel and "Withdraw my request" in panel
     assert "Unlink Outlook" not in panel and 'id="check-connection"' not in panel
     assert 'id="refresh-now"' not in panel and "Reconnect" not in panel
+    assert 'id="approval-reported"' not in panel  # nobody has approved yet
     hr_client = app.test_client()
     f.sign_in_as(hr_client, hr)
     waiting = hr_client.get("/admin/consent-waiting").get_data(as_text=True)
@@ -358,6 +359,10 @@ def test_admin_consent_required_then_granted_then_linked(app, client, session, e
     entry = last_audit(session, c.org.id, "connection:admin_consent_returned")
     assert entry.details == {"reported": "granted", "verified": False, "error": None, "tenant_matches": True}
     assert "connection:admin_consent_confirmed" not in actions(session, c.org.id)
+    # The waiting manager is told on their page, as reported, and what to press.
+    panel = client.get("/one-on-ones").get_data(as_text=True)
+    reported = panel.split('id="approval-reported"', 1)[1].split("</p>", 1)[0]
+    assert "reported approving Listening" in reported and "Link Outlook" in reported
 
     response = link_outlook(client, emu.url, c.manager_email)
     assert response.status_code == 302

@@ -72,6 +72,17 @@ def test_waiting_for_approval_has_its_own_actions():
     assert (s.link_label, s.unlink_label, s.can_check, s.can_refresh) == \
         ("Link Outlook", "Withdraw my request", False, False)
     assert s.waiting_since.relative == "3 minutes ago" and s.next_sync is None
+    assert s.approval_reported is None
+
+
+def test_an_approval_reported_since_the_request_is_shown_only_while_waiting():
+    waiting = _connection(ConnectionState.awaiting_approval, linked_at=None, account_email=None,
+                          scopes=None, admin_consent_requested_at=NOW - timedelta(hours=2))
+    s = status(waiting, NOW, zone_of("UTC"), approval_reported_at=NOW - timedelta(minutes=5))
+    assert s.approval_reported.relative == "5 minutes ago" and s.link_label == "Link Outlook"
+    linked = status(_connection(ConnectionState.linked), NOW, zone_of("UTC"),
+                    approval_reported_at=NOW - timedelta(minutes=5))
+    assert linked.approval_reported is None
 
 
 def test_a_refused_permission_asks_to_reconnect():
