@@ -116,19 +116,23 @@ def browser(stack):
 @pytest.fixture
 def new_page(browser):
     """``new_page(viewport=DESKTOP, javascript=True)``: a page in a browser context of its own
-    (its own cookies: one person each)."""
-    contexts = []
+    (its own cookies: one person each). Anything a page tried that the Content-Security-Policy
+    refused fails the test: the policy allows no inline script or style."""
+    contexts, refused = [], []
 
     def make(viewport=DESKTOP, javascript=True):
         context = browser.new_context(viewport=viewport, java_script_enabled=javascript)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20000)
+        page.on("console", lambda m: refused.append(m.text)
+                if m.type == "error" and "Content Security Policy" in m.text else None)
         return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not refused, f"refused by the Content-Security-Policy: {refused[:3]}"
 
 
 def wait_until(condition, timeout: float = 20.0, every: float = 0.2):

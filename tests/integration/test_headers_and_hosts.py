@@ -36,6 +36,8 @@ def test_no_page_or_download_may_be_cached(app, client, people, role, method, pa
     response = client.open(path.format(hr=hr.id), method=method)
     assert response.status_code in (200, 302)
     assert response.headers["Cache-Control"] == "no-store"
+    policy = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy and "base-uri 'none'" in policy
 
 
 @pytest.mark.parametrize("app_overrides", [{"public_url": PUBLIC}], indirect=True)
