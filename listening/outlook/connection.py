@@ -32,11 +32,13 @@ import enum
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from listening import audit
 from listening.audit import Action
 from listening.core import db
 from listening.core.models import Connection, ConnectionState
+from listening.core.when import local_time, relative
 from listening.outlook import graph
 
 BACKOFF_FIRST = timedelta(minutes=2)
@@ -78,7 +80,6 @@ AADSTS_WORDS = {
     **dict.fromkeys((50076, 50079, 50078), MFA),
     65001: CONSENT, 53003: BLOCKED,
 }
-GRAPH_WAIT = "Microsoft asked Listening to wait before reading this calendar again (until {until:%H:%M} UTC)"
 TRANSIENT_REASON = ("The last sync did not finish: Microsoft was busy or unreachable ({detail}). "
                     "Listening tries again automatically ({count} in a row so far).")
 FAILED_REASON = ("The last sync failed: {detail}. Listening tries again automatically "
@@ -226,6 +227,13 @@ def graph_waiting(connection: Connection, now: datetime) -> datetime | None:
     """Until when Graph asked us to leave this mailbox alone, if that is still ahead."""
     until = connection.graph_wait_until
     return until if until is not None and until > now else None
+
+
+def graph_wait_words(until: datetime, now: datetime, zone: ZoneInfo) -> str:
+    """That wait in words, in the reader's zone: 'Microsoft asked … (until Mon 7 Dec 2026, 15:05,
+    in 5 minutes)'."""
+    return ("Microsoft asked Listening to wait before reading this calendar again "
+            f"(until {local_time(until, zone)}, {relative(until, now)})")
 
 
 # --- transitions --------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from listening.core.models import (
     Organization,
     Person,
 )
+from listening.core.when import zone_of
 from listening.outlook import connection as states
 from listening.outlook import graph, identity, tokens
 
@@ -308,7 +309,8 @@ def check_connection(services: Services, session, connection: Connection, actor:
     now = datetime.now(UTC)
     waiting = states.graph_waiting(connection, now)
     if waiting is not None:  # no request to Graph before the time it asked for
-        result = CheckResult(False, states.GRAPH_WAIT.format(until=waiting) + "; try again then.")
+        words = states.graph_wait_words(waiting, now, zone_of(actor.time_zone))
+        result = CheckResult(False, words + "; try again then.")
         audit.record(session, Action.check, actor, connection.person_id,
                      {"connection_id": connection.id, "ok": False, "graph_wait": True})
         return result

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy.orm import Session
@@ -44,6 +45,8 @@ from listening.outlook.connection import Outcome
 from listening.outlook.events import StoredFields, utc_instant
 from listening.sync import delta, progress, store
 from listening.sync.watch import Watch
+
+UTC_ZONE = ZoneInfo("UTC")  # a skip's reason goes to logs and reports, read by operators
 
 if TYPE_CHECKING:
     from listening.services import Services
@@ -367,7 +370,7 @@ def _skip_reason(connection: Connection | None, org: Organization | None, now: d
         return "calendar sync is turned off for the organization"
     until = states.graph_waiting(connection, now)
     if until is not None:
-        return states.GRAPH_WAIT.format(until=until)
+        return states.graph_wait_words(until, now, UTC_ZONE)
     return None
 
 

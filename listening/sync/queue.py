@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from listening.core.models import ConnectionState
 from listening.core.queue import QUEUE_SYNC
@@ -59,8 +60,9 @@ def recover_abandoned(services: Services) -> list[int]:
     return recovered
 
 
-def refusal_for_refresh(connection, org, now: datetime | None = None) -> str | None:
-    """Why "Refresh now" cannot queue a sync for this connection, in plain words; None if it can."""
+def refusal_for_refresh(connection, org, zone: ZoneInfo, now: datetime | None = None) -> str | None:
+    """Why "Refresh now" cannot queue a sync for this connection, in plain words (times in
+    ``zone``, the person's); None if it can."""
     if not org.sync_enabled:
         return "Calendar sync is turned off for your organization (ask your HR admin)."
     if connection.state is ConnectionState.awaiting_approval:
@@ -69,9 +71,10 @@ def refusal_for_refresh(connection, org, now: datetime | None = None) -> str | N
         return "Reconnect Outlook first: Microsoft no longer accepts the saved permission."
     if connection.state is ConnectionState.disabled:
         return "This Outlook connection is disabled."
-    until = states.graph_waiting(connection, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    until = states.graph_waiting(connection, now)
     if until is not None:
-        return states.GRAPH_WAIT.format(until=until) + "; it will refresh by itself then."
+        return states.graph_wait_words(until, now, zone) + "; it will refresh by itself then."
     return None
 
 

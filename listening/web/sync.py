@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, url_for
 from redis.exceptions import RedisError
 
 from listening.core.models import Organization
+from listening.core.when import zone_of
 from listening.outlook import linking
 from listening.sync import queue as sync_queue
 from listening.web import deps
@@ -27,7 +28,8 @@ def refresh_now(connection_id: int):
     connection = linking.owned_connection(sess, g.person, connection_id)
     if connection is None:
         abort(404)
-    refusal = sync_queue.refusal_for_refresh(connection, sess.get(Organization, connection.org_id))
+    refusal = sync_queue.refusal_for_refresh(connection, sess.get(Organization, connection.org_id),
+                                             zone_of(g.person.time_zone))
     if refusal:
         flash(refusal, "warn")
         return redirect(url_for("pages.one_on_ones"))

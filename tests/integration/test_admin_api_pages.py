@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from listening.core.models import ApiKey, AuditEvent, Organization, Role, WebhookEndpoint
 from listening.webhooks import endpoints, outbox, transport
-from tests.integration import one_on_ones_helpers as h
 from tests.integration import webhook_helpers as w
 from tests.support import calendars as cal
 from tests.support import factories as f

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from listening.core.models import AuditEvent, ConnectionState, Organization, Role
+from listening.core.models import AuditEvent, ConnectionState, Organization, Person, Role
+from listening.core.when import local_time, zone_of
 from listening.sync import queue as sync_queue
 from tests.integration import sync_helpers as h
 from tests.support import factories as f
@@ -101,6 +103,18 @@ def test_refresh_is_refused_in_plain_words_when_it_cannot_run(app, client, sessi
     session.commit()
     assert _press(client, connection.id).status_code == 302
     assert message in client.get("/one-on-ones").get_data(as_text=True)
+    assert _queued(app, connection.id) is None
+
+
+def test_graphs_wait_is_said_in_the_persons_own_zone(app, client, session, emu):
+    connection = _signed_in_owner(app, client, session, emu)
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=50)
+    connection.graph_wait_until = until
+    session.get(Person, connection.person_id).time_zone = "Asia/Tokyo"
+    session.commit()
+    _press(client, connection.id)
+    page = client.get("/one-on-ones").get_data(as_text=True)
+    assert f"(until {local_time(until, zone_of('Asia/Tokyo'))}, in 50 minutes); it will refresh by itself" in page
     assert _queued(app, connection.id) is None
 
 

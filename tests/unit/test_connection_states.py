@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from listening.core.models import ConnectionState
+from listening.core.when import zone_of
 from listening.outlook import graph
 from listening.outlook.connection import (
     GENERIC,
@@ -23,6 +24,7 @@ from listening.outlook.connection import (
     after_success,
     backoff,
     failure_of,
+    graph_wait_words,
     not_before_of,
 )
 
@@ -115,3 +117,9 @@ def test_a_graph_wait_beyond_the_budget_sets_the_next_try_no_earlier_than_graph_
     later = after_failure(Failure.graph_unavailable, 5, NOW, str(exc), not_before)
     assert later.next_sync_at == NOW + timedelta(minutes=64)  # the longer of the two
     assert not_before_of(graph.TransientGraphError("HTTP 503"), NOW) is None
+
+
+def test_graphs_wait_is_told_in_the_readers_zone():
+    words = graph_wait_words(NOW + timedelta(minutes=52), NOW, zone_of("America/New_York"))
+    assert words.endswith("(until Mon 2 Mar 2026, 04:52, in 52 minutes)")  # 09:52 UTC is 04:52 EST
+    assert "UTC" not in words
