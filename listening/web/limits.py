@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import time
 
-from flask import g, render_template, request
+import logging
+import math
+
+from flask import current_app, g, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 
 from listening.web import deps
 from listening.web.security import client_ip
 
+log = logging.getLogger(__name__)
 limiter = Limiter(key_func=get_remote_address, strategy="moving-window", headers_enabled=False)
 
 
@@ -37,6 +42,34 @@ def by_address() -> str:
 def setting(name: str):
     """A limit read from the app's settings at each request (so each app has its own)."""
     return lambda: getattr(deps.services().settings, name)
+
+
+def failures_refused(limit: str, key: str) -> int | None:
+    """Seconds until ``key`` may try again when its failures used up ``limit``; None while it may.
+    Only failures are counted (``count_failure``), so a client that succeeds is never held up."""
+    items, ident = parse_many(limit), _failure_ident(key)
+    try:
+        full = [item for item in items if not limiter.limiter.test(item, *ident)]
+        if not full:
+            return None
+        reset = max(limiter.limiter.get_window_stats(item, *ident).reset_time for item in full)
+    except Exception as err:  # as RATELIMIT_SWALLOW_ERRORS: a limit that cannot be checked stops nobody
+        log.warning("failure limit not checked: %s", type(err).__name__)
+        return None
+    return max(1, math.ceil(reset - time.time()))
+
+
+def count_failure(limit: str, key: str) -> None:
+    ident = _failure_ident(key)
+    try:
+        for item in parse_many(limit):
+            limiter.limiter.hit(item, *ident)
+    except Exception as err:  # as above
+        log.warning("failure not counted: %s", type(err).__name__)
+
+
+def _failure_ident(key: str) -> tuple[str, str]:
+    return current_app.config["RATELIMIT_KEY_PREFIX"] + "failures", key
 
 
 def init_app(app, settings) -> None:
