@@ -13,16 +13,17 @@ person can try again. A limit that cannot be checked (Redis down) never stops an
 """
 from __future__ import annotations
 
-import time
-
 import logging
 import math
+import time
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
+from listening.core.when import zone_of
 from listening.web import deps
 from listening.web.security import client_ip
 
@@ -91,9 +92,11 @@ def _too_many(error):
         return problems.from_exception(error)
     current = limiter.current_limit
     wait = max(1, int((current.reset_at if current else time.time() + 60) - time.time()))
-    when = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
+    person = g.get("person")
+    zone = zone_of(person.time_zone if person is not None else None)
+    when = datetime.now(UTC).astimezone(zone) + timedelta(seconds=wait)
     page = render_template(
         "message.html", title="Too many tries",
         message=f"You have done this too often in a short time ({error.description}). Nothing was "
-                f"done this time. You can try again in {wait} seconds (at {when}).")
+                f"done this time. You can try again in {wait} seconds (at {when:%H:%M:%S}, {zone.key} time).")
     return page, 429, {"Retry-After": str(wait)}
