@@ -53,7 +53,9 @@ def main(argv: list[str]) -> int:
         print("usage: python3 dev.py demo | test [pytest arguments]", file=sys.stderr)
         return 2
     kind, rest = argv[0], argv[1:]
-    python = ensure_env(kind)
+    # The demo's options are listed by the standard library alone: no environment to make first.
+    wants_help = kind == "demo" and any(a in ("-h", "--help") for a in rest)
+    python = Path(sys.executable) if wants_help else ensure_env(kind)
     if kind == "demo":
         command = [str(python), str(ROOT / "tools" / "demo.py"), *rest]
     else:

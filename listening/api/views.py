@@ -19,13 +19,14 @@ from flask import abort, g, request
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from marshmallow import RAISE
+from werkzeug.exceptions import TooManyRequests
 
 from listening import audit
 from listening.api import keys, reading, schemas
 from listening.api.problems import MEDIA_TYPE
 from listening.audit import Action
 from listening.web import deps
-from listening.web.limits import limiter
+from listening.web.limits import by_address, count_failure, failures_refused, limiter
 from listening.web.security import csrf
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1",
@@ -52,9 +53,17 @@ def _authenticate():
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         abort(401, description="Send an API key in the header 'Authorization: Bearer lst_…'.")
+    # Failures are limited per address before any key is looked up, so a client trying keys
+    # costs one Redis check per request once it is refused.
+    limit = deps.services().settings.api_key_failure_limit
+    wait = failures_refused(limit, by_address())
+    if wait is not None:
+        raise TooManyRequests(f"Too many requests with an API key that is not valid came from this "
+                              f"address; try again in {wait} seconds.", retry_after=wait)
     sess = deps.session()
     key = keys.authenticate(sess, secret.strip())
     if key is None:
+        count_failure(limit, by_address())
         abort(401, description="This API key is not valid: it is unknown or it was revoked.")
     g.api_key = key
 

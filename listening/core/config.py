@@ -67,6 +67,8 @@ class Settings:
     rate_limit_import: str = "20 per hour"
     # Requests per API key, in Flask-Limiter's words ("600/minute", "20/second;600/minute").
     api_rate_limit: str = "600/minute"
+    # Requests with an API key that is not valid, per client address; past it, refused unread.
+    api_key_failure_limit: str = "30/minute"
     # Seconds a webhook receiver has to answer one delivery.
     webhook_timeout: float = 10.0
     # Seconds a burst of change notifications for one mailbox is gathered into one sync.
@@ -172,4 +174,4 @@ def from_env(environ: dict | None = None, **overrides) -> Settings:
 
 
 RATE_LIMITS = ("rate_limit_check", "rate_limit_refresh", "rate_limit_sign_in", "rate_limit_approval",
-               "rate_limit_import", "api_rate_limit")
+               "rate_limit_import", "api_rate_limit", "api_key_failure_limit")

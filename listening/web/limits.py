@@ -13,15 +13,21 @@ person can try again. A limit that cannot be checked (Redis down) never stops an
 """
 from __future__ import annotations
 
+import logging
+import math
 import time
+from datetime import UTC, datetime, timedelta
 
-from flask import g, render_template, request
+from flask import current_app, g, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 
+from listening.core.when import zone_of
 from listening.web import deps
 from listening.web.security import client_ip
 
+log = logging.getLogger(__name__)
 limiter = Limiter(key_func=get_remote_address, strategy="moving-window", headers_enabled=False)
 
 
@@ -37,6 +43,34 @@ def by_address() -> str:
 def setting(name: str):
     """A limit read from the app's settings at each request (so each app has its own)."""
     return lambda: getattr(deps.services().settings, name)
+
+
+def failures_refused(limit: str, key: str) -> int | None:
+    """Seconds until ``key`` may try again when its failures used up ``limit``; None while it may.
+    Only failures are counted (``count_failure``), so a client that succeeds is never held up."""
+    items, ident = parse_many(limit), _failure_ident(key)
+    try:
+        full = [item for item in items if not limiter.limiter.test(item, *ident)]
+        if not full:
+            return None
+        reset = max(limiter.limiter.get_window_stats(item, *ident).reset_time for item in full)
+    except Exception as err:  # as RATELIMIT_SWALLOW_ERRORS: a limit that cannot be checked stops nobody
+        log.warning("failure limit not checked: %s", type(err).__name__)
+        return None
+    return max(1, math.ceil(reset - time.time()))
+
+
+def count_failure(limit: str, key: str) -> None:
+    ident = _failure_ident(key)
+    try:
+        for item in parse_many(limit):
+            limiter.limiter.hit(item, *ident)
+    except Exception as err:  # as above
+        log.warning("failure not counted: %s", type(err).__name__)
+
+
+def _failure_ident(key: str) -> tuple[str, str]:
+    return current_app.config["RATELIMIT_KEY_PREFIX"] + "failures", key
 
 
 def init_app(app, settings) -> None:
@@ -58,9 +92,11 @@ def _too_many(error):
         return problems.from_exception(error)
     current = limiter.current_limit
     wait = max(1, int((current.reset_at if current else time.time() + 60) - time.time()))
-    when = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
+    person = g.get("person")
+    zone = zone_of(person.time_zone if person is not None else None)
+    when = datetime.now(UTC).astimezone(zone) + timedelta(seconds=wait)
     page = render_template(
         "message.html", title="Too many tries",
         message=f"You have done this too often in a short time ({error.description}). Nothing was "
-                f"done this time. You can try again in {wait} seconds (at {when}).")
+                f"done this time. You can try again in {wait} seconds (at {when:%H:%M:%S}, {zone.key} time).")
     return page, 429, {"Retry-After": str(wait)}

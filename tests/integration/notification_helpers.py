@@ -121,6 +121,11 @@ def subscribed(served: Served, session, **kwargs) -> tuple[Connection, GraphSubs
     return connection, subscription(session, connection.id)
 
 
+def stored_subjects(served: Served, session, connection_id: int) -> set[str]:
+    """The subjects of the connection's stored copies, decrypted."""
+    return {h.decrypted(served.app, item).get("subject") for item in h.items(session, connection_id)}
+
+
 def subscription(session, connection_id: int) -> GraphSubscription | None:
     session.expire_all()
     return session.scalar(select(GraphSubscription).where(GraphSubscription.connection_id == connection_id))

@@ -167,6 +167,22 @@ def test_rate_limits_per_key_with_ratelimit_headers(app, client, session, org):
     assert _get(client, "/api/v1/one-on-ones", other).status_code == 200  # each key its own limit
 
 
+@pytest.mark.parametrize("app_overrides", [{"api_key_failure_limit": "3/minute"}], indirect=True)
+def test_keys_that_are_not_valid_are_limited_per_address_and_valid_ones_are_not(app, client, session, org):
+    secret = a.new_key(session, org.team.org.id)
+    wrong = [_get(client, "/api/v1/one-on-ones", "lst_" + "x" * 40) for _ in range(4)]
+    assert [r.status_code for r in wrong] == [401, 401, 401, 429]
+    refused = wrong[-1]
+    assert refused.content_type == PROBLEM and 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "not valid" in refused.get_json()["detail"]
+    # The limit holds for every key from that address while it lasts, valid ones included...
+    assert _get(client, "/api/v1/one-on-ones", secret).status_code == 429
+    # ... and counts only failures: another address with a valid key is served as many times as it asks.
+    other = [client.get("/api/v1/one-on-ones", headers=a.bearer(secret), environ_base={"REMOTE_ADDR": "10.0.0.9"})
+             for _ in range(5)]
+    assert [r.status_code for r in other] == [200] * 5
+
+
 def test_one_audit_entry_per_request_and_last_used(app, client, session, org):
     t = org.team
     secret = a.new_key(session, t.org.id)

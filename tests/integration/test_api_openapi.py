@@ -92,7 +92,9 @@ def served(app):
     server.close()
 
 
-@pytest.mark.parametrize("app_overrides", [{"api_rate_limit": "100000/minute"}], indirect=True)
+# Schemathesis sends many requests without a valid key on purpose: neither limit may cut it short.
+@pytest.mark.parametrize("app_overrides", [{"api_rate_limit": "100000/minute",
+                                           "api_key_failure_limit": "100000/minute"}], indirect=True)
 def test_schemathesis_finds_nothing_against_the_running_app(app, client, session, served):
     seeded = a.seeded(app, session, client)
     session.execute(OneOnOne.__table__.update().where(OneOnOne.id == seeded.one_on_ones[1])

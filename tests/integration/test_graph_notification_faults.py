@@ -19,15 +19,12 @@ from tests.integration.notification_helpers import (
     notify_emulator,  # noqa: F401 - fixture
     serve,
     served,  # noqa: F401 - fixture
+    stored_subjects,
     subscribed,
     subscription,
     sync_triggers,
     wait_delivery,
 )
-
-
-def _subjects(served, session, connection_id) -> set[str]:
-    return {h.decrypted(served.app, item).get("subject") for item in h.items(session, connection_id)}
 
 
 def test_the_endpoint_down_for_an_hour_gets_the_change_from_graphs_retries(served, session):
@@ -44,7 +41,7 @@ def test_the_endpoint_down_for_an_hour_gets_the_change_from_graphs_retries(serve
     entry = wait_delivery(emu, since, kind="change", outcome="delivered")
     assert entry["attempt"] == 8
     h.work(served.app)
-    assert "Waited an hour" in _subjects(served, session, connection.id)
+    assert "Waited an hour" in stored_subjects(served, session, connection.id)
     summary = emu.notifications()["summary"]
     assert summary["dropped"] == 0 and summary["lost"] == 0
 
@@ -59,7 +56,7 @@ def test_the_endpoint_down_past_graphs_retries_is_caught_up_by_missed(served, se
     wait_delivery(emu, since, kind="lifecycle", lifecycleEvent="missed", outcome="delivered")
     assert emu.notifications()["summary"]["dropped"] == 1
     h.work(served.app)
-    assert "Dropped by Graph" in _subjects(served, session, connection.id)
+    assert "Dropped by Graph" in stored_subjects(served, session, connection.id)
     assert "missed" in sync_triggers(session, connection.org_id)
 
 
@@ -74,7 +71,7 @@ def test_a_subscription_that_expired_while_no_worker_ran_is_made_again_and_resyn
     assert upkeep.action == "created" and upkeep.resync
     notify_queue.sync_later(served.services, connection.id, trigger="subscription")
     h.work(served.app)
-    assert "Announced to no one" in _subjects(served, session, connection.id)
+    assert "Announced to no one" in stored_subjects(served, session, connection.id)
     assert [a for a, _ in actions(session, connection.org_id)] == [
         "subscription:created", "subscription:removed", "subscription:created"]
     assert actions(session, connection.org_id)[1][1]["reason"] == "expired"
@@ -114,7 +111,7 @@ def test_redis_down_while_notifications_arrive_answers_503_and_loses_nothing(
         emu.advance_clock(61)
         wait_delivery(emu, since, kind="change", outcome="delivered")
         h.work(served.app)
-        assert "Queued after Redis came back" in _subjects(served, session, connection.id)
+        assert "Queued after Redis came back" in stored_subjects(served, session, connection.id)
         summary = emu.notifications()["summary"]
         assert summary["dropped"] == 0 and summary["lost"] == 0
         session.rollback()  # before the app's tables are emptied

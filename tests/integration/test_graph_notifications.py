@@ -20,20 +20,17 @@ from tests.integration.notification_helpers import (
     linked,
     meeting,
     notification,
+    notify_emulator,  # noqa: F401 - fixture
     post,
     queued,
     served,  # noqa: F401 - fixture
-    notify_emulator,  # noqa: F401 - fixture
+    stored_subjects,
     subscribed,
     subscription,
     sync_triggers,
     wait_delivery,
 )
 from tests.support import factories as f
-
-
-def _subjects(served, session, connection_id) -> set[str]:
-    return {h.decrypted(served.app, item).get("subject") for item in h.items(session, connection_id)}
 
 
 def test_a_linked_calendar_gets_one_subscription_with_a_secret_client_state(served, session):
@@ -60,7 +57,7 @@ def test_a_change_in_outlook_reaches_the_stored_copy_through_a_notification(serv
     entry = wait_delivery(served.emu, since, kind="change")
     assert entry["outcome"] == "delivered" and entry["status"] == 202
     h.work(served.app)
-    assert "Pushed to us" in _subjects(served, session, connection.id)
+    assert "Pushed to us" in stored_subjects(served, session, connection.id)
     assert sync_triggers(session, connection.org_id)[-1] == "notification"
 
 

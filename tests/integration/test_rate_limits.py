@@ -25,6 +25,8 @@ def _waits(page: str) -> int:
 
 def test_check_connection_and_refresh_now_are_limited_per_person(app, client, session, emu):
     c = company(session, emu)
+    c.manager.time_zone = "Asia/Tokyo"
+    session.commit()
     f.sign_in_as(client, c.manager)
     assert link_outlook(client, emu.url, c.manager_email).status_code == 302
     connection = connection_of(session, c.manager)
@@ -35,6 +37,7 @@ def test_check_connection_and_refresh_now_are_limited_per_person(app, client, se
     assert [r.status_code for r in checks] == [302, 302, 429, 429, 429, 429]
     page = checks[-1].get_data(as_text=True)
     assert "Too many tries" in page and 1 <= _waits(page) <= 60
+    assert "Asia/Tokyo time)" in page  # the moment in the person's own zone
     assert checks[-1].headers["Retry-After"]
     assert emu.stats()["by_endpoint"].get("GET /v1.0/me", 0) == 2
     assert actions(session, c.org.id).count("connection:check") == 2
