@@ -60,10 +60,12 @@ def test_the_old_purge_switch_lifts_nothing(app, database_url, chain):
             conn.execute("DELETE FROM audit_events WHERE org_id = %s AND seq = 1", (org.id,))
 
 
-def test_deleting_the_organization_takes_no_entry_with_it(app, database_url, chain):
-    """A foreign key's cascade deletes as the table's owner, and anyone may set the purge switch."""
+def test_deleting_the_organization_takes_no_entry_with_it(app, database_owner_url, chain):
+    """A foreign key's cascade deletes as the table's owner, and anyone may set the purge switch.
+    The runtime role may not delete an organization at all (test_runtime_grants.py); the owner,
+    who may, is refused by the foreign key."""
     org, _ = chain
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(database_owner_url) as conn:
         conn.execute("SET listening.audit_purge = 'on'")
         with pytest.raises(psycopg.errors.ForeignKeyViolation):
             conn.execute("DELETE FROM organizations WHERE id = %s", (org.id,))
@@ -72,14 +74,16 @@ def test_deleting_the_organization_takes_no_entry_with_it(app, database_url, cha
 
 
 def test_the_guard_refuses_a_delete_made_by_another_trigger(app, databases, chain):
-    """Were a cascading key ever added again, the guard alone still holds: a superuser puts one
-    back for a single transaction and lets the runtime role try."""
+    """Were a cascading key and the runtime role's DELETE on organizations ever added again,
+    the guard alone still holds: a superuser puts both back for a single transaction and lets
+    the runtime role try."""
     org, _ = chain
     runtime = psycopg.conninfo.conninfo_to_dict(databases.runtime)["user"]
     with psycopg.connect(databases.admin) as conn:
         conn.execute("ALTER TABLE audit_events DROP CONSTRAINT audit_events_org_id_fkey")
         conn.execute("ALTER TABLE audit_events ADD CONSTRAINT audit_events_org_id_fkey FOREIGN KEY (org_id) "
                      "REFERENCES organizations (id) ON DELETE CASCADE")
+        conn.execute(f'GRANT DELETE ON organizations TO "{runtime}"')
         conn.execute(f'SET ROLE "{runtime}"')
         conn.execute("SET listening.audit_purge = 'on'")
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match=r"append-only \(DELETE refused"):
