@@ -176,6 +176,13 @@ def test_hr_admin_directory_audit_settings_and_privacy(stack, new_page, tmp_path
     page.locator("#entries a[aria-label^='Entry']").first.click()
     assert "audit:viewed" in text(page)  # the code, in the detail
     check(page, "audit-entry")
+    page.go_back()
+    page.fill("#f-since", "2026-02-01")
+    page.fill("#f-until", "2026-01-01")
+    page.click("form >> text=Filter")
+    assert "since must not be after until" in text(page, "#filter-problem")
+    assert (page.input_value("#f-since"), page.input_value("#f-until")) == ("2026-02-01", "2026-01-01")
+    check(page, "audit-date-error")
 
     page.click("nav >> text=Settings")
     page.fill("#s-interval", "30")
