@@ -158,8 +158,10 @@ def audit_verify():
         details |= {"checkpoint_seq": compared.seq, "checkpoint_problem": compared.problem}
     audit.record(sess, Action.audit_verified, g.person, None, details)
     sess.commit()
+    tz = _tz()
     return render_template("admin/audit_verify.html", verdict=verdict, broken=broken, compared=compared,
-                           source=source)
+                           source=source, tz=tz.key, compared_when=compared and audit_log.shown_time(
+                               datetime.fromisoformat(compared.at), tz))
 
 
 @bp.get("/audit/receipt.json")
