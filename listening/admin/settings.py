@@ -27,6 +27,10 @@ from listening.audit import Action
 from listening.core.models import Organization
 
 SCOPES = ("Calendars.Read", "Calendars.ReadBasic")
+# What each calendar permission means to an HR admin, with Microsoft's name after it.
+SCOPE_WORDS = {"Calendars.Read": "Read calendars, meeting details included",
+               "Calendars.ReadBasic": "Read calendars without meeting details"}
+_SCOPE_DETAIL = {"Calendars.ReadBasic": ": times, people and subjects only"}
 FIELDS = ("sync_enabled", "sync_interval_minutes", "window_past_days", "window_future_days",
           "calendar_scope", "retention_calendar_days", "retention_audit_days", "safety_net_hours")
 
@@ -81,6 +85,11 @@ class SettingsSchema(Schema):
                                   "retention_calendar_days")
 
 
+def scope_choices() -> list[tuple[str, str]]:
+    """(scope, what the settings page offers): 'Read calendars, meeting details included (Calendars.Read)'."""
+    return [(s, f"{SCOPE_WORDS[s]}{_SCOPE_DETAIL.get(s, '')} ({s})") for s in SCOPES]
+
+
 def current(org: Organization) -> dict:
     return {name: getattr(org, name) for name in FIELDS}
 
@@ -117,8 +126,8 @@ _SENTENCES = {
     "sync_interval_minutes": lambda v: f"Sync interval set to {v} minute{'' if v == 1 else 's'}.",
     "window_past_days": lambda v: f"Sync window set to {_days(v)} back.",
     "window_future_days": lambda v: f"Sync window set to {_days(v)} ahead.",
-    "calendar_scope": lambda v: f"Calendar permission set to {v}; it applies when managers link or "
-                                "reconnect Outlook.",
+    "calendar_scope": lambda v: f"Calendar permission set to “{SCOPE_WORDS.get(v, v)}” ({v}); it applies "
+                                "when managers link or reconnect Outlook.",
     "retention_calendar_days": lambda v: f"Calendar data is now kept for {_days(v)}.",
     "retention_audit_days": lambda v: f"Audit entries are now kept for {_days(v)}.",
     "safety_net_hours": lambda v: f"With change notifications, calendars are re-read anyway every "

@@ -70,7 +70,7 @@ CONSENT = "The permission to read your calendar is no longer granted (your organ
           "changed it). Reconnect Outlook; an administrator may need to approve it first."
 BLOCKED = "Your organization's sign-in policy blocks Listening from your calendar. Ask your IT team."
 GENERIC = "Microsoft no longer accepts the saved permission. Reconnect Outlook."
-NO_TOKEN = "Outlook is not linked (no saved permission). Link Outlook again."
+NO_TOKEN = "Listening holds no saved permission to read your calendar. Reconnect Outlook."
 UNREADABLE = "Listening cannot read the saved permission for this connection"
 SIGN_IN_DOWN = "Microsoft's sign-in service did not answer"
 # Why Microsoft refused a refresh, by AADSTS code (docs/microsoft-graph.md §8).

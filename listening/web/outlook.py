@@ -127,7 +127,8 @@ def _first_sync(connection_id: int) -> str:
     except RedisError:
         log.warning("could not queue the first sync of connection %s: Redis unreachable", connection_id)
         return "Listening reads your calendar within a few minutes."
-    return "Listening is reading your calendar now."
+    # Still true once the sync has ended and static/live.js has updated the page under it.
+    return "Listening started reading your calendar at once."
 
 
 def _subscribe(connection_id: int) -> None:

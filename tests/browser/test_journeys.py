@@ -58,7 +58,7 @@ def test_manager_links_watches_the_first_sync_attaches_unlinks_and_relinks(stack
     page.click("#outlook-connection button:has-text('Link Outlook')")
     microsoft(page, stack.base, DANIEL)
     assert page.url.startswith(stack.base + "/one-on-ones")
-    assert "Outlook is linked as daniel.okafor@contoso.com. Listening is reading your calendar now." in text(page)
+    assert "Outlook is linked as daniel.okafor@contoso.com. Listening started reading your calendar" in text(page)
     progress = text(page, "#sync-progress")
     assert re.search(r"(Waiting to read|Reading) your calendar…", progress), progress
     assert "No recurring 1-on-1" not in text(page)  # nothing is claimed about a calendar not yet read
@@ -70,6 +70,7 @@ def test_manager_links_watches_the_first_sync_attaches_unlinks_and_relinks(stack
     assert page.evaluate("window.sameDocument === true")
     assert page.locator("#sync-progress").count() == 0
     assert "Listening has read your calendar" in page.inner_text("#live-announce")
+    assert "is reading your calendar now" not in text(page)  # nothing on the page is left stale
     assert "Last read" in text(page, "#outlook-connection") and "Reconnect" not in text(page, "#outlook-connection")
     assert "Read your calendar" in text(page, "#connection-scopes")
     check(page, "one-on-ones-candidates", shot=True)
@@ -175,6 +176,13 @@ def test_hr_admin_directory_audit_settings_and_privacy(stack, new_page, tmp_path
     page.locator("#entries a[aria-label^='Entry']").first.click()
     assert "audit:viewed" in text(page)  # the code, in the detail
     check(page, "audit-entry")
+    page.go_back()
+    page.fill("#f-since", "2026-02-01")
+    page.fill("#f-until", "2026-01-01")
+    page.click("form >> text=Filter")
+    assert "since must not be after until" in text(page, "#filter-problem")
+    assert (page.input_value("#f-since"), page.input_value("#f-until")) == ("2026-02-01", "2026-01-01")
+    check(page, "audit-date-error")
 
     page.click("nav >> text=Settings")
     page.fill("#s-interval", "30")

@@ -177,3 +177,18 @@ def test_unlink_deletes_tokens_and_calendar_items_and_says_how_to_revoke_consent
     # Linking again starts afresh.
     assert link_outlook(client, emu.url, c.manager_email).status_code == 302
     assert connection_of(session, c.manager).state is ConnectionState.linked
+
+
+def test_a_connection_without_a_saved_permission_names_the_button_it_offers(app, client, session, emu):
+    """The reason under the badge tells the person what to press: the same words as the button."""
+    c, connection = _linked(client, session, emu)
+    connection.refresh_token = None
+    connection.access_expires_at = datetime.now(UTC) - timedelta(minutes=1)  # so a refresh is needed
+    session.commit()
+    _post(client, f"/outlook/connections/{connection.id}/check")
+    assert connection_of(session, c.manager).state is ConnectionState.needs_reconnect
+    page = client.get("/one-on-ones").get_data(as_text=True)
+    assert 'id="connection-state">Needs reconnecting<' in page
+    assert 'id="link-outlook">Reconnect Outlook<' in page
+    reason = page.split('id="connection-reason"', 1)[1].split("</p>", 1)[0]
+    assert "Reconnect Outlook" in reason and "not linked" not in reason, reason

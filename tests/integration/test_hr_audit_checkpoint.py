@@ -123,3 +123,21 @@ def test_an_edited_or_foreign_receipt_is_refused(app, client, session, signed, t
         "csrf_token": f.csrf_token(client, "/admin/audit"),
         "checkpoint": (io.BytesIO(edited.read_bytes()), "receipt.json")})
     assert response.status_code == 400 and "signature does not match" in response.get_data(as_text=True)
+
+
+def test_the_checkpoint_time_is_in_the_viewers_zone(app, client, session, signed):
+    """The verdict names when the checkpoint was signed as the audit log shows times: in the
+    HR admin's zone, not as UTC ISO text."""
+    from datetime import datetime
+
+    from listening.audit import log as audit_log
+
+    org, hr, doc = signed
+    hr.time_zone = "Asia/Tokyo"
+    session.commit()
+    f.sign_in_as(client, hr)
+    page = client.post("/admin/audit/verify", data={"csrf_token": f.csrf_token(client, "/admin/audit")})
+    text = page.get_data(as_text=True)
+    verdict = text.split('id="checkpoint-verdict"', 1)[1].split("</p>", 1)[0]
+    tokyo = audit_log.shown_time(datetime.fromisoformat(doc["at"]), audit_log.zone("Asia/Tokyo"))
+    assert tokyo in verdict and doc["at"] not in verdict, verdict

@@ -155,6 +155,25 @@ def test_bad_filters_are_400_with_a_message(client, session, world, query, messa
         assert message in response.get_data(as_text=True)
 
 
+def test_dates_that_cannot_be_used_are_said_on_the_page_which_keeps_the_form(client, session, world):
+    """A From after its To is a slip of the person's, not a tampered URL: the audit page answers
+    with the reason beside the filters, everything chosen still in them, and no entries."""
+    org, admin, boss, _ = world
+    append_at(session, org.id, Action.link, datetime(2026, 1, 15, tzinfo=UTC), boss.id, boss.id)
+    session.commit()
+    f.sign_in_as(client, admin)
+    response = client.get(f"/admin/audit?actor={boss.id}&action=connection:link"
+                          "&since=2026-02-01&until=2026-01-01")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(r'role="alert" id="filter-problem">[^<]*since must not be after until', page)
+    assert re.search(r'id="f-since" type="date" name="since" value="2026-02-01"[^>]*aria-invalid="true"', page)
+    assert re.search(r'id="f-until" type="date" name="until" value="2026-01-01"[^>]*aria-invalid="true"', page)
+    assert f'<option value="{boss.id}" selected>' in page
+    assert re.search(r'<option value="connection:link"\s*selected>', page)
+    assert seqs(page) == []
+
+
 def test_an_unknown_person_id_is_404(client, world):
     _, admin, _, _ = world
     f.sign_in_as(client, admin)

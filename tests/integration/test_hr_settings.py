@@ -36,6 +36,14 @@ def test_the_page_shows_the_current_settings(client, admin):
     assert '<option value="Calendars.Read" selected>' in page
 
 
+def test_the_calendar_permission_is_offered_in_words_with_its_scope_name(client, admin):
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert '<option value="Calendars.Read" selected>Read calendars, meeting details included ' \
+           '(Calendars.Read)</option>' in page
+    assert '<option value="Calendars.ReadBasic">Read calendars without meeting details: times, people ' \
+           'and subjects only (Calendars.ReadBasic)</option>' in page
+
+
 def test_a_change_is_saved_and_audited_with_old_and_new_values(client, session, admin):
     response = post(client, sync_enabled=None, sync_interval_minutes="15", calendar_scope="Calendars.ReadBasic")
     assert response.status_code == 302
@@ -49,7 +57,8 @@ def test_a_change_is_saved_and_audited_with_old_and_new_values(client, session, 
         "sync_interval_minutes": {"old": 60, "new": 15},
         "calendar_scope": {"old": "Calendars.Read", "new": "Calendars.ReadBasic"}}}
     assert ("Calendar sync turned off. Sync interval set to 15 minutes. Calendar permission set to "
-            "Calendars.ReadBasic; it applies when managers link or reconnect Outlook.") in \
+            "“Read calendars without meeting details” (Calendars.ReadBasic); it applies when managers "
+            "link or reconnect Outlook.") in \
         client.get("/admin/settings").get_data(as_text=True)
 
 

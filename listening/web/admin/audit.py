@@ -35,10 +35,10 @@ def person_or_404(sess, person_id: int) -> Person:
     return person
 
 
-def _filters(sess) -> audit_log.Filters:
+def _filters(sess, args=None) -> audit_log.Filters:
     """The request's filters: 400 when malformed, 404 for a person of another organization."""
     try:
-        filters = audit_log.parse_filters(request.args)
+        filters = audit_log.parse_filters(request.args if args is None else args)
     except audit_log.FilterError as err:
         abort(400, description=f"These filters cannot be used: {err}")
     for person_id in (filters.actor, filters.subject):
@@ -51,23 +51,47 @@ def _tz():
     return audit_log.zone(g.person.time_zone)
 
 
+_DATES = ("since", "until")
+
+
+def _date_problem() -> str | None:
+    """Why the typed dates cannot be used, when they are all that is wrong: the person typed
+    them, so the page keeps its form and says why, rather than a bare 400."""
+    try:
+        audit_log.parse_filters(request.args)
+    except audit_log.FilterError as err:
+        try:
+            audit_log.parse_filters({k: v for k, v in request.args.items() if k not in _DATES})
+        except audit_log.FilterError:
+            return None  # something else is wrong too: _filters answers 400
+        return f"These dates cannot be used: {err} No entries are shown until they are changed."
+    return None
+
+
 @bp.get("/audit")
 def audit_page():
     sess = deps.session()
-    filters = _filters(sess)
+    problem = _date_problem()
     tz = _tz()
-    page = audit_log.page(sess, g.person.org_id, filters, tz)
-    names = audit_log.labels(sess, g.person.org_id, page.entries)
     people = audit_log.choices(sess, g.person.org_id)
-    rows = [(e, audit_log.shown_time(e.occurred_at, tz), action_words(e.action)) for e in page.entries]
     verified = audit_log.last_verdict(sess, g.person.org_id)
     verified_by = audit_log.labels(sess, g.person.org_id, [verified]) if verified else {}
+    verified_when = verified and audit_log.shown_time(verified.occurred_at, tz)
+    if problem:
+        filters = _filters(sess, {k: v for k, v in request.args.items() if k not in _DATES})
+        return render_template("admin/audit.html", rows=[], names={}, filters=filters, page=None,
+                               people=people, actions=action_choices(), tz=tz.key, verified=verified,
+                               verified_by=verified_by, verified_when=verified_when, problem=problem,
+                               typed={k: request.args.get(k, "") for k in _DATES}), 400
+    filters = _filters(sess)
+    page = audit_log.page(sess, g.person.org_id, filters, tz)
+    names = audit_log.labels(sess, g.person.org_id, page.entries)
+    rows = [(e, audit_log.shown_time(e.occurred_at, tz), action_words(e.action)) for e in page.entries]
     audit.record(sess, Action.audit_viewed, g.person, None, {"filters": filters.query_args()})
     sess.commit()
     return render_template("admin/audit.html", rows=rows, names=names, filters=filters, page=page,
                            people=people, actions=action_choices(), tz=tz.key, verified=verified,
-                           verified_by=verified_by, verified_when=verified and audit_log.shown_time(
-                               verified.occurred_at, tz))
+                           verified_by=verified_by, verified_when=verified_when)
 
 
 @bp.get("/audit/<bigint:entry_id>")
@@ -134,8 +158,10 @@ def audit_verify():
         details |= {"checkpoint_seq": compared.seq, "checkpoint_problem": compared.problem}
     audit.record(sess, Action.audit_verified, g.person, None, details)
     sess.commit()
+    tz = _tz()
     return render_template("admin/audit_verify.html", verdict=verdict, broken=broken, compared=compared,
-                           source=source)
+                           source=source, tz=tz.key, compared_when=compared and audit_log.shown_time(
+                               datetime.fromisoformat(compared.at), tz))
 
 
 @bp.get("/audit/receipt.json")

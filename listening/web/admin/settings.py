@@ -14,7 +14,7 @@ from listening.web.security import own_organization
 def settings_page():
     org = own_organization(deps.session())
     return render_template("admin/settings.html", org=org, values=org_settings.current(org),
-                           problems={}, scopes=org_settings.SCOPES)
+                           problems={}, scopes=org_settings.scope_choices())
 
 
 @bp.post("/settings")
@@ -27,7 +27,7 @@ def settings_save():
         values = org_settings.current(org) | {k: v for k, v in request.form.items() if k in org_settings.FIELDS}
         values["sync_enabled"] = "sync_enabled" in request.form
         return render_template("admin/settings.html", org=org, values=values, problems=err.problems,
-                               scopes=org_settings.SCOPES), 400
+                               scopes=org_settings.scope_choices()), 400
     changes = org_settings.apply(sess, org, g.person, wanted)
     sess.commit()
     flash(org_settings.in_sentences(changes))
