@@ -1,7 +1,9 @@
 """The ``flask`` commands (entry points): each opens a unit of work, calls a use case, commits.
 
 Bad input exits with status 2 and one line on stderr; nothing is half-written
-because each command is one unit of work.
+because each command is one unit of work. Importing this package is cheap (click alone):
+``flask graph-fetch`` is also a plugin command that runs without building the app
+(listening/cli/graph_fetch.py), and it imports this package first.
 """
 from __future__ import annotations
 
@@ -9,13 +11,12 @@ import sys
 from typing import NoReturn
 
 import click
-from flask import current_app
-
-from listening.core import store
 
 
 def services():
     """The Services of the app the command runs in (built once by create_app)."""
+    from flask import current_app
+
     return current_app.extensions["listening"]
 
 
@@ -27,17 +28,32 @@ def fail(message: str, status: int = 2) -> NoReturn:
 
 def organization(sess, tenant_id: str):
     """The organization of ``--org TENANT``, or exit 2 saying how to add it."""
+    from listening.core import store
+
     org = store.organization_by_tenant(sess, tenant_id)
     if org is None:
         fail(f"no organization for tenant {tenant_id}; add it with 'flask org add'")
     return org
 
 
+class OneLineErrors(click.Command):
+    """Click's usage errors print a usage block; our rule is one line on stderr and status 2."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as err:
+            fail(err.format_message().replace("\n", " "))
+
+
 def init_app(app) -> None:
-    from listening.cli import api_keys, audit, keys, notifications, schema, sync, webhooks
+    from listening.cli import api_keys, audit, graph_fetch, keys, notifications, schema, sync, webhooks
 
     for group in (schema.db_cli, schema.org_cli, schema.directory_cli, audit.audit_cli,
                   audit.retention_cli, keys.keys_cli, api_keys.api_keys_cli, webhooks.webhooks_cli,
                   notifications.notifications_cli):
         app.cli.add_command(group)
-    sync.init_app(app)
+    app.cli.add_command(sync.sync_command)
+    # Also a plugin command (pyproject.toml), found without building the app; registered here
+    # too, so that it works where the project itself is not installed.
+    app.cli.add_command(graph_fetch.graph_fetch_command)

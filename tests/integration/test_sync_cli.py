@@ -99,9 +99,15 @@ def test_graph_fetch_runs_as_a_command(database_url, redis_url, emu, tmp_path):
     token = emu.mint_token(f.manager_emails(emu)[0])["access_token"]
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, LISTENING_INSTANCE=str(tmp_path),
                LISTENING_KEYS="k1:" + "A" * 43 + "=")
-    out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "graph-fetch", "--token", token,
-                          "--graph-url", emu.url + "/v1.0"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "flask", "--app", "wsgi", "graph-fetch",
+                          "--token", token, "--graph-url", emu.url + "/v1.0"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout.splitlines()[-1])
     assert summary["events"] == len(out.stdout.splitlines()) - 1 and summary["requests"] == 1
+    # Found as a plugin command (pyproject.toml, installed by requirements.txt): the app is never
+    # built, so neither the web layer nor the database layer is imported, and nothing is written.
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "import time:" in line}
+    assert "listening.outlook.graph" in imported  # what the command needs (the list is complete enough)
+    assert not {"sqlalchemy", "listening.web", "listening.core.models", "redis"} & imported
+    assert not any(tmp_path.iterdir())
