@@ -254,6 +254,18 @@ def test_forged_notifications_are_refused_counted_and_queue_nothing(served, sess
     assert not [a for a, _ in actions(session, connection.org_id, "") if a.startswith("auth")]
 
 
+def test_a_subscription_id_postgresql_cannot_hold_is_refused_not_answered_as_an_outage(served, session):
+    """A NUL in a subscription id is a forgery's, never Graph's: 400 and counted, not a 503 (which
+    asks Graph to retry) with a log line that calls the database unreachable."""
+    from listening.notifications import intake
+
+    connection, row = subscribed(served, session)
+    item = notification(row, client_state(served, row), connection.ms_tenant_id) | {"subscriptionId": "a\u0000b"}
+    for path in ("/graph/notifications", "/graph/lifecycle"):
+        assert post(served, path, {"value": [item]}).status_code == 400
+    assert intake.refusals(served.services) == {"bad_item": 2}
+
+
 def test_a_replayed_notification_queues_nothing_more(served, session):
     from listening.notifications import intake
 
