@@ -121,6 +121,72 @@ def test_unlink_deletes_the_subscription_at_microsoft(served, session):
     assert deleted[1]["reason"] == "unlinked" and deleted[1]["deleted_at_microsoft"] is True
 
 
+def _unlink_through_the_page(served, session, connection):
+    client = served.app.test_client()
+    f.sign_in_as(client, session.get(Person, connection.person_id))
+    token = f.csrf_token(client, "/one-on-ones")
+    return client.post(f"/outlook/connections/{connection.id}/unlink", data={"csrf_token": token})
+
+
+def test_a_subscription_made_while_its_calendar_is_unlinked_is_not_left_at_microsoft(served, session):
+    """The upkeep job asks Graph for the subscription of a calendar just linked; the manager
+    unlinks while Graph is making it (2 s here). Nothing may keep watching that calendar."""
+    import threading
+    import time
+
+    connection = linked(served, session)
+    connection_id, org_id = connection.id, connection.org_id
+    served.emu.fault(type="latency", ms=2000, endpoint="POST /v1.0/subscriptions", times=1)
+    upkeep = {}
+    job = threading.Thread(target=lambda: upkeep.update(
+        done=subscriptions.keep(served.services, connection.id)), daemon=True)
+    job.start()
+    time.sleep(0.7)  # the upkeep is waiting on Graph (its token is fresh: no refresh first)
+    assert _unlink_through_the_page(served, session, connection).status_code == 200
+    job.join(30)
+    assert not job.is_alive()
+    assert upkeep["done"].action == "deleted" and served.emu.subscriptions() == []
+    assert subscription(session, connection_id) is None
+    action, details = actions(session, org_id)[-1]
+    assert action == "subscription:deleted" and details["deleted_at_microsoft"] is True
+
+
+def test_a_subscription_being_saved_while_its_calendar_is_unlinked_is_not_left_at_microsoft(served, session):
+    """The upkeep has its subscription from Graph and has written the row, but not committed (held
+    here at its audit entry); the manager unlinks then. The unlink must see that subscription."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    connection = linked(served, session)
+    engine = served.services.db.engine
+    chain = engine.connect()
+    chain.execute(text("SELECT pg_advisory_lock(7000001, :org)"), {"org": connection.org_id})
+    chain.commit()
+    try:
+        upkeep = threading.Thread(target=subscriptions.keep, args=(served.services, connection.id), daemon=True)
+        upkeep.start()
+        deadline = time.monotonic() + 10
+        while not served.emu.subscriptions():
+            assert time.monotonic() < deadline, "the upkeep never made the subscription"
+            time.sleep(0.05)
+        time.sleep(0.3)  # the upkeep now waits at its audit entry, its row written
+        answers = []
+        unlink = threading.Thread(target=lambda: answers.append(
+            _unlink_through_the_page(served, session, connection).status_code), daemon=True)
+        unlink.start()
+        time.sleep(1.0)  # the unlink waits on the upkeep
+    finally:
+        chain.execute(text("SELECT pg_advisory_unlock(7000001, :org)"), {"org": connection.org_id})
+        chain.close()
+    upkeep.join(30)
+    unlink.join(30)
+    assert answers == [200]
+    assert served.emu.subscriptions() == []
+    assert actions(session, connection.org_id)[-1][1]["reason"] == "unlinked"
+
+
 def test_erasure_deletes_the_subscription_at_microsoft(served, session):
     from listening.core.models import Role
 
