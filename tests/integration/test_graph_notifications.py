@@ -240,6 +240,27 @@ def test_a_subscription_graph_forgot_is_made_again_when_it_asks_for_reauthorizat
                                                                         "subscription:created"]
 
 
+def test_a_change_announced_while_microsoft_asks_to_wait_is_read_when_the_wait_ends(served, session):
+    """"Check connection" met a throttled mailbox (it waits on no Retry-After, so any sets Graph's
+    wait); the notified sync that follows is skipped while that wait lasts. The change must still
+    be read when the wait ends, not at the next day's safety net."""
+    from jobs.notifications import sync_changed
+    from listening.outlook import linking
+    from listening.sync import store as sync_store
+
+    connection, _ = subscribed(served, session)
+    connection = h.connection(session, connection.id)
+    assert connection.next_sync_at > datetime.now(UTC) + timedelta(hours=12)  # the safety net
+    served.emu.fault(type="throttle", retry_after=30, endpoint="GET /v1.0/me", times=1)
+    check = linking.check_connection(served.services, session, connection, session.get(Person, connection.person_id))
+    session.commit()
+    wait_ends = h.connection(session, connection.id).graph_wait_until
+    assert not check.ok and wait_ends is not None
+    assert sync_changed(connection.id)["outcome"] == "skipped"  # the change Graph announced meanwhile
+    with served.services.db.unit_of_work() as uow:
+        assert connection.id in sync_store.due_connection_ids(uow, wait_ends + timedelta(seconds=1))
+
+
 def test_the_safety_net_replaces_polling_while_the_subscription_lives(served, session):
     connection, _ = subscribed(served, session)
     session.expire_all()
