@@ -40,6 +40,7 @@ class Stack:
         self.instance = self.settings.instance_path
         self.owned_stores: list[str] = []
         self.users: list[dict] = []
+        self.tenants: list[dict] = []
         self.database_url = self.database_owner_url = self.redis_url = None
 
     # --- stores ------------------------------------------------------------------------------
@@ -125,6 +126,7 @@ class Stack:
                                stdout=open(logs / "emulator.log", "ab")))  # noqa: SIM115 - the child's
         _wait_for(self.emulator_url + "/_emulator/users", 30, supervisor)
         self.users = requests.get(self.emulator_url + "/_emulator/users", timeout=10).json()
+        self.tenants = requests.get(self.emulator_url + "/_emulator/tenants", timeout=10).json()
         loaded = load_directory(self.services, self.users)
         if loaded:
             print(f"demo: loaded the emulator's directory into {', '.join(loaded)}", flush=True)
@@ -147,6 +149,7 @@ class Stack:
             lines.append(f"Sign in as a manager:   {managers[0]['email']}  (no password; pick it on the sign-in page)")
         if admins:
             lines.append(f"Sign in as an HR admin: {admins[0]['email']}")
+        lines += approval_lines(self.tenants, self.users)
         lines += [f"Logs of the web app and the emulator: {self.instance / 'logs'}",
                   "Stop with Ctrl-C.", "=" * 72, ""]
         print("\n".join(lines), flush=True)
@@ -168,6 +171,20 @@ def _wait_for(url: str, seconds: float, supervisor: Supervisor) -> None:
 
 
 # --- the emulator's company as a directory --------------------------------------------------------
+def approval_lines(tenants: list[dict], users: list[dict]) -> list[str]:
+    """Whom to sign in as to see an organization's approval step (a tenant of the emulator that
+    requires admin consent): a manager there, and its HR admin, who sees who is waiting."""
+    lines = []
+    for tenant in (t for t in tenants if t.get("requiresAdminConsent")):
+        people = [u for u in users if u.get("tenant") == tenant["id"]]
+        managers = sorted((u["email"] for u in people if role_of(u) == "manager"))
+        admins = sorted(u["email"] for u in people if role_of(u) == "hr_admin")
+        if managers:
+            lines.append(f"{tenant['name']} must approve Listening first: link as {managers[0]}"
+                         + (f", see who waits as {admins[0]}" if admins else ""))
+    return lines
+
+
 def role_of(user: dict) -> str:
     if "HR" in (user.get("jobTitle") or "").split():
         return "hr_admin"

@@ -215,6 +215,7 @@ def test_the_demo_runs_on_any_port_and_stops_cleanly(demo_instance, how):
     try:
         text = _wait_for_banner(proc, out)
         manager = re.search(r"Sign in as a manager:\s+(\S+)", text).group(1)
+        assert "Fabrikam must approve Listening first: link as " in text  # the demo shows that step too
         if how == "sigterm":  # once is enough; the second run reuses the instance folder
             _sign_in_and_link(port, emulator_port, manager)
             _wait_for_subscription(port, emulator_port, manager)

@@ -1,5 +1,5 @@
-"""dev.py, the two commands of the README: the demo's options are listed before any virtual
-environment exists (a newcomer reads them first)."""
+"""dev.py and the demo launcher, as a newcomer meets them: the demo's options are listed before
+any virtual environment exists, and the banner says whom to sign in as."""
 from __future__ import annotations
 
 import shutil
@@ -18,3 +18,17 @@ def test_demo_help_lists_the_options_without_making_an_environment(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "--port" in done.stdout and "--emulator-port" in done.stdout and "--reset" in done.stdout
     assert not (tmp_path / ".venv").exists()
+
+
+def test_the_demo_banner_names_whom_to_try_the_approval_step_with():
+    from tools.demo_stack import approval_lines
+
+    tenants = [{"id": "t1", "name": "Contoso", "requiresAdminConsent": False},
+               {"id": "t2", "name": "Fabrikam", "requiresAdminConsent": True}]
+    users = [{"email": "boss@contoso.com", "tenant": "t1", "directReports": ["a@contoso.com"]},
+             {"email": "lead@fabrikam.com", "tenant": "t2", "directReports": ["b@fabrikam.com"]},
+             {"email": "hr@fabrikam.com", "tenant": "t2", "jobTitle": "HR Coordinator"},
+             {"email": "b@fabrikam.com", "tenant": "t2"}]
+    assert approval_lines(tenants, users) == [
+        "Fabrikam must approve Listening first: link as lead@fabrikam.com, see who waits as hr@fabrikam.com"]
+    assert approval_lines(tenants[:1], users) == []
