@@ -146,6 +146,14 @@ def erasure_refused(person: Person, actor: Person) -> str | None:
     return None
 
 
+def hold(session: Session, conn: Connection) -> None:
+    """The connection lock, then its row, for the rest of the transaction (what erasure takes
+    first; the caller may take it earlier, to read what erasure must end elsewhere)."""
+    if not locks.connection_and_row(session, conn.id, ERASE_WAIT_MS):
+        raise ErasureError("A sync of this person's calendar was still stopping, so nothing was "
+                           "erased. Try again in a moment.")
+
+
 def erase(session: Session, person: Person, actor: Person, now: datetime) -> Erasure:
     """Remove what is held about ``person`` and record it; the caller commits once."""
     refusal = erasure_refused(person, actor)
@@ -155,9 +163,7 @@ def erase(session: Session, person: Person, actor: Person, now: datetime) -> Era
     items = 0
     if conn is not None:
         # The connection lock first (listening/core/locks.py): a sync of this calendar gives way.
-        if not locks.connection(session, conn.id, ERASE_WAIT_MS):
-            raise ErasureError("A sync of this person's calendar was still stopping, so nothing was "
-                               "erased. Try again in a moment.")
+        hold(session, conn)
         items = session.scalar(select(func.count()).select_from(CalendarItem)
                                .where(CalendarItem.connection_id == conn.id))
         session.execute(delete(CalendarItem).where(CalendarItem.connection_id == conn.id))

@@ -13,7 +13,8 @@ goes back to an earlier step, so no two transactions can wait on each other):
    last, just before the commit.
 
 Token refreshes update the connection row in short transactions of their own and take
-no advisory lock; the daily audit purge takes only step 3.
+no advisory lock; a subscription's upkeep locks the connection row (FOR KEY SHARE) once
+Graph has made the subscription, then step 3; the daily audit purge takes only step 3.
 
 A transaction that holds the connection lock for long (a sync reading a slow mailbox)
 gives way: it watches for anyone waiting on the lock (``wanted``) and rolls back
@@ -46,6 +47,23 @@ def connection(session: Session, connection_id: int, wait_ms: int) -> bool:
         with session.begin_nested():
             session.execute(text("SELECT pg_advisory_xact_lock(:space, :id)"),
                             {"space": CONNECTION, "id": connection_id})
+    except OperationalError as exc:
+        if db.fault_of(exc) is db.Fault.timeout:
+            return False
+        raise
+    return True
+
+
+def connection_and_row(session: Session, connection_id: int, wait_ms: int) -> bool:
+    """``connection``, then the connection's row (FOR UPDATE), both within ``wait_ms``; False
+    when either could not be had in time. Unlink and erasure take both before they read what
+    they must end at Microsoft (the Graph subscription): an upkeep that wrote one is waited
+    for, and one that comes later finds the row gone (listening/notifications/subscriptions.py)."""
+    if not connection(session, connection_id, wait_ms):
+        return False
+    try:
+        with session.begin_nested():
+            session.execute(text("SELECT 1 FROM connections WHERE id = :id FOR UPDATE"), {"id": connection_id})
     except OperationalError as exc:
         if db.fault_of(exc) is db.Fault.timeout:
             return False

@@ -144,7 +144,9 @@ class Intake:
             raise Refused("bad_item", 400)
         subscription_id, client_state = item.get("subscriptionId"), item.get("clientState")
         tenant_id = item.get("tenantId")
+        # Graph's ids are GUIDs; one PostgreSQL cannot even be asked about (NUL) is not Graph's.
         if not (isinstance(subscription_id, str) and 0 < len(subscription_id) <= 128
+                and subscription_id.isprintable()
                 and isinstance(client_state, str) and len(client_state) <= 128):
             raise Refused("bad_item", 400)
         known = self._subscription(subscription_id)

@@ -45,7 +45,7 @@ def sync_later(services: Services, connection_id: int, *, trigger: str, delay: f
     calendar before the change this one is for. Raises RedisError when Redis is unreachable."""
     services.jobs.enqueue_later(
         QUEUE_SYNC, SYNC_JOB, int(connection_id), trigger, attempt, delay=delay,
-        job_id=f"notified-sync-{int(connection_id)}-{uuid.uuid4().hex[:12]}",
+        job_id=f"{sync_queue.NOTIFIED_JOB_ID}{int(connection_id)}-{uuid.uuid4().hex[:12]}",
         retry=services.settings.sync_retry, job_timeout=sync_queue.JOB_TIMEOUT, ttl=sync_queue.TTL,
         result_ttl=600, failure_ttl=sync_queue.FAILURE_TTL,
         description=f"sync connection {int(connection_id)} ({trigger})")

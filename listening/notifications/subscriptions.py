@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from listening import audit
@@ -71,17 +72,20 @@ def keep(services: Services, connection_id: int, now: datetime | None = None, *,
     """Bring one calendar's subscription to what it should be. ``gone``: Graph said it removed
     the subscription of that id (``subscriptionRemoved``), so a new one is needed."""
     now = now or datetime.now(UTC)
-    with services.db.unit_of_work() as session:
-        connection = session.get(Connection, connection_id)
-        if connection is None:
-            return Upkeep("none")
-        org = session.get(Organization, connection.org_id)
-        row = store.subscription_of(session, connection.id)
-        try:
-            return _keep(services, session, connection, org, row, now, gone)
-        except (graph.GraphError, states.TokenError) as exc:
-            # The refreshed token, or the reconnect state the token side recorded, still commit.
-            return _failed(connection, "keeping the subscription", exc)
+    try:
+        with services.db.unit_of_work() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is None:
+                return Upkeep("none")
+            org = session.get(Organization, connection.org_id)
+            row = store.subscription_of(session, connection.id)
+            try:
+                return _keep(services, session, connection, org, row, now, gone)
+            except (graph.GraphError, states.TokenError) as exc:
+                # The refreshed token, or the reconnect state the token side recorded, still commit.
+                return _failed(connection, "keeping the subscription", exc)
+    except _CalendarGone as gone_meanwhile:
+        return _gone_meanwhile(services, gone_meanwhile)
 
 
 def reauthorize(services: Services, subscription_id: str, now: datetime | None = None) -> Upkeep:
@@ -89,17 +93,20 @@ def reauthorize(services: Services, subscription_id: str, now: datetime | None =
     renewal is near anyway (a PATCH reauthorizes too), else ``/reauthorize`` with a token that
     will outlive the next challenge."""
     now = now or datetime.now(UTC)
-    with services.db.unit_of_work() as session:
-        row = store.by_subscription_id(session, subscription_id)
-        if row is None:
-            return Upkeep("none")
-        connection = session.get(Connection, row.connection_id)
-        if connection.state is not ConnectionState.linked:
-            return Upkeep("none")  # the sweep deletes it
-        try:
-            return _reauthorize(services, session, connection, row, now)
-        except (graph.GraphError, states.TokenError) as exc:
-            return _failed(connection, "reauthorizing the subscription", exc)
+    try:
+        with services.db.unit_of_work() as session:
+            row = store.by_subscription_id(session, subscription_id)
+            if row is None:
+                return Upkeep("none")
+            connection = session.get(Connection, row.connection_id)
+            if connection.state is not ConnectionState.linked:
+                return Upkeep("none")  # the sweep deletes it
+            try:
+                return _reauthorize(services, session, connection, row, now)
+            except (graph.GraphError, states.TokenError) as exc:
+                return _failed(connection, "reauthorizing the subscription", exc)
+    except _CalendarGone as gone_meanwhile:
+        return _gone_meanwhile(services, gone_meanwhile)
 
 
 def connection_of(services: Services, subscription_id: str) -> int | None:
@@ -224,14 +231,54 @@ def _create_or_fail(services, session, connection, now, reason) -> Upkeep:
     return Upkeep("created", resync=True)
 
 
+class _CalendarGone(Exception):
+    """Unlink or erasure removed the calendar while Graph was making its subscription, which
+    was then deleted at Graph (or not, ``at_microsoft``) here."""
+
+    def __init__(self, ending: Ending, at_microsoft: bool):
+        super().__init__(ending.subscription_id)
+        self.ending, self.at_microsoft = ending, at_microsoft
+
+
+def _gone_meanwhile(services: Services, gone: _CalendarGone) -> Upkeep:
+    """Audited in a transaction of its own: the upkeep's rolled back with the calendar gone."""
+    ending = gone.ending
+    with services.db.unit_of_work() as session:
+        audit.record(session, Action.subscription_deleted, None, ending.person_id,
+                     {"connection_id": ending.connection_id, "subscription_id": ending.subscription_id,
+                      "expires_at": ending.expires_at.astimezone(UTC).isoformat(timespec="seconds"),
+                      "reason": "unlinked or erased while it was being made",
+                      "deleted_at_microsoft": gone.at_microsoft}, org_id=ending.org_id)
+    return Upkeep("deleted")
+
+
+def _still_there(session: Session, connection_id: int) -> bool:
+    """Does the connection row still exist? Locked (FOR KEY SHARE) until this transaction ends:
+    an unlink under way is waited for, and one that comes later waits for this upkeep."""
+    with session.no_autoflush:  # a refreshed token's UPDATE of a deleted row would fail first
+        return session.execute(select(Connection.id).where(Connection.id == connection_id)
+                               .with_for_update(key_share=True)).first() is not None
+
+
 def _create(services: Services, session: Session, connection: Connection, now: datetime, reason: str) -> None:
     notification_url, lifecycle_url = urls(services.settings)
     client_state = secrets.token_urlsafe(48)  # 64 characters; Graph allows 128
+    owner = (connection.id, connection.org_id, connection.person_id)  # readable once the row is gone
     with _graph(services, session, connection) as client:
         answer = client.create_subscription(notification_url, lifecycle_url, now + LIFETIME, client_state)
-    subscription_id = answer.get("id")
-    if not isinstance(subscription_id, str) or not subscription_id or len(subscription_id) > 128:
-        raise graph.MalformedResponseError("the created subscription has no usable id")
+        subscription_id = answer.get("id")
+        if not isinstance(subscription_id, str) or not subscription_id or len(subscription_id) > 128:
+            raise graph.MalformedResponseError("the created subscription has no usable id")
+        if not _still_there(session, connection.id):
+            # Nobody else knows this subscription: left alone it would watch an unlinked
+            # calendar for a week.
+            try:
+                at_microsoft = client.delete_subscription(subscription_id)
+            except (graph.GraphError, states.TokenError) as exc:
+                log.warning("could not delete the subscription of unlinked connection %s at Microsoft "
+                            "(%s); it lapses by itself", connection.id, type(exc).__name__)
+                at_microsoft = False
+            raise _CalendarGone(Ending(*owner, subscription_id, _expiry(answer, now), None), at_microsoft)
     row = GraphSubscription(org_id=connection.org_id, connection_id=connection.id,
                             subscription_id=subscription_id, notification_url=notification_url,
                             client_state=services.keys.encrypt(client_state.encode(),

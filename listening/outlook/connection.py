@@ -283,7 +283,7 @@ def fail(session, connection: Connection, failure: Failure, detail: str, now: da
          actor=None, schedule: bool = True, not_before: datetime | None = None) -> Transition:
     """Apply ``failure`` to the connection. ``schedule`` False (a person's check, not a sync)
     changes only what the failure says about the link itself: its state, reason and tokens
-    (and Graph's wait, which binds every request)."""
+    (and Graph's wait, which binds every request; the next sync comes no later than its end)."""
     if not RULES[failure].counts:
         return Transition(connection.state, connection.state_reason, connection.failure_count or 0,
                           connection.next_sync_at)
@@ -291,6 +291,11 @@ def fail(session, connection: Connection, failure: Failure, detail: str, now: da
     if not_before is not None:
         connection.graph_wait_until = not_before
     if not schedule:
+        if not_before is not None and connection.next_sync_at is not None \
+                and connection.next_sync_at > not_before:
+            # Every sync until then is skipped, one a change notification asked for too: the
+            # calendar is read when the wait ends, not at the far-off safety net.
+            connection.next_sync_at = not_before
         if move.state is ConnectionState.linked:
             return move  # a passing failure says nothing about the link
         set_state(session, connection, move.state, move.reason, actor=actor)

@@ -239,6 +239,14 @@ class UnlinkBusy(Exception):
     """The connection lock could not be had in time; nothing changed."""
 
 
+def hold(session, connection: Connection) -> None:
+    """The connection lock, then its row, for the rest of the transaction (what unlink takes
+    first; the caller may take it earlier, to read what unlink must end elsewhere). Raises
+    UnlinkBusy when they cannot be had within UNLINK_WAIT_MS."""
+    if not locks.connection_and_row(session, connection.id, UNLINK_WAIT_MS):
+        raise UnlinkBusy(BUSY)
+
+
 def unlink(session, connection: Connection, actor: Person) -> Unlinked:
     """Delete the tokens and every stored calendar item of the connection (one transaction).
 
@@ -248,8 +256,7 @@ def unlink(session, connection: Connection, actor: Person) -> Unlinked:
     The attached 1-on-1s stay, marked as needing attention. Microsoft has no revocation
     endpoint: removing the app's consent there is the person's step (the page says how).
     """
-    if not locks.connection(session, connection.id, UNLINK_WAIT_MS):
-        raise UnlinkBusy(BUSY)
+    hold(session, connection)
     items = session.execute(delete(CalendarItem).where(
         CalendarItem.org_id == connection.org_id, CalendarItem.connection_id == connection.id)).rowcount
     newly = tuple(session.scalars(select(OneOnOne.id).where(

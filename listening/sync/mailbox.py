@@ -292,6 +292,7 @@ def run(services: Services, connection_id: int, *, trigger: str = "schedule", no
     ``rewrite`` rewrites every event read, unchanged ones too (``flask sync --retrim``).
     """
     now = now or datetime.now(UTC)
+    began = time.monotonic()
     published = progress.Publisher(services.jobs, connection_id)
     report = SyncReport(connection_id)
     try:
@@ -303,7 +304,9 @@ def run(services: Services, connection_id: int, *, trigger: str = "schedule", no
                 break
             except Exception as exc:  # every failure is recorded, then reported
                 report.failure, report.detail = states.failure_of(exc)
-                report.not_before = states.not_before_of(exc, now)
+                # Graph's wait runs from its answer, which may come minutes into the sync.
+                answered = now + timedelta(seconds=time.monotonic() - began)
+                report.not_before = states.not_before_of(exc, answered)
                 report.outcome = states.RULES[report.failure].outcome
                 if report.failure is states.Failure.database_deadlock and attempt == 1:
                     log.warning("sync of connection %s met a deadlock; trying again at once", connection_id)

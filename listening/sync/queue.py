@@ -30,6 +30,9 @@ FAILURE_TTL = 7 * 86400
 
 
 _JOB_ID = "sync-connection-"
+# The syncs change notifications ask for: f"{NOTIFIED_JOB_ID}{connection id}-{suffix}"
+# (listening/notifications/queue.py), each with an id of its own.
+NOTIFIED_JOB_ID = "notified-sync-"
 
 
 def sync_job_id(connection_id: int) -> str:
@@ -53,11 +56,22 @@ def recover_abandoned(services: Services) -> list[int]:
     once rather than after its retry delay. Returns the connection ids."""
     recovered = []
     for job_id in services.jobs.recover_abandoned(QUEUE_SYNC):
-        if job_id.startswith(_JOB_ID) and job_id[len(_JOB_ID):].isdigit():
-            connection_id = int(job_id[len(_JOB_ID):])
+        connection_id = _connection_of(job_id)
+        if connection_id is not None and connection_id not in recovered:
             enqueue_sync(services, connection_id, trigger="recovered")
             recovered.append(connection_id)
     return recovered
+
+
+def _connection_of(job_id: str) -> int | None:
+    """The connection a sync job is for, by its id (a scheduled or a notified sync)."""
+    if job_id.startswith(_JOB_ID):
+        number = job_id[len(_JOB_ID):]
+    elif job_id.startswith(NOTIFIED_JOB_ID):
+        number = job_id[len(NOTIFIED_JOB_ID):].split("-", 1)[0]
+    else:
+        return None
+    return int(number) if number.isdigit() else None
 
 
 def refusal_for_refresh(connection, org, zone: ZoneInfo, now: datetime | None = None) -> str | None:

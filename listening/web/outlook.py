@@ -276,8 +276,10 @@ def unlink(connection_id: int):
         return render_template("outlook_unlink.html", connection=connection,
                                preview=linking.unlink_preview(sess, connection))
     was_linked = connection.linked_at is not None
-    ending = subscriptions.prepare_end(deps.services(), sess, connection)
     try:
+        # Locked before the subscription is read: one being made meanwhile is waited for.
+        linking.hold(sess, connection)
+        ending = subscriptions.prepare_end(deps.services(), sess, connection)
         result = linking.unlink(sess, connection, g.person)
     except linking.UnlinkBusy as busy:
         sess.rollback()

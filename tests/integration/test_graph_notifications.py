@@ -121,6 +121,72 @@ def test_unlink_deletes_the_subscription_at_microsoft(served, session):
     assert deleted[1]["reason"] == "unlinked" and deleted[1]["deleted_at_microsoft"] is True
 
 
+def _unlink_through_the_page(served, session, connection):
+    client = served.app.test_client()
+    f.sign_in_as(client, session.get(Person, connection.person_id))
+    token = f.csrf_token(client, "/one-on-ones")
+    return client.post(f"/outlook/connections/{connection.id}/unlink", data={"csrf_token": token})
+
+
+def test_a_subscription_made_while_its_calendar_is_unlinked_is_not_left_at_microsoft(served, session):
+    """The upkeep job asks Graph for the subscription of a calendar just linked; the manager
+    unlinks while Graph is making it (2 s here). Nothing may keep watching that calendar."""
+    import threading
+    import time
+
+    connection = linked(served, session)
+    connection_id, org_id = connection.id, connection.org_id
+    served.emu.fault(type="latency", ms=2000, endpoint="POST /v1.0/subscriptions", times=1)
+    upkeep = {}
+    job = threading.Thread(target=lambda: upkeep.update(
+        done=subscriptions.keep(served.services, connection.id)), daemon=True)
+    job.start()
+    time.sleep(0.7)  # the upkeep is waiting on Graph (its token is fresh: no refresh first)
+    assert _unlink_through_the_page(served, session, connection).status_code == 200
+    job.join(30)
+    assert not job.is_alive()
+    assert upkeep["done"].action == "deleted" and served.emu.subscriptions() == []
+    assert subscription(session, connection_id) is None
+    action, details = actions(session, org_id)[-1]
+    assert action == "subscription:deleted" and details["deleted_at_microsoft"] is True
+
+
+def test_a_subscription_being_saved_while_its_calendar_is_unlinked_is_not_left_at_microsoft(served, session):
+    """The upkeep has its subscription from Graph and has written the row, but not committed (held
+    here at its audit entry); the manager unlinks then. The unlink must see that subscription."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    connection = linked(served, session)
+    engine = served.services.db.engine
+    chain = engine.connect()
+    chain.execute(text("SELECT pg_advisory_lock(7000001, :org)"), {"org": connection.org_id})
+    chain.commit()
+    try:
+        upkeep = threading.Thread(target=subscriptions.keep, args=(served.services, connection.id), daemon=True)
+        upkeep.start()
+        deadline = time.monotonic() + 10
+        while not served.emu.subscriptions():
+            assert time.monotonic() < deadline, "the upkeep never made the subscription"
+            time.sleep(0.05)
+        time.sleep(0.3)  # the upkeep now waits at its audit entry, its row written
+        answers = []
+        unlink = threading.Thread(target=lambda: answers.append(
+            _unlink_through_the_page(served, session, connection).status_code), daemon=True)
+        unlink.start()
+        time.sleep(1.0)  # the unlink waits on the upkeep
+    finally:
+        chain.execute(text("SELECT pg_advisory_unlock(7000001, :org)"), {"org": connection.org_id})
+        chain.close()
+    upkeep.join(30)
+    unlink.join(30)
+    assert answers == [200]
+    assert served.emu.subscriptions() == []
+    assert actions(session, connection.org_id)[-1][1]["reason"] == "unlinked"
+
+
 def test_erasure_deletes_the_subscription_at_microsoft(served, session):
     from listening.core.models import Role
 
@@ -172,6 +238,27 @@ def test_a_subscription_graph_forgot_is_made_again_when_it_asks_for_reauthorizat
     assert graph_side["id"] == subscription(session, connection.id).subscription_id != old_id
     assert [a for a, _ in actions(session, connection.org_id)][-2:] == ["subscription:removed",
                                                                         "subscription:created"]
+
+
+def test_a_change_announced_while_microsoft_asks_to_wait_is_read_when_the_wait_ends(served, session):
+    """"Check connection" met a throttled mailbox (it waits on no Retry-After, so any sets Graph's
+    wait); the notified sync that follows is skipped while that wait lasts. The change must still
+    be read when the wait ends, not at the next day's safety net."""
+    from jobs.notifications import sync_changed
+    from listening.outlook import linking
+    from listening.sync import store as sync_store
+
+    connection, _ = subscribed(served, session)
+    connection = h.connection(session, connection.id)
+    assert connection.next_sync_at > datetime.now(UTC) + timedelta(hours=12)  # the safety net
+    served.emu.fault(type="throttle", retry_after=30, endpoint="GET /v1.0/me", times=1)
+    check = linking.check_connection(served.services, session, connection, session.get(Person, connection.person_id))
+    session.commit()
+    wait_ends = h.connection(session, connection.id).graph_wait_until
+    assert not check.ok and wait_ends is not None
+    assert sync_changed(connection.id)["outcome"] == "skipped"  # the change Graph announced meanwhile
+    with served.services.db.unit_of_work() as uow:
+        assert connection.id in sync_store.due_connection_ids(uow, wait_ends + timedelta(seconds=1))
 
 
 def test_the_safety_net_replaces_polling_while_the_subscription_lives(served, session):
@@ -252,6 +339,18 @@ def test_forged_notifications_are_refused_counted_and_queue_nothing(served, sess
     assert refused == {"wrong_client_state": 2, "unknown_subscription": 2, "wrong_tenant": 2, "no_value": 2,
                        "bad_item": 1}
     assert not [a for a, _ in actions(session, connection.org_id, "") if a.startswith("auth")]
+
+
+def test_a_subscription_id_postgresql_cannot_hold_is_refused_not_answered_as_an_outage(served, session):
+    """A NUL in a subscription id is a forgery's, never Graph's: 400 and counted, not a 503 (which
+    asks Graph to retry) with a log line that calls the database unreachable."""
+    from listening.notifications import intake
+
+    connection, row = subscribed(served, session)
+    item = notification(row, client_state(served, row), connection.ms_tenant_id) | {"subscriptionId": "a\u0000b"}
+    for path in ("/graph/notifications", "/graph/lifecycle"):
+        assert post(served, path, {"value": [item]}).status_code == 400
+    assert intake.refusals(served.services) == {"bad_item": 2}
 
 
 def test_a_replayed_notification_queues_nothing_more(served, session):

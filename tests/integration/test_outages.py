@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq.job import JobStatus
@@ -185,6 +185,41 @@ def test_a_worker_killed_mid_sync_is_found_abandoned_and_another_worker_finishes
         assert before == {"job": "started", "items": 0, "refresh queues it": False}
         assert _status(app, connection.id) is JobStatus.FINISHED
         assert len(items) == len({i.provider_event_id for i in items}) >= 2500
+    finally:
+        for worker in (first, second):
+            if worker is not None:
+                stores.stop(worker, signal.SIGKILL)
+        session.close()
+        clean(app, key_prefix)
+
+
+def test_a_worker_killed_mid_notified_sync_has_its_calendar_queued_again_at_once(
+        database_url, redis_url, key_prefix, emu3, session, tmp_path):
+    """The sync a change notification asked for (a job id of its own) dies with its worker: the
+    calendar is queued again when the job is found abandoned, not after RQ's retry delay."""
+    from listening.notifications import queue as notify_queue
+
+    app = make_app(database_url, redis_url, key_prefix, emu3.url, tmp_path, sync_retry=(2, (600,)))
+    services = services_of(app)
+    connection = f.linked(services_of(app), session, emu3)
+    connection.next_sync_at = datetime.now(UTC) + timedelta(hours=24)  # a live subscription's safety net
+    session.commit()
+    emu3.fault(type="latency", ms=1500, endpoint="calendarView")
+    env = stores.worker_env(services.settings, tmp_path / "worker", JOB_HEARTBEAT_TTL=3)
+    fast = {"maintenance_interval": "1", "worker_ttl": "16"}
+    notify_queue.sync_later(services, connection.id, trigger="notification")
+    first = stores.start_worker(env, tmp_path / "first.log", **fast)
+    second = None
+    try:
+        h.wait_for(lambda: _served(emu3, connection.account_email) >= 1, timeout=60)
+        stores.stop(first, signal.SIGKILL)
+        killed = time.monotonic()
+        emu3.clear_faults()
+        second = stores.start_worker(env, tmp_path / "second.log", **fast)
+        with Clock(app):
+            h.wait_for(lambda: _synced(session, connection.id), timeout=60, step=0.2)
+        print(f"\nworker SIGKILLed mid notified sync: synced {time.monotonic() - killed:.1f} s after the kill "
+              "(RQ's retry delay here: 600 s)")
     finally:
         for worker in (first, second):
             if worker is not None:

@@ -54,7 +54,8 @@ def test_throttling_beyond_the_budget_is_transient_backs_off_and_keeps_the_copy(
         after = h.connection(session, connection.id)
         assert after.state is ConnectionState.linked and after.failure_count == count
         assert after.next_sync_at == now + timedelta(minutes=wait)
-        assert after.graph_wait_until == now + timedelta(seconds=1.5)  # Retry-After beyond the budget
+        # Retry-After beyond the budget, from the second 429 (answered after the 1.5 s waited)
+        assert now + timedelta(seconds=3) <= after.graph_wait_until < now + timedelta(seconds=30)
         assert "Microsoft was busy" in after.state_reason and after.last_sync_outcome == "transient"
     assert h.row_versions(session, connection.id) == before
     last = _sync_actions(session, connection.org_id)[-1]
@@ -206,6 +207,21 @@ def test_retry_after_300_sets_the_next_try_no_earlier_and_nothing_is_sent_before
     emu.clear_faults()
     done = sync.run(services_of(app), connection.id, now=after.graph_wait_until + timedelta(seconds=1))
     assert done.outcome is Outcome.ok and h.connection(session, connection.id).graph_wait_until is None
+
+
+def test_retry_after_counts_from_microsofts_answer_not_from_the_start_of_the_sync(app, session, emu):
+    """A sync that has been reading for a while before Graph asks it to wait 300 s: the wait
+    runs from that answer (a 2 s page stands in for a long sync's earlier pages)."""
+    connection = f.linked(services_of(app), session, emu)
+    emu.fault(type="latency", ms=2000, endpoint="calendarView")
+    emu.fault(type="throttle", retry_after=300, endpoint="calendarView")
+    started = datetime.now(UTC)
+    report = sync.run(services_of(app), connection.id)
+    after = h.connection(session, connection.id)
+    assert report.outcome is Outcome.transient and report.requests == 1
+    # Microsoft answered no sooner than 2 s after the start: no request before that + 300 s.
+    assert after.graph_wait_until >= started + timedelta(seconds=302)
+    assert after.next_sync_at >= after.graph_wait_until
 
 
 # --- a short but valid listing ----------------------------------------------------------------------

@@ -58,9 +58,11 @@ def person_erase(person_id: int):
                                                "the box to confirm.")
     connection = privacy.connection_of(sess, person)
     ending = None
-    if connection is not None and not privacy.erasure_refused(person, g.person):
-        ending = subscriptions.prepare_end(deps.services(), sess, connection)
     try:
+        if connection is not None and not privacy.erasure_refused(person, g.person):
+            # Locked before the subscription is read: one being made meanwhile is waited for.
+            privacy.hold(sess, connection)
+            ending = subscriptions.prepare_end(deps.services(), sess, connection)
         result = privacy.erase(sess, person, g.person, datetime.now(UTC))
     except privacy.ErasureError as err:
         return _person_page(sess, person, 409, f"Nothing was erased: {err}")
