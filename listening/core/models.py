@@ -265,6 +265,7 @@ class GraphSubscription(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reauthorized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last /reauthorize
 
 
 class CalendarDelta(Base):

@@ -46,6 +46,9 @@ RENEW_BEFORE = timedelta(days=2)
 # Reauthorizing with an access token that is itself about to expire would only bring the next
 # challenge: a token with less than this left is refreshed first.
 REAUTHORIZE_MARGIN = timedelta(minutes=30)
+# Microsoft asks that a /reauthorize and a PATCH of one subscription come at least this far apart
+# (together they can leave it inconsistent); a PATCH reauthorizes as well (§9).
+REAUTHORIZE_APART = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ def keep(services: Services, connection_id: int, now: datetime | None = None, *,
 def reauthorize(services: Services, subscription_id: str, now: datetime | None = None) -> Upkeep:
     """Graph asked us to reauthorize (its access rests on a token about to expire): renew when
     renewal is near anyway (a PATCH reauthorizes too), else ``/reauthorize`` with a token that
-    will outlive the next challenge."""
+    will outlive the next challenge; nothing when a renewal just did it. A ``/reauthorize`` and
+    a PATCH never come within ``REAUTHORIZE_APART`` of each other."""
     now = now or datetime.now(UTC)
     try:
         with services.db.unit_of_work() as session:
@@ -164,18 +168,27 @@ def end(services: Services, session: Session, ending: Ending | None, actor, reas
 
 
 # --- the steps ----------------------------------------------------------------------------------
+def _answered_lately(row: GraphSubscription, now: datetime) -> bool:
+    """Was it renewed or reauthorized less than REAUTHORIZE_APART ago? Then another PATCH or
+    /reauthorize must wait, and a challenge now is already answered (a repeat, or one sent
+    before that answer): both used a token that outlives it."""
+    return any(at is not None and now - at < REAUTHORIZE_APART for at in (row.renewed_at, row.reauthorized_at))
+
+
 def _reauthorize(services, session, connection, row, now) -> Upkeep:
-    fresh = connection.access_expires_at is not None and \
-        connection.access_expires_at - REAUTHORIZE_MARGIN > datetime.now(UTC)
+    if _answered_lately(row, now):
+        return Upkeep("none")
     try:
-        if row.expires_at - now <= RENEW_BEFORE:
-            _renew(services, session, connection, row, now, force_refresh=not fresh)
+        if row.expires_at - now <= RENEW_BEFORE + REAUTHORIZE_APART:
+            # Renewal is due, or the sweep would renew within ten minutes of a /reauthorize.
+            _renew(services, session, connection, row, now)
             return Upkeep("renewed")
-        with _graph(services, session, connection, force_refresh=not fresh) as client:
+        with _graph(services, session, connection, force_refresh=not _fresh(connection)) as client:
             client.reauthorize_subscription(row.subscription_id)
     except graph.GraphNotFound:
         _forget(session, connection, row, Action.subscription_removed, "unknown to Microsoft")
         return _create_or_fail(services, session, connection, now, "unknown to Microsoft")
+    row.reauthorized_at = now
     audit.record(session, Action.subscription_reauthorized, None, connection.person_id,
                  _details(connection, row), org_id=connection.org_id)
     return Upkeep("reauthorized")
@@ -205,7 +218,7 @@ def _keep(services, session, connection, org, row, now, gone) -> Upkeep:
         return _create_or_fail(services, session, connection, now, "expired")
     if row is None:
         return _create_or_fail(services, session, connection, now, "new")
-    if row.expires_at - now <= RENEW_BEFORE:
+    if row.expires_at - now <= RENEW_BEFORE and not _answered_lately(row, now):  # else: the next sweep
         try:
             _renew(services, session, connection, row, now)
         except graph.GraphNotFound:
@@ -290,8 +303,16 @@ def _create(services: Services, session: Session, connection: Connection, now: d
                  _details(connection, row) | {"reason": reason}, org_id=connection.org_id)
 
 
-def _renew(services, session, connection, row, now, force_refresh: bool = False) -> None:
-    with _graph(services, session, connection, force_refresh=force_refresh) as client:
+def _fresh(connection: Connection) -> bool:
+    """Does the stored access token outlive the next reauthorization challenge?"""
+    return connection.access_expires_at is not None and \
+        connection.access_expires_at - REAUTHORIZE_MARGIN > datetime.now(UTC)
+
+
+def _renew(services, session, connection, row, now) -> None:
+    # A PATCH reauthorizes too: with a token that outlives REAUTHORIZE_APART, no challenge is due
+    # before a /reauthorize may follow it.
+    with _graph(services, session, connection, force_refresh=not _fresh(connection)) as client:
         answer = client.renew_subscription(row.subscription_id, now + LIFETIME)
     row.expires_at, row.renewed_at = _expiry(answer, now), now
     audit.record(session, Action.subscription_renewed, None, connection.person_id,

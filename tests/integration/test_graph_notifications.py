@@ -228,6 +228,58 @@ def test_reauthorization_required_is_answered_with_a_reauthorize(served, session
     assert actions(session, connection.org_id)[-1][0] == "subscription:reauthorized"
 
 
+def test_a_challenge_soon_after_a_renewal_sends_no_reauthorize(served, session):
+    """Microsoft asks that a /reauthorize and a PATCH of one subscription come ten minutes
+    apart; the PATCH reauthorized it already."""
+    connection, row = subscribed(served, session)
+    soon = row.expires_at - subscriptions.RENEW_BEFORE + timedelta(minutes=1)
+    served.emu.advance_clock((soon - datetime.now(UTC)).total_seconds())
+    assert subscriptions.keep(served.services, connection.id, now=soon).action == "renewed"
+    before = served.emu.stats()["by_endpoint"]
+    early = subscriptions.reauthorize(served.services, row.subscription_id, now=soon + timedelta(minutes=9))
+    assert early.action == "none" and served.emu.stats()["by_endpoint"] == before
+    later = subscriptions.reauthorize(served.services, row.subscription_id, now=soon + timedelta(minutes=11))
+    assert later.action == "reauthorized"
+    assert actions(session, connection.org_id)[-1][0] == "subscription:reauthorized"
+
+
+def test_a_challenge_just_before_renewal_is_due_renews_instead(served, session):
+    """A /reauthorize there would be followed by the sweep's PATCH within ten minutes."""
+    connection, row = subscribed(served, session)
+    expires = row.expires_at
+    at = expires - subscriptions.RENEW_BEFORE - timedelta(minutes=5)
+    served.emu.advance_clock((at - datetime.now(UTC)).total_seconds())
+    assert subscriptions.reauthorize(served.services, row.subscription_id, now=at).action == "renewed"
+    assert subscriptions.keep(served.services, connection.id, now=at + timedelta(minutes=6)).action == "none"
+    [graph_side] = served.emu.subscriptions()
+    renewed = subscription(session, connection.id)
+    assert renewed.expires_at > expires
+    assert graph_side["expirationDateTime"].startswith(renewed.expires_at.strftime("%Y-%m-%dT%H:%M"))
+
+
+def test_a_challenge_repeated_soon_after_a_reauthorize_sends_nothing(served, session):
+    """Graph may send a challenge again; renewing then would PATCH within ten minutes of it."""
+    connection, row = subscribed(served, session)
+    at = row.expires_at - subscriptions.RENEW_BEFORE - subscriptions.REAUTHORIZE_APART - timedelta(minutes=5)
+    served.emu.advance_clock((at - datetime.now(UTC)).total_seconds())
+    assert subscriptions.reauthorize(served.services, row.subscription_id, now=at).action == "reauthorized"
+    before = served.emu.stats()["by_endpoint"]
+    again = subscriptions.reauthorize(served.services, row.subscription_id, now=at + timedelta(minutes=6))
+    assert again.action == "none" and served.emu.stats()["by_endpoint"] == before
+    later = subscriptions.reauthorize(served.services, row.subscription_id, now=at + timedelta(minutes=11))
+    assert later.action == "renewed"
+
+
+def test_the_sweep_waits_to_renew_until_ten_minutes_after_a_reauthorize(served, session):
+    connection, row = subscribed(served, session)
+    soon = row.expires_at - subscriptions.RENEW_BEFORE + timedelta(minutes=1)
+    served.emu.advance_clock((soon - datetime.now(UTC)).total_seconds())
+    row.reauthorized_at = soon - timedelta(minutes=1)  # as another process's clock may have it
+    session.commit()
+    assert subscriptions.keep(served.services, connection.id, now=soon).action == "none"
+    assert subscriptions.keep(served.services, connection.id, now=soon + timedelta(minutes=10)).action == "renewed"
+
+
 def test_a_subscription_graph_forgot_is_made_again_when_it_asks_for_reauthorization(served, session):
     connection, row = subscribed(served, session)
     old_id = row.subscription_id
