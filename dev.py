@@ -48,14 +48,27 @@ def _requirements_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+USAGE = """usage: python3 dev.py demo [--port P] [--emulator-port Q] [--reset]   run the whole demo
+       python3 dev.py test [pytest arguments]                          run the whole test suite
+       python3 dev.py demo --help                                      the demo's options"""
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
     if not argv or argv[0] not in ENVS:
-        print("usage: python3 dev.py demo | test [pytest arguments]", file=sys.stderr)
+        print("python3 dev.py: say demo or test (python3 dev.py --help says more)", file=sys.stderr)
         return 2
     kind, rest = argv[0], argv[1:]
-    # The demo's options are listed by the standard library alone: no environment to make first.
-    wants_help = kind == "demo" and any(a in ("-h", "--help") for a in rest)
-    python = Path(sys.executable) if wants_help else ensure_env(kind)
+    if kind == "demo":
+        # The demo's options are read by the standard library alone, so its help and a mistaken
+        # option show at once, before any environment is made.
+        sys.path.insert(0, str(ROOT))
+        from tools.demo import parse_args
+
+        parse_args(rest)  # --help exits 0; a bad option exits 2 with one line
+    python = ensure_env(kind)
     if kind == "demo":
         command = [str(python), str(ROOT / "tools" / "demo.py"), *rest]
     else:

@@ -20,9 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 STOP_ORDER = [["web", "worker", "clock"], ["emulator"]]
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (--help lists the options)\n")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Standard library only, so ``--help`` works before the virtual environment exists."""
-    parser = argparse.ArgumentParser(prog="python3 dev.py demo", description=__doc__.split("\n\n")[0])
+    parser = _OneLineErrors(prog="python3 dev.py demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=5000, help="the web app's port (default 5000)")
     parser.add_argument("--emulator-port", type=int, default=5100,
                         help="the Microsoft emulator's port (default 5100)")
