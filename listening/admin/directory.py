@@ -26,6 +26,7 @@ from marshmallow import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from listening.core import spreadsheet
 from listening.core.models import Organization, Person, Role
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -62,7 +63,7 @@ class RowSchema(Schema):
 
     @pre_load
     def clean(self, data, **_):
-        data = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
+        data = {k: (spreadsheet.uncell(v.strip()) if isinstance(v, str) else v) for k, v in data.items()}
         for key in ("email", "manager_email"):
             if isinstance(data.get(key), str):
                 data[key] = data[key].lower() or None
@@ -193,10 +194,12 @@ TEMPLATE_ROWS = (
 
 
 def _csv(rows) -> str:
+    """Opened in a spreadsheet, a name such as "=HYPERLINK(…)" stays text; imported again, the
+    file changes nothing (``clean`` reads the escape back)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
+    out.write(",".join(COLUMNS) + "\r\n")  # our own names: nothing to quote, easier to read
+    writer = spreadsheet.writer(out, lineterminator="\r\n")
+    writer.writerows([spreadsheet.cell(v) for v in row] for row in rows)
     return out.getvalue()
 
 

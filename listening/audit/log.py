@@ -11,7 +11,6 @@ can fall outside it; nothing is ever shown out of order.)
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass, replace
@@ -31,7 +30,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from listening.audit import Action
-from listening.core import store, when
+from listening.core import spreadsheet, store, when
 from listening.core.models import INT4_MAX, INT8_MAX, AuditEvent, Person
 
 PAGE_SIZE = 50
@@ -247,22 +246,6 @@ def shown_time(moment: datetime, tz: ZoneInfo) -> str:
     return f"{when.local_time(local, tz)}:{local:%S}"
 
 
-# Spreadsheets run a cell that starts with one of these as a formula (CSV injection);
-# a leading apostrophe makes it text (OWASP "CSV Injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def writer_for(buffer):
-    """Every field quoted: a spreadsheet that splits on ';' (common in Europe) would otherwise
-    cut an unquoted "Mozilla/5.0;=1+2" into a cell that starts with '=' (a formula)."""
-    return csv.writer(buffer, quoting=csv.QUOTE_ALL)
-
-
-def csv_cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
 CSV_HEADER = ("seq", "occurred_at", "action", "actor_id", "actor", "subject_id", "subject",
               "ip", "user_agent", "details", "hash")
 
@@ -272,13 +255,13 @@ def _csv_row(entry: AuditEvent, names: dict, tz: ZoneInfo) -> list[str]:
               names.get(entry.actor_id), entry.subject_id, names.get(entry.subject_id), entry.ip,
               entry.user_agent, json.dumps(entry.details, sort_keys=True, ensure_ascii=False),
               entry.hash.hex())
-    return [csv_cell(v) for v in values]
+    return [spreadsheet.cell(v) for v in values]
 
 
 def export_csv(session: Session, org_id: int, filters: Filters, tz: ZoneInfo) -> Iterator[str]:
     """The whole filtered set as CSV text chunks, newest first, read in keyset batches."""
     buffer = io.StringIO()
-    writer = writer_for(buffer)
+    writer = spreadsheet.writer(buffer)
     writer.writerow(CSV_HEADER)
     current = filters
     while True:

@@ -154,7 +154,7 @@ def test_hr_admin_directory_audit_settings_and_privacy(stack, new_page, tmp_path
     with page.expect_download() as export:
         page.click("text=Export the current directory")
     exported = export.value.path().read_text()
-    assert "grace.whitfield@contoso.com,Grace Whitfield,elena.marsh@contoso.com,hr_admin" in exported
+    assert '"grace.whitfield@contoso.com","Grace Whitfield","elena.marsh@contoso.com","hr_admin"' in exported
     # A file with errors: every problem by line, in line order, and nothing changes.
     bad = tmp_path / "bad.csv"
     bad.write_text("email,name,manager_email,role\nana@x.example,Ana,boss@x.example,employee\n"

@@ -52,6 +52,8 @@ def test_the_directory_export_imports_back_unchanged(client, session):
     org = f.org(session)
     admin = f.person(session, org, role=Role.hr_admin, name="Ada Admin", aliases=["ada@x.example"])
     f.person(session, org, manager=admin, name="Bo Report")
+    f.person(session, org, manager=admin, name='=HYPERLINK("http://evil.example";"x")')
+    f.person(session, org, manager=admin, name="@SUM(1+1);-2")
     gone = f.person(session, org, name="Gone Person")
     gone.active = False
     session.commit()
@@ -60,7 +62,9 @@ def test_the_directory_export_imports_back_unchanged(client, session):
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and body.startswith("email,name,manager_email,role,aliases,time_zone")
     assert "Gone Person" not in body and "ada@x.example" in body
+    # A spreadsheet opens the names as text: every field quoted, a formula's start escaped.
+    assert '"\'=HYPERLINK(""http://evil.example"";""x"")"' in body and '"\'@SUM(1+1);-2"' in body
     result = directory.apply_import(session, session.get(Organization, org.id), directory.parse_csv(body.encode()))
-    assert (result.created, result.updated, result.deactivated, result.unchanged) == (0, 0, 0, 2)
+    assert (result.created, result.updated, result.deactivated, result.unchanged) == (0, 0, 0, 4)
     template = client.get("/admin/directory/template.csv").get_data(as_text=True)
     assert template.splitlines()[0] == "email,name,manager_email,role,aliases,time_zone"

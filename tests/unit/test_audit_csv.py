@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from listening.audit import log as audit_log
+from listening.core import spreadsheet
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -24,7 +25,7 @@ from listening.audit import log as audit_log
     (42, "42"),
 ])
 def test_formula_cells_are_escaped(value, expected):
-    assert audit_log.csv_cell(value) == expected
+    assert spreadsheet.cell(value) == expected
 
 
 def test_a_row_escapes_every_cell_and_shows_the_viewer_zone():
@@ -52,7 +53,7 @@ def test_every_field_is_quoted_so_a_semicolon_split_makes_no_formula():
         seq=1, occurred_at=datetime(2026, 1, 15, 12, 0, tzinfo=UTC), action="auth:sign_in",
         actor_id=None, subject_id=None, ip=None, user_agent="Mozilla/5.0;=1+2", details={}, hash=b"\x02" * 32)
     buffer = io.StringIO()
-    audit_log.writer_for(buffer).writerow(audit_log._csv_row(entry, {}, ZoneInfo("UTC")))
+    spreadsheet.writer(buffer).writerow(audit_log._csv_row(entry, {}, ZoneInfo("UTC")))
     line = buffer.getvalue().strip()
     assert line.startswith('"1","2026-01-15T12:00:00+00:00"') and '"Mozilla/5.0;=1+2"' in line
     # As a spreadsheet splitting on ';' reads it (a quote toggles quoting): no cell starts with '='.
