@@ -2,7 +2,7 @@
 
 Every blueprint under /admin is made by ``blueprint()``, which installs the guard
 (signed in, and an HR admin: listening/web/security.py) as its ``before_request``,
-so no view can forget it; tests/integration/test_admin_guard.py walks the URL map
+so no view can forget it; tests/integration/test_hr_access.py walks the URL map
 and checks every /admin route. A module that adds admin pages makes its own with
 ``blueprint("admin_things", __name__)`` (listening/web/__init__.py registers every
 blueprint made so), imports itself at the end of this file, and lists its pages in the
