@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         starting = False
         died = supervisor.watch()
         if died is not None:
-            print(f"demo: {died} stopped; shutting down", file=sys.stderr)
+            print(f"demo: {died} stopped; shutting down (its log: {stack.instance / 'logs'})", file=sys.stderr)
             status = 1
     except StopDemo:
         pass

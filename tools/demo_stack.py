@@ -136,8 +136,11 @@ class Stack:
             "--control-socket", str(self.instance / "gunicorn.ctl"), "wsgi:app"], env, grace=4))
         # The Procfile's worker and clock. A worker stops within a few seconds of SIGTERM even in
         # the middle of a sync (the sync gives way and is queued again: jobs/runtime.py).
-        supervisor.start(Child("worker", procfile.command("worker", bin_dir), env, restart=True, grace=20))
-        supervisor.start(Child("clock", procfile.command("clock", bin_dir), env, restart=True, grace=3))
+        # Their logs go to files too: a line per job would push the banner off the screen.
+        supervisor.start(Child("worker", procfile.command("worker", bin_dir), env, restart=True, grace=20,
+                               stdout=open(logs / "worker.log", "ab")))  # noqa: SIM115 - the child's
+        supervisor.start(Child("clock", procfile.command("clock", bin_dir), env, restart=True, grace=3,
+                               stdout=open(logs / "clock.log", "ab")))  # noqa: SIM115 - the child's
         _wait_for(f"http://127.0.0.1:{self.port}/healthz", 60, supervisor)
 
     def welcome(self) -> None:
@@ -150,7 +153,7 @@ class Stack:
         if admins:
             lines.append(f"Sign in as an HR admin: {admins[0]['email']}")
         lines += approval_lines(self.tenants, self.users)
-        lines += [f"Logs of the web app and the emulator: {self.instance / 'logs'}",
+        lines += [f"Logs of the web app, worker, clock and emulator: {self.instance / 'logs'}",
                   "Stop with Ctrl-C.", "=" * 72, ""]
         print("\n".join(lines), flush=True)
 

@@ -233,7 +233,11 @@ def test_the_demo_runs_on_any_port_and_stops_cleanly(demo_instance, how):
         out.close()
     assert code == 0, text[-3000:]
     assert took < 15
-    assert "Traceback" not in text
+    logs = {path.name: path.read_text(errors="replace") for path in (demo_instance / "logs").glob("*.log")}
+    assert {"worker.log", "clock.log", "emulator.log"} <= logs.keys()
+    assert "Traceback" not in text and not [name for name, log in logs.items() if "Traceback" in log]
+    # The terminal keeps the banner readable: the jobs' lines go to the worker's log.
+    assert "rq.worker" not in text and "rq.worker" in logs["worker.log"]
     order = re.findall(r"demo: stopped (web|worker|clock|emulator|Valkey|PostgreSQL)\n", text)
     assert order == ["web", "worker", "clock", "emulator", "Valkey", "PostgreSQL"], text[-2000:]
     _wait_until(lambda: not any(_alive(pid) for pid in pids), timeout=5)
