@@ -1,4 +1,5 @@
-"""``flask audit verify``, ``flask audit refused-sign-ins`` and ``flask retention run``.
+"""``flask audit verify``, ``flask audit checkpoint``, ``flask audit refused-sign-ins`` and
+``flask retention run``.
 
 ``audit verify`` exits 1 when a chain is broken (a finding, not bad input), and
 2 with one line on stderr for bad input, like every command of ours.
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from listening import audit
 from listening.admin import retention
 from listening.audit import checkpoint, refusals
-from listening.cli import fail, services
+from listening.cli import fail, organization, services
 from listening.core import store
 from listening.core.models import Organization
 
@@ -77,9 +78,39 @@ def verify(tenant_id: str | None, checkpoint_file: Path | None):
         sys.exit(1)
 
 
+@audit_cli.command("checkpoint")
+@click.option("--org", "tenant_id", help="Only this organization (its tenant id); default: every one.")
+def checkpoint_now(tenant_id: str | None):
+    """Sign a checkpoint of each chain now, as the daily job does, and print the files written."""
+    svc = services()
+    with svc.db.unit_of_work() as sess:
+        orgs = [organization(sess, tenant_id)] if tenant_id else \
+            list(sess.scalars(select(Organization).order_by(Organization.id)))
+        signed = [(org.tenant_id, checkpoint.take(sess, org.id, org.tenant_id, datetime.now(UTC))) for org in orgs]
+    # Written after the commit, so that a file names only entries that exist. One that cannot be
+    # written stops none of the others; each is named, and the command then exits 1.
+    unwritten = 0
+    for tenant, doc in signed:
+        if doc is None:
+            click.echo(f"{tenant}: no entries yet, no checkpoint")
+            continue
+        try:
+            path = checkpoint.write(svc.settings.checkpoint_dir, doc)
+        except OSError as err:
+            unwritten += 1
+            click.echo(f"error: {tenant}: the checkpoint of entry #{doc['seq']} is in the log (the HR admins' "
+                       f"receipt) but no file was written: {err.filename or svc.settings.checkpoint_dir}: "
+                       f"{err.strerror}", err=True)
+            continue
+        click.echo(f"{tenant}: entry #{doc['seq']} -> {path}")
+    if unwritten:
+        sys.exit(1)
+
+
 @retention_cli.command("run")
 def run():
-    """Apply every organization's retention now (what the daily job does)."""
+    """Apply every organization's retention now (the daily job's purge; the job then also verifies
+    each chain and signs a checkpoint: 'flask audit checkpoint')."""
     summary = retention.run(services(), datetime.now(UTC))
     for report in summary.organizations:
         click.echo(f"organization {report.org_id}: removed {report.calendar_items} calendar items "

@@ -141,3 +141,34 @@ def test_the_checkpoint_time_is_in_the_viewers_zone(app, client, session, signed
     verdict = text.split('id="checkpoint-verdict"', 1)[1].split("</p>", 1)[0]
     tokyo = audit_log.shown_time(datetime.fromisoformat(doc["at"]), audit_log.zone("Asia/Tokyo"))
     assert tokyo in verdict and doc["at"] not in verdict, verdict
+
+
+def test_flask_audit_checkpoint_signs_and_writes_one_now(app, session):
+    """An operator need not wait for the night to have a receipt."""
+    org = f.org(session)
+    audit.record(session, Action.sync, None, None, org_id=org.id)
+    empty = f.org(session)
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 0, result.output
+    written = _file(app, org.id)
+    assert f"{org.tenant_id}: entry #1 -> {written}" in result.output
+    assert f"{empty.tenant_id}: no entries yet, no checkpoint" in result.output
+    assert checkpoint.parse(services_of(app).keys, written.read_bytes()) == checkpoint.latest_recorded(session, org.id)
+    unknown = app.test_cli_runner().invoke(args=["audit", "checkpoint", "--org", "no-such-tenant"])
+    assert unknown.exit_code == 2 and unknown.output.count("\n") == 1 and "no-such-tenant" in unknown.output
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_none_of_the_others(app, session):
+    first, second = f.org(session), f.org(session)
+    for org in (first, second):
+        audit.record(session, Action.sync, None, None, org_id=org.id)
+    session.commit()
+    folder = services_of(app).settings.checkpoint_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"org-{first.id}").write_text("a file where its folder should be")
+    result = app.test_cli_runner().invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and first.tenant_id in result.stderr
+    assert f"org-{first.id}" in result.stderr and "no file was written" in result.stderr
+    assert f"{second.tenant_id}: entry #1 -> {_file(app, second.id)}" in result.stdout
