@@ -95,9 +95,10 @@ class Clock:
 
 
 # --- Redis restarted under busy workers -----------------------------------------------------------
-@pytest.mark.parametrize("keep_data", [True, False], ids=["with its data", "without its data"])
+@pytest.mark.parametrize("keep_data, down_for", [(True, 0), (False, 0), (True, 60)],
+                         ids=["with its data", "without its data", "with its data, 60 s down"])
 def test_redis_restarted_while_two_workers_are_busy_and_a_retry_is_scheduled(
-        database_url, key_prefix, emu3, session, tmp_path, keep_data):
+        database_url, key_prefix, emu3, session, tmp_path, keep_data, down_for):
     redis = stores.OwnRedis(tmp_path)
     app = make_app(database_url, redis.url, key_prefix, emu3.url, tmp_path, sync_retry=(2, (8,)))
     services = services_of(app)
@@ -121,6 +122,7 @@ def test_redis_restarted_while_two_workers_are_busy_and_a_retry_is_scheduled(
         redis.stop()
         h.wait_for(lambda: all(_synced(session, i) for i in (a.id, b.id)), timeout=30)  # committed meanwhile
         time.sleep(2)  # their workers now wait to record the results
+        time.sleep(max(0.0, down_for - (time.monotonic() - down)))  # a failover's worth of outage
         redis.start(keep_data)
         outage = time.monotonic() - down
         emu3.clear_faults()
