@@ -14,10 +14,15 @@ import click
 
 
 def services():
-    """The Services of the app the command runs in (built once by create_app)."""
-    from flask import current_app
+    """The Services that create_app built for the app this command was started with (Flask's
+    ScriptInfo on the click context: the one app the CLI loaded, not a global). Commands run
+    through ``flask`` (or ``app.test_cli_runner()``), which provides it."""
+    from flask.cli import ScriptInfo
 
-    return current_app.extensions["listening"]
+    info = click.get_current_context().find_object(ScriptInfo)
+    if info is None:
+        fail("run this command through 'flask --app wsgi'")
+    return info.load_app().extensions["listening"]
 
 
 def fail(message: str, status: int = 2) -> NoReturn:

@@ -172,3 +172,12 @@ def test_a_checkpoint_that_cannot_be_written_stops_none_of_the_others(app, sessi
     assert result.stderr.count("\n") == 1 and first.tenant_id in result.stderr
     assert f"org-{first.id}" in result.stderr and "no file was written" in result.stderr
     assert f"{second.tenant_id}: entry #1 -> {_file(app, second.id)}" in result.stdout
+
+
+def test_a_command_run_without_flask_says_how_to_run_it(app):
+    """The commands get their Services from the app Flask's CLI loaded; a bare click runner has none."""
+    from click.testing import CliRunner
+
+    with app.app_context():
+        result = CliRunner().invoke(app.cli, ["audit", "checkpoint"])
+    assert result.exit_code == 2 and "flask --app wsgi" in result.output and result.output.count("\n") == 1

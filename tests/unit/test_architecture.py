@@ -117,3 +117,17 @@ def test_the_rule_can_fail():
     """The check above is only worth something if an upward import is caught."""
     assert layer_of("listening.sync.mailbox") > layer_of("listening.outlook.graph")
     assert layer_of("listening.web.pages") == ENTRY and layer_of("listening.core.db") == CORE
+
+
+def test_only_the_web_layer_and_the_factory_read_current_app():
+    """Dependencies are passed in: use cases, jobs and commands are given their Services."""
+    readers = []
+    for path in SOURCES:
+        module = module_name(path)
+        if module == "listening" or module.startswith("listening.web"):
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        if any(isinstance(node, ast.ImportFrom) and any(a.name == "current_app" for a in node.names)
+               or isinstance(node, ast.Attribute) and node.attr == "current_app" for node in ast.walk(tree)):
+            readers.append(module)
+    assert readers == []
