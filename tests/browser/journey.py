@@ -91,13 +91,54 @@ def _one_microsoft_step(page, base: str, email: str, keyboard: bool) -> None:
     page.wait_for_load_state()
 
 
-def tab_to(page, selector: str, limit: int = 120) -> None:
-    """Press Tab until the element matching ``selector`` has the focus (keyboard only)."""
+def tab_to(page, target, limit: int = 120, back: bool = False) -> None:
+    """Press Tab (Shift+Tab when ``back``) until ``target``, a CSS selector or a Locator, has
+    the focus: keyboard only. Fails naming the control, and what had the focus instead, if
+    ``limit`` presses never reach it (a control the keyboard cannot reach fails the test)."""
+    key = "Shift+Tab" if back else "Tab"
+    if isinstance(target, str):
+        def focused() -> bool:
+            return page.evaluate("s => { const a = document.activeElement; return !!a && a.matches(s); }",
+                                 target)
+        name = target
+    else:
+        target.wait_for(state="attached")
+        def focused() -> bool:
+            return target.evaluate("el => el === document.activeElement")
+        name = re.sub(r"^.*selector=(['\"])(.*)\1>$", r"\2", str(target))
     for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("s => { const a = document.activeElement; return !!a && a.matches(s); }", selector):
+        page.keyboard.press(key)
+        if focused():
             return
-    raise AssertionError(f"Tab never reached {selector} on {page.url}")
+    raise AssertionError(f"{limit} presses of {key} never gave the focus to {name} on {page.url}; "
+                         f"the focus was left on {_describe_focus(page)}")
+
+
+def press(page, target, key: str = "Enter", back: bool = False, navigates: bool = True) -> None:
+    """Tab to ``target`` and press ``key`` on it (Enter for a link or a button, Space for a
+    button or a checkbox); with ``navigates``, wait for the page it leads to."""
+    tab_to(page, target, back=back)
+    if navigates:
+        with page.expect_navigation():
+            page.keyboard.press(key)
+    else:
+        page.keyboard.press(key)
+
+
+def type_into(page, target, value: str, back: bool = False) -> None:
+    """Tab to a field and type ``value`` over what it held."""
+    tab_to(page, target, back=back)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(value)
+
+
+def _describe_focus(page) -> str:
+    return page.evaluate("""() => {
+        const a = document.activeElement;
+        if (!a || a === document.body) return "the page itself";
+        const text = (a.getAttribute("aria-label") || a.innerText || a.value || "").trim().slice(0, 60);
+        return "<" + a.tagName.toLowerCase() + (a.id ? "#" + a.id : "") + "> " + JSON.stringify(text);
+    }""")
 
 
 def focused_text(page) -> str:
