@@ -30,9 +30,7 @@ def register_blueprints(app) -> None:
     from listening.web import admin, auth, health, nav, one_on_ones, outlook, pages, sync
     from listening.web.security import hats, is_sessionless
 
-    for bp in admin.BLUEPRINTS:
-        app.register_blueprint(bp)
-    for module in (auth, pages, one_on_ones, outlook, sync, health):
+    for module in (admin, auth, pages, one_on_ones, outlook, sync, health):
         app.register_blueprint(module.bp)
     app.context_processor(lambda: {"nav_sections": lambda: nav.sections(hats()), "moment": _moment})
 

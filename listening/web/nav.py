@@ -1,6 +1,6 @@
 """The navigation: one list, shown by one template (templates/_nav.html), each link for the
 people who wear its hat (listening/web/security.py). A module that adds pages adds its
-links here: ``add_admin_page("API keys", "admin_api.keys_page")``.
+links here: ``add_admin_page("API keys", "admin.api_keys_page")``.
 """
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ ADMIN = [
 
 
 def add_admin_page(label: str, endpoint: str, also: tuple[str, ...] = ()) -> None:
-    """List one more HR admin page in the navigation (its blueprint comes from
-    listening.web.admin.blueprint, which guards it)."""
+    """List one more HR admin page in the navigation (its view is on listening.web.admin.bp,
+    which guards it)."""
     if all(link.endpoint != endpoint for link in ADMIN):
         ADMIN.append(Link(label, endpoint, ADMINISTERS, also))
 

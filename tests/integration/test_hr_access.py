@@ -27,6 +27,11 @@ def admin_routes(app, person_id: int, entry_id: int) -> list[tuple[str, str]]:
     return routes
 
 
+def test_every_admin_page_is_on_the_one_guarded_blueprint(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.startswith("/admin")}
+    assert endpoints and {e.split(".", 1)[0] for e in endpoints} == {"admin"}
+
+
 def test_the_walk_finds_the_admin_pages(app):
     found = {url for _, url in admin_routes(app, 1, 2)}
     assert {"/admin/directory", "/admin/audit", "/admin/audit/2", "/admin/settings", "/admin/people/1",

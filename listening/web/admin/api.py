@@ -14,12 +14,11 @@ from listening.api import keys
 from listening.api.schemas import EVENT_TYPES
 from listening.audit import log as audit_log
 from listening.web import deps, nav
-from listening.web.admin import blueprint
+from listening.web.admin import bp
 from listening.webhooks import delivery, endpoints
 
-bp = blueprint("admin_api", __name__)  # under /admin, for HR admins only (the blueprint's guard)
-nav.add_admin_page("API keys", "admin_api.api_keys_page")
-nav.add_admin_page("Webhooks", "admin_api.webhooks_page", also=("admin_api.webhook_log",))
+nav.add_admin_page("API keys", "admin.api_keys_page")
+nav.add_admin_page("Webhooks", "admin.webhooks_page", also=("admin.webhook_log",))
 
 
 def _when(moment):
@@ -58,7 +57,7 @@ def api_key_revoke(key_id: int):
         abort(404, description=str(err))
     sess.commit()
     flash(f"The key “{row.name}” is revoked; its next request is refused.")
-    return redirect(url_for("admin_api.api_keys_page"), code=303)
+    return redirect(url_for("admin.api_keys_page"), code=303)
 
 
 # --- webhooks ------------------------------------------------------------------------------------
@@ -99,7 +98,7 @@ def webhook_remove(endpoint_id: int):
     endpoints.remove(sess, _endpoint(endpoint_id), g.person)
     sess.commit()
     flash("The endpoint is removed; nothing more is sent to it.")
-    return redirect(url_for("admin_api.webhooks_page"), code=303)
+    return redirect(url_for("admin.webhooks_page"), code=303)
 
 
 @bp.post("/webhooks/<int:endpoint_id>/enable")
@@ -108,7 +107,7 @@ def webhook_enable(endpoint_id: int):
     endpoints.enable(sess, _endpoint(endpoint_id), g.person)
     sess.commit()
     flash("The endpoint is enabled again: new events are sent to it.")
-    return redirect(url_for("admin_api.webhooks_page"), code=303)
+    return redirect(url_for("admin.webhooks_page"), code=303)
 
 
 @bp.get("/webhooks/<int:endpoint_id>")
@@ -129,4 +128,4 @@ def webhook_redeliver(delivery_id: int):
         abort(404, description="No such delivery in your organization.")
     sess.commit()  # queued as it commits, with the same webhook-id
     flash("Sent again: the delivery is queued with the same webhook-id.")
-    return redirect(url_for("admin_api.webhook_log", endpoint_id=found.endpoint_id), code=303)
+    return redirect(url_for("admin.webhook_log", endpoint_id=found.endpoint_id), code=303)
