@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import render_template
 
-
 from listening.outlook import linking
 from listening.web import deps
 from listening.web.admin import bp

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 
 from listening.admin import settings as org_settings
-
 from listening.web import deps
 from listening.web.admin import bp
 from listening.web.security import own_organization
