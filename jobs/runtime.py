@@ -45,12 +45,15 @@ REDIS_PATIENCE = 75.0
 def services():
     """The process's Services, built on first use from the environment."""
     if _services is None:
+        from rq.exceptions import StopRequested
+
         from listening import services as wiring
         from listening.core import config, logs
 
         settings = config.from_env()
         settings.check()
-        logs.configure(settings.log_level)
+        # RQ's SIGTERM handler raises StopRequested; landing in a log line it must still stop us.
+        logs.configure(settings.log_level, interruptions=(StopRequested,))
         use(wiring.build(settings, redis_patience=REDIS_PATIENCE))
     return _services
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
+import sys
 
 context_id: contextvars.ContextVar[str] = contextvars.ContextVar("log_context_id", default="-")
 
@@ -46,11 +47,33 @@ class MaskingFormatter(logging.Formatter):
         return mask(super().format(record))
 
 
-def configure(level: str = "INFO") -> None:
+class PassingHandler(logging.StreamHandler):
+    """Lets through the exceptions a signal handler raises to interrupt the process.
+
+    RQ's worker raises StopRequested from its SIGTERM handler to leave its wait for a job. A
+    signal that lands while a line is being written raises it inside ``emit``, where logging
+    would report it as a failure to log and swallow it, and the worker would never stop.
+    Failures of the logging itself are still reported and swallowed."""
+
+    def __init__(self, interruptions: tuple[type[BaseException], ...] = ()):
+        super().__init__()
+        self.interruptions = interruptions
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], self.interruptions):
+            raise  # noqa: PLE0704 - called by emit's except block: re-raises what it caught
+        super().handleError(record)
+
+
+def configure(level: str = "INFO", interruptions: tuple[type[BaseException], ...] = ()) -> None:
+    """Log to stderr with the context id and masking. ``interruptions``: exceptions that a
+    signal handler of this process raises, which must reach the code they interrupt."""
     root = logging.getLogger()
-    if any(isinstance(f, ContextFilter) for h in root.handlers for f in h.filters):
-        return
-    handler = logging.StreamHandler()
+    for existing in root.handlers:
+        if isinstance(existing, PassingHandler):  # configured already: only add what is new
+            existing.interruptions += tuple(i for i in interruptions if i not in existing.interruptions)
+            return
+    handler = PassingHandler(interruptions)
     handler.addFilter(ContextFilter())
     handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s [%(context_id)s] %(name)s: %(message)s"))
     root.addHandler(handler)

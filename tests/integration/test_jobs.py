@@ -200,3 +200,19 @@ def test_worker_settings_come_from_the_apps_own_configuration(database_url, redi
     out = subprocess.run([sys.executable, "-c", "import jobs.rq_settings as s; print(s.REDIS_URL, *s.QUEUES)"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == [redis_url, key_prefix + "webhooks", key_prefix + "sync", key_prefix + "maintenance"]
+
+
+def test_the_worker_process_lets_rqs_stop_request_through_its_logging(job_app, tmp_path):
+    """RQ's SIGTERM handler raises StopRequested; landing in a log line it must still stop the
+    worker (tests/unit/test_log_interruptions.py shows what happens otherwise)."""
+    from tests.support import stores
+
+    env = stores.worker_env(services_of(job_app).settings, tmp_path / "worker")
+    code = ("import logging, jobs.rq_settings\n"
+            "from rq.exceptions import StopRequested\n"
+            "from listening.core.logs import PassingHandler\n"
+            "print([StopRequested in h.interruptions for h in logging.getLogger().handlers\n"
+            "       if isinstance(h, PassingHandler)])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "[True]", done.stderr[-2000:]
