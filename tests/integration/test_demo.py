@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -208,6 +209,16 @@ def _wait_for_subscription(port: int, emulator_port: int, email: str) -> None:
     assert sub["notificationUrl"] == f"http://127.0.0.1:{port}/graph/notifications"
 
 
+def _kill_leftovers(text: str, instance: Path) -> None:
+    for pid in _pids(text, instance):
+        if _alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)  # each child leads its own session and group
+            except (ProcessLookupError, PermissionError):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigint_in_background"])
 def test_the_demo_runs_on_any_port_and_stops_cleanly(demo_instance, how):
     port, emulator_port = free_port(), free_port()
@@ -230,6 +241,7 @@ def test_the_demo_runs_on_any_port_and_stops_cleanly(demo_instance, how):
             os.killpg(proc.pid, signal.SIGKILL)
         out.seek(0)
         text = out.read()
+        _kill_leftovers(text, demo_instance)  # a failed stop must not leave them to the next test
         out.close()
     assert code == 0, text[-3000:]
     assert took < 15
