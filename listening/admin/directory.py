@@ -198,8 +198,8 @@ def _csv(rows) -> str:
     file changes nothing (``clean`` reads the escape back)."""
     out = io.StringIO()
     out.write(",".join(COLUMNS) + "\r\n")  # our own names: nothing to quote, easier to read
-    writer = spreadsheet.writer(out, lineterminator="\r\n")
-    writer.writerows([spreadsheet.cell(v) for v in row] for row in rows)
+    writer = spreadsheet.Writer(out, lineterminator="\r\n")
+    writer.writerows(rows)
     return out.getvalue()
 
 

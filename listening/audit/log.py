@@ -250,18 +250,17 @@ CSV_HEADER = ("seq", "occurred_at", "action", "actor_id", "actor", "subject_id",
               "ip", "user_agent", "details", "hash")
 
 
-def _csv_row(entry: AuditEvent, names: dict, tz: ZoneInfo) -> list[str]:
-    values = (entry.seq, entry.occurred_at.astimezone(tz).isoformat(), entry.action, entry.actor_id,
-              names.get(entry.actor_id), entry.subject_id, names.get(entry.subject_id), entry.ip,
-              entry.user_agent, json.dumps(entry.details, sort_keys=True, ensure_ascii=False),
-              entry.hash.hex())
-    return [spreadsheet.cell(v) for v in values]
+def _csv_row(entry: AuditEvent, names: dict, tz: ZoneInfo) -> list:
+    """One entry's cells, made safe for a spreadsheet as they are written (core/spreadsheet.py)."""
+    return [entry.seq, entry.occurred_at.astimezone(tz).isoformat(), entry.action, entry.actor_id,
+            names.get(entry.actor_id), entry.subject_id, names.get(entry.subject_id), entry.ip,
+            entry.user_agent, json.dumps(entry.details, sort_keys=True, ensure_ascii=False), entry.hash.hex()]
 
 
 def export_csv(session: Session, org_id: int, filters: Filters, tz: ZoneInfo) -> Iterator[str]:
     """The whole filtered set as CSV text chunks, newest first, read in keyset batches."""
     buffer = io.StringIO()
-    writer = spreadsheet.writer(buffer)
+    writer = spreadsheet.Writer(buffer)
     writer.writerow(CSV_HEADER)
     current = filters
     while True:

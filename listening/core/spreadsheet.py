@@ -9,10 +9,21 @@ import csv
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def writer(buffer, **options):
-    """Every field quoted: a spreadsheet that splits on ';' (common in Europe) would otherwise
+class Writer:
+    """A csv writer that makes every cell safe as it writes it, so no caller can forget one.
+
+    Every field quoted: a spreadsheet that splits on ';' (common in Europe) would otherwise
     cut an unquoted "Mozilla/5.0;=1+2" into a cell that starts with '=' (a formula)."""
-    return csv.writer(buffer, quoting=csv.QUOTE_ALL, **options)
+
+    def __init__(self, buffer, **options):
+        self._csv = csv.writer(buffer, quoting=csv.QUOTE_ALL, **options)
+
+    def writerow(self, row) -> None:
+        self._csv.writerow([cell(v) for v in row])
+
+    def writerows(self, rows) -> None:
+        for row in rows:
+            self.writerow(row)
 
 
 def cell(value) -> str:
