@@ -68,11 +68,9 @@ def main(argv: list[str]) -> int:
         from tools.demo import parse_args
 
         parse_args(rest)  # --help exits 0; a bad option exits 2 with one line
-    python = ensure_env(kind)
-    if kind == "demo":
-        command = [str(python), str(ROOT / "tools" / "demo.py"), *rest]
+        command = [str(ensure_env(kind)), str(ROOT / "tools" / "demo.py"), *rest]
     else:
-        command = [str(python), "-m", "pytest", *rest]
+        command = [str(ensure_env(kind)), "-m", "pytest", *rest]
     os.chdir(ROOT)
     os.execv(command[0], command)
 
