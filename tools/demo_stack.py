@@ -118,12 +118,14 @@ class Stack:
         python, bin_dir, env = sys.executable, Path(sys.executable).parent, self.env()
         logs = self.instance / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+
+        def log(name: str):
+            return open(logs / f"{name}.log", "ab")  # noqa: SIM115 - the child's, open while it runs
         emulator = [python, "-m", "emulator", "--host", "127.0.0.1", "--port", str(self.emulator_port),
                     "--seed", "demo", "--control"]
         for uri in self.redirect_uris():
             emulator += ["--redirect-uri", uri]
-        supervisor.start(Child("emulator", emulator, env, grace=2,
-                               stdout=open(logs / "emulator.log", "ab")))  # noqa: SIM115 - the child's
+        supervisor.start(Child("emulator", emulator, env, grace=2, stdout=log("emulator")))
         _wait_for(self.emulator_url + "/_emulator/users", 30, supervisor)
         self.users = requests.get(self.emulator_url + "/_emulator/users", timeout=10).json()
         self.tenants = requests.get(self.emulator_url + "/_emulator/tenants", timeout=10).json()
@@ -138,9 +140,9 @@ class Stack:
         # the middle of a sync (the sync gives way and is queued again: jobs/runtime.py).
         # Their logs go to files too: a line per job would push the banner off the screen.
         supervisor.start(Child("worker", procfile.command("worker", bin_dir), env, restart=True, grace=20,
-                               stdout=open(logs / "worker.log", "ab")))  # noqa: SIM115 - the child's
+                               stdout=log("worker")))
         supervisor.start(Child("clock", procfile.command("clock", bin_dir), env, restart=True, grace=3,
-                               stdout=open(logs / "clock.log", "ab")))  # noqa: SIM115 - the child's
+                               stdout=log("clock")))
         _wait_for(f"http://127.0.0.1:{self.port}/healthz", 60, supervisor)
 
     def welcome(self) -> None:
