@@ -165,6 +165,11 @@ def wait_delivery(emu, since: int = 0, timeout: float = 15.0, **match) -> dict:
     return h.wait_for(lambda: (delivered(emu, since, **match) or [None])[-1], timeout=timeout)
 
 
+def clock_to(emu, moment: datetime) -> None:
+    """Move the emulator's clock to ``moment``, the ``now`` a test hands the use cases."""
+    emu.advance_clock((moment - datetime.now(UTC)).total_seconds())
+
+
 def last_seq(emu) -> int:
     log = emu.deliveries()
     return log[-1]["seq"] if log else 0

@@ -15,6 +15,7 @@ from tests.integration import sync_helpers as h
 from tests.integration.notification_helpers import (
     actions,
     client_state,
+    clock_to,
     delivered,
     last_seq,
     linked,
@@ -209,7 +210,7 @@ def test_a_subscription_is_renewed_before_it_expires(served, session):
     connection, row = subscribed(served, session)
     expires = row.expires_at
     soon = expires - subscriptions.RENEW_BEFORE + timedelta(minutes=1)
-    served.emu.advance_clock((soon - datetime.now(UTC)).total_seconds())
+    clock_to(served.emu, soon)
     upkeep = subscriptions.keep(served.services, connection.id, now=soon)
     assert upkeep.action == "renewed" and not upkeep.resync
     renewed = subscription(session, connection.id)
@@ -228,16 +229,21 @@ def test_reauthorization_required_is_answered_with_a_reauthorize(served, session
     assert actions(session, connection.org_id)[-1][0] == "subscription:reauthorized"
 
 
+def _answered_already(served, subscription_id: str, at: datetime) -> bool:
+    """A challenge at ``at`` is answered with nothing: no request reaches Graph."""
+    before = served.emu.stats()["by_endpoint"]
+    upkeep = subscriptions.reauthorize(served.services, subscription_id, now=at)
+    return upkeep.action == "none" and served.emu.stats()["by_endpoint"] == before
+
+
 def test_a_challenge_soon_after_a_renewal_sends_no_reauthorize(served, session):
     """Microsoft asks that a /reauthorize and a PATCH of one subscription come ten minutes
     apart; the PATCH reauthorized it already."""
     connection, row = subscribed(served, session)
     soon = row.expires_at - subscriptions.RENEW_BEFORE + timedelta(minutes=1)
-    served.emu.advance_clock((soon - datetime.now(UTC)).total_seconds())
+    clock_to(served.emu, soon)
     assert subscriptions.keep(served.services, connection.id, now=soon).action == "renewed"
-    before = served.emu.stats()["by_endpoint"]
-    early = subscriptions.reauthorize(served.services, row.subscription_id, now=soon + timedelta(minutes=9))
-    assert early.action == "none" and served.emu.stats()["by_endpoint"] == before
+    assert _answered_already(served, row.subscription_id, soon + timedelta(minutes=9))
     later = subscriptions.reauthorize(served.services, row.subscription_id, now=soon + timedelta(minutes=11))
     assert later.action == "reauthorized"
     assert actions(session, connection.org_id)[-1][0] == "subscription:reauthorized"
@@ -248,7 +254,7 @@ def test_a_challenge_just_before_renewal_is_due_renews_instead(served, session):
     connection, row = subscribed(served, session)
     expires = row.expires_at
     at = expires - subscriptions.RENEW_BEFORE - timedelta(minutes=5)
-    served.emu.advance_clock((at - datetime.now(UTC)).total_seconds())
+    clock_to(served.emu, at)
     assert subscriptions.reauthorize(served.services, row.subscription_id, now=at).action == "renewed"
     assert subscriptions.keep(served.services, connection.id, now=at + timedelta(minutes=6)).action == "none"
     [graph_side] = served.emu.subscriptions()
@@ -261,11 +267,9 @@ def test_a_challenge_repeated_soon_after_a_reauthorize_sends_nothing(served, ses
     """Graph may send a challenge again; renewing then would PATCH within ten minutes of it."""
     connection, row = subscribed(served, session)
     at = row.expires_at - subscriptions.RENEW_BEFORE - subscriptions.REAUTHORIZE_APART - timedelta(minutes=5)
-    served.emu.advance_clock((at - datetime.now(UTC)).total_seconds())
+    clock_to(served.emu, at)
     assert subscriptions.reauthorize(served.services, row.subscription_id, now=at).action == "reauthorized"
-    before = served.emu.stats()["by_endpoint"]
-    again = subscriptions.reauthorize(served.services, row.subscription_id, now=at + timedelta(minutes=6))
-    assert again.action == "none" and served.emu.stats()["by_endpoint"] == before
+    assert _answered_already(served, row.subscription_id, at + timedelta(minutes=6))
     later = subscriptions.reauthorize(served.services, row.subscription_id, now=at + timedelta(minutes=11))
     assert later.action == "renewed"
 
@@ -273,7 +277,7 @@ def test_a_challenge_repeated_soon_after_a_reauthorize_sends_nothing(served, ses
 def test_the_sweep_waits_to_renew_until_ten_minutes_after_a_reauthorize(served, session):
     connection, row = subscribed(served, session)
     soon = row.expires_at - subscriptions.RENEW_BEFORE + timedelta(minutes=1)
-    served.emu.advance_clock((soon - datetime.now(UTC)).total_seconds())
+    clock_to(served.emu, soon)
     row.reauthorized_at = soon - timedelta(minutes=1)  # as another process's clock may have it
     session.commit()
     assert subscriptions.keep(served.services, connection.id, now=soon).action == "none"
